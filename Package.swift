@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// swift-ebpf: a pure-Swift eBPF library. No package dependencies, by design.
+// The module layering is described in ARCHITECTURE.md; each target below depends
+// only on the targets listed before it.
+let package = Package(
+    name: "swift-ebpf",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "EBPF", targets: ["EBPF"]),
+        .executable(name: "ebpf", targets: ["ebpf"]),
+    ],
+    targets: [
+        .target(name: "CEBPF", path: "Sources/CSys"),
+        .target(name: "EBPFSys", dependencies: ["CEBPF"], path: "Sources/Sys"),
+        .target(name: "EBPFELFFile", path: "Sources/ELFFile"),
+        .target(name: "EBPFASM", path: "Sources/ASM"),
+        .target(name: "EBPFBTF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFSys"], path: "Sources/BTF"),
+        .target(name: "EBPFCollection", dependencies: ["EBPFSys", "EBPFASM", "EBPFBTF"], path: "Sources/Collection"),
+        .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFCollection"], path: "Sources/ELF"),
+        .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "CEBPF"], path: "Sources/Link"),
+        .target(
+            name: "EBPF",
+            dependencies: ["EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink"],
+            path: "Sources/EBPF"
+        ),
+        .executableTarget(name: "ebpf", dependencies: ["EBPF"], path: "Sources/ebpf-cli"),
+
+        // Shared by the test targets: descriptor-leak checks, testdata lookup, privilege gates.
+        .target(name: "TestSupport", dependencies: ["EBPFSys"], path: "Tests/TestSupport"),
+        .testTarget(name: "SysTests", dependencies: ["EBPFSys", "EBPFASM", "TestSupport"]),
+        .testTarget(name: "ELFFileTests", dependencies: ["EBPFELFFile", "TestSupport"]),
+        .testTarget(name: "ASMTests", dependencies: ["EBPFASM", "EBPFELFFile", "TestSupport"]),
+        .testTarget(name: "BTFTests", dependencies: ["EBPFBTF", "TestSupport"]),
+        .testTarget(name: "CollectionTests", dependencies: ["EBPFCollection", "TestSupport"]),
+        .testTarget(name: "ELFTests", dependencies: ["EBPFELF", "TestSupport"]),
+        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// EBPFASM: eBPF instructions, encoding, a builder and a disassembler.

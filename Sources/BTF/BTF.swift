@@ -1,0 +1,1 @@
+// EBPFBTF: the BPF Type Format.

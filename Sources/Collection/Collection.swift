@@ -1,0 +1,1 @@
+// EBPFCollection: specs and kernel objects.

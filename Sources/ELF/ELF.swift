@@ -1,0 +1,1 @@
+// EBPFELF: the BPF object reader.

@@ -1,0 +1,1 @@
+// EBPFELFFile: a strict, generic ELF64 reader.

@@ -1,0 +1,1 @@
+// EBPFLink: attaching programs.

@@ -1,0 +1,1 @@
+// EBPFSys: the bpf(2) choke point, owning file descriptors and errno-based errors.

@@ -1,0 +1,2 @@
+import EBPF
+print("ebpf")
