@@ -85,6 +85,12 @@ struct HandBuiltHeaderTests {
         #expect(
             Self.error(order) { $0.write(UInt64.max - 10, at: 40, order) }
                 == .tableOutOfBounds(table: "section header table", offset: UInt64.max - 10, count: 8, entrySize: 64, fileSize: size))
+        // Section 0 is read at an offset just below Int.max: no arithmetic may overflow.
+        #expect(
+            Self.error(order) {
+                $0.write(UInt16(0), at: 60, order)
+                $0.write(UInt64(Int.max - 20), at: 40, order)
+            } == .tableOutOfBounds(table: "section header table", offset: UInt64(Int.max - 20), count: 1, entrySize: 64, fileSize: size))
         #expect(
             Self.error(order) {
                 $0.write(UInt16(3), at: 56, order)
