@@ -39,10 +39,13 @@ extension BTFSpec {
         }
         types.reserveCapacity(Int(typeCount))
         switch byteOrder {
-        case .littleEndian: try decodeAll(TypeDecoder<LittleEndianWords>(spec: self), into: &types)
-        case .bigEndian: try decodeAll(TypeDecoder<BigEndianWords>(spec: self), into: &types)
+        case .littleEndian:
+            try decodeAll(TypeDecoder<LittleEndianWords>(spec: self), into: &types)
+            try checkForValueCycles(LittleEndianWords.self)
+        case .bigEndian:
+            try decodeAll(TypeDecoder<BigEndianWords>(spec: self), into: &types)
+            try checkForValueCycles(BigEndianWords.self)
         }
-        try checkForValueCycles(types)
         let graph = BTFTypeGraph(types: types, firstTypeID: firstTypeID)
         lazy.withLock { state in
             state.graph = graph
@@ -59,40 +62,82 @@ extension BTFSpec {
         }
     }
 
-    /// Depth-first search over the references that are not pointers, with an explicit stack so
-    /// hostile input cannot exhaust the call stack. Base types are not revisited: a base never
-    /// refers to the types of a spec split on top of it.
-    private func checkForValueCycles(_ types: [BTFType]) throws(BTFError) {
-        let first = Int(firstTypeID.rawValue)
-        let count = types.count - first
+    /// Depth-first search over the references that are not pointers, read from the raw records,
+    /// with an explicit stack so hostile input cannot exhaust the call stack. Base types are not
+    /// revisited: a base never refers to the types of a spec split on top of it.
+    private func checkForValueCycles<R: WordReading>(_: R.Type) throws(BTFError) {
+        let count = offsets.count
         guard count > 0 else { return }
-        // 0: not seen, 1: on the current path, 2: done.
-        var state = [UInt8](repeating: 0, count: count)
-        var stack: [(index: Int, next: Int)] = []
-        for start in 0..<count where state[start] == 0 {
-            state[start] = 1
-            stack.append((start, 0))
-            while let top = stack.last {
-                let type = types[first + top.index]
-                let references = type.kind == .pointer ? 0 : type.referenceCount
-                guard top.next < references, let target = type.reference(at: top.next) else {
-                    state[top.index] = 2
-                    stack.removeLast()
-                    continue
-                }
-                stack[stack.count - 1].next += 1
-                let targetIndex = Int(target.rawValue) - first
-                guard targetIndex >= 0, targetIndex < count else { continue }
-                switch state[targetIndex] {
-                case 0:
-                    state[targetIndex] = 1
-                    stack.append((targetIndex, 0))
-                case 1:
-                    throw .referenceCycle(id: target, offset: recordOffset(target) ?? 0)
-                default:
-                    break
+        let first = Int(firstTypeID.rawValue)
+        let types = UnsafeRawPointer(storage.base) + typeSectionStart
+        // 0: not seen, 1: on the current path, 2: done. The path never holds a type twice, so
+        // `count` frames are enough.
+        let state = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count)
+        state.initialize(repeating: 0)
+        let pathIndex = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: count)
+        let pathNext = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: count)
+        defer {
+            state.deallocate()
+            pathIndex.deallocate()
+            pathNext.deallocate()
+        }
+        try offsets.withUnsafeBufferPointer { (offsets) throws(BTFError) in
+            for start in 0..<count where state[start] == 0 {
+                state[start] = 1
+                pathIndex[0] = UInt32(truncatingIfNeeded: start)
+                pathNext[0] = 0
+                var depth = 1
+                while depth > 0 {
+                    let top = depth - 1
+                    let index = Int(pathIndex[top])
+                    let next = Int(pathNext[top])
+                    guard let target = Self.valueReference(R.self, types, Int(offsets[index]), next) else {
+                        state[index] = 2
+                        depth = top
+                        continue
+                    }
+                    pathNext[top] = UInt32(truncatingIfNeeded: next + 1)
+                    let targetIndex = Int(target) &- first
+                    guard targetIndex >= 0, targetIndex < count else { continue }
+                    switch state[targetIndex] {
+                    case 0:
+                        guard depth < count else { continue }
+                        state[targetIndex] = 1
+                        pathIndex[depth] = UInt32(truncatingIfNeeded: targetIndex)
+                        pathNext[depth] = 0
+                        depth += 1
+                    case 1:
+                        let id = BTFTypeID(target)
+                        throw .referenceCycle(id: id, offset: recordOffset(id) ?? 0)
+                    default:
+                        break
+                    }
                 }
             }
+        }
+    }
+
+    /// The `index`th type a record refers to by value (not through a pointer), or nil past the last.
+    @inline(__always)
+    private static func valueReference<R: WordReading>(
+        _: R.Type, _ types: UnsafeRawPointer, _ record: Int, _ index: Int
+    ) -> UInt32? {
+        let info = R.word(types, record + 4)
+        let vlen = Int(info & 0xFFFF)
+        switch (info >> 24) & 0x1F {
+        case 8, 9, 10, 11, 12, 14, 17, 18:  // typedef, qualifiers, func, var, decl_tag, type_tag
+            return index == 0 ? R.word(types, record + 8) : nil
+        case 3:  // array: element, index type
+            return index < 2 ? R.word(types, record + 12 + index * 4) : nil
+        case 4, 5:  // struct, union: member types
+            return index < vlen ? R.word(types, record + 12 + index * 12 + 4) : nil
+        case 13:  // function prototype: return type, parameter types
+            if index == 0 { return R.word(types, record + 8) }
+            return index <= vlen ? R.word(types, record + 12 + (index - 1) * 8 + 4) : nil
+        case 15:  // data section: variables
+            return index < vlen ? R.word(types, record + 12 + index * 12) : nil
+        default:
+            return nil
         }
     }
 
