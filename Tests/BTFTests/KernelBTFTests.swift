@@ -160,3 +160,47 @@ final class AtomicCounter: Sendable {
     func add() { storage.add(1, ordering: .relaxed) }
     func load() -> Int { storage.load(ordering: .relaxed) }
 }
+
+@Suite("Kernel BTF fallbacks and concurrency")
+struct KernelBTFFallbackTests {
+    /// The vmlinux fallback reads an ELF file's `.BTF` section; a BPF object has one too.
+    @Test func readsTheBTFSectionOfAnELFFile() throws {
+        let fromELF = try KernelBTF.loadELF(path: TestData.path("maps_btf-eb.o"))
+        #expect(fromELF.byteOrder == .bigEndian)
+        #expect(fromELF.typeID(named: "event", kind: .struct) != nil)
+    }
+
+    @Test func elfWithoutBTFIsATypedError() throws {
+        #expect(throws: BTFError.elf(path: "/proc/self/exe", reason: "no .BTF section")) {
+            try KernelBTF.loadELF(path: "/proc/self/exe")
+        }
+        do {
+            _ = try KernelBTF.loadELF(path: "/nonexistent/vmlinux")
+            Issue.record("a missing file must not load")
+        } catch .elf(let path, _) {
+            #expect(path == "/nonexistent/vmlinux")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func concurrentLookupsOnOneSpecAgree() async throws {
+        let spec = try BTFSpec(path: KernelBTFTests.vmlinux)
+        let expected = try #require(spec.typeID(named: "task_struct", kind: .struct))
+        let results = await withTaskGroup(of: BTFTypeID?.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    // Each worker decodes types and looks names up while others build the caches.
+                    for id in stride(from: UInt32(1 + worker), to: min(spec.typeCount, 20_000), by: 8) {
+                        _ = try? spec.type(BTFTypeID(id))
+                    }
+                    return spec.typeID(named: "task_struct", kind: .struct)
+                }
+            }
+            var all: [BTFTypeID?] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        #expect(results == Array(repeating: expected, count: 8))
+    }
+}
