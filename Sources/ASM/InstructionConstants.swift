@@ -26,7 +26,7 @@ public struct AtomicOperation: RawRepresentable, Hashable, Sendable {
     /// Compare with `r0` and exchange; the old value lands in `r0`. The kernel's `BPF_CMPXCHG`
     /// (`0xf0 | BPF_FETCH`).
     public static let compareExchange = AtomicOperation(rawValue: 0xf1)
-    /// Load with acquire semantics into the source register (the destination field holds the base).
+    /// Load with acquire semantics: `dst = *(src + off)`, the operands placed as for `BPF_LDX`.
     /// The kernel's `BPF_LOAD_ACQ`. Requires Linux 6.15.
     public static let loadAcquire = AtomicOperation(rawValue: 0x100)
     /// Store with release semantics. The kernel's `BPF_STORE_REL`. Requires Linux 6.15.
