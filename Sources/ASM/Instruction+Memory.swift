@@ -16,35 +16,36 @@ extension Instruction {
         loadImm64(dst, 0, source: .mapFileDescriptor).withReference(map)
     }
 
-    /// `dst = &map` for an already created map. `BPF_PSEUDO_MAP_FD`.
+    /// `dst = &map` for an already created map. `BPF_PSEUDO_MAP_FD`. The descriptor fills the low
+    /// half of the immediate only.
     public static func loadMapPointer(_ dst: Register, fileDescriptor: Int32) -> Instruction {
-        loadImm64(dst, Int64(fileDescriptor), source: .mapFileDescriptor)
+        loadImm64(dst, pair(low: fileDescriptor, high: 0), source: .mapFileDescriptor)
     }
 
     /// `dst = &map` for the map at `index` in `fd_array`. `BPF_PSEUDO_MAP_IDX`.
     public static func loadMapPointer(_ dst: Register, mapIndex index: Int32) -> Instruction {
-        loadImm64(dst, Int64(index), source: .mapIndex)
+        loadImm64(dst, pair(low: index, high: 0), source: .mapIndex)
     }
 
     /// `dst = &map.value + offset` for the map named `map` (an array map with one element, such as
     /// `.data`). `BPF_PSEUDO_MAP_VALUE`.
     public static func loadMapValue(_ dst: Register, map: String, offset: UInt32 = 0) -> Instruction {
-        loadImm64(dst, Self.pair(low: 0, high: offset), source: .mapValue).withReference(map)
+        loadImm64(dst, pair(low: 0, high: offset), source: .mapValue).withReference(map)
     }
 
     /// `dst = &map.value + offset` for an already created map. `BPF_PSEUDO_MAP_VALUE`.
     public static func loadMapValue(_ dst: Register, fileDescriptor: Int32, offset: UInt32 = 0) -> Instruction {
-        loadImm64(dst, Self.pair(low: fileDescriptor, high: offset), source: .mapValue)
+        loadImm64(dst, pair(low: fileDescriptor, high: offset), source: .mapValue)
     }
 
     /// `dst = &map.value + offset` for the map at `index` in `fd_array`. `BPF_PSEUDO_MAP_IDX_VALUE`.
     public static func loadMapValue(_ dst: Register, mapIndex index: Int32, offset: UInt32 = 0) -> Instruction {
-        loadImm64(dst, Self.pair(low: index, high: offset), source: .mapIndexValue)
+        loadImm64(dst, pair(low: index, high: offset), source: .mapIndexValue)
     }
 
     /// `dst = &kernel_variable` by BTF id. `BPF_PSEUDO_BTF_ID`.
     public static func loadKernelVariable(_ dst: Register, btfID: Int32) -> Instruction {
-        loadImm64(dst, Int64(btfID), source: .btfID)
+        loadImm64(dst, pair(low: btfID, high: 0), source: .btfID)
     }
 
     /// `dst = &function` for the subprogram or label named `function`, resolved like a call.
