@@ -37,6 +37,7 @@ let package = Package(
         .testTarget(name: "ELFTests", dependencies: ["EBPFELF", "TestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

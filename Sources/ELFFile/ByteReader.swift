@@ -129,7 +129,7 @@ public struct ByteReader: Sendable {
     /// The NUL-terminated string starting at `offset`, decoded as UTF-8 (invalid sequences
     /// are replaced), or `nil` when no NUL byte follows before the end of the reader.
     @inlinable
-    public func cString(at offset: Int) throws(ByteReaderError) -> String? {
+    public func readCString(at offset: Int) throws(ByteReaderError) -> String? {
         try checkBounds(offset: offset, length: 0)
         let start = bytes.startIndex + offset
         guard let end = bytes[start...].firstIndex(of: 0) else { return nil }

@@ -6,6 +6,12 @@ public struct ELFNote: Sendable, Hashable {
     public var type: UInt32
     /// The descriptor bytes (`n_descsz` of them, without padding).
     public var descriptor: [UInt8]
+
+    public init(name: String, type: UInt32, descriptor: [UInt8]) {
+        self.name = name
+        self.type = type
+        self.descriptor = descriptor
+    }
 }
 
 extension ELFFile {
@@ -36,6 +42,7 @@ extension ELFFile {
         while offset < reader.count {
             let nameSize: UInt32, descriptorSize: UInt32, type: UInt32
             do throws(ByteReaderError) {
+                try reader.checkBounds(offset: offset, length: ELF64Layout.noteHeaderSize)
                 nameSize = try reader.readU32(at: offset)
                 descriptorSize = try reader.readU32(at: offset + 4)
                 type = try reader.readU32(at: offset + 8)

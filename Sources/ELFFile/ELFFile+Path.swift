@@ -21,13 +21,11 @@ extension ELFFile {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw .cannotRead(path: path, operation: "fstat", errno: errno) }
         // The size is a hint: files in /proc and /sys report 0 or a page, and files may grow.
-        var capacity = max(Int(truncatingIfNeeded: status.st_size), 0) + 1
-        var bytes: [UInt8] = []
+        var bytes = [UInt8](repeating: 0, count: max(Int(truncatingIfNeeded: status.st_size), 0) + 1)
         var count = 0
         while true {
             if count == bytes.count {
-                bytes.append(contentsOf: repeatElement(0, count: max(capacity - bytes.count, 4096)))
-                capacity = bytes.count * 2
+                bytes += [UInt8](repeating: 0, count: max(bytes.count, 4096))
             }
             let result = bytes.withUnsafeMutableBytes { buffer in
                 read(descriptor, buffer.baseAddress.map { $0 + count }, buffer.count - count)

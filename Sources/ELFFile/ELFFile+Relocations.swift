@@ -9,6 +9,13 @@ public struct ELFRelocation: Sendable, Hashable {
     public var type: UInt32
     /// The explicit addend (`r_addend`) of an `SHT_RELA` entry; 0 for `SHT_REL`.
     public var addend: Int64
+
+    public init(offset: UInt64, symbolIndex: UInt32, type: UInt32, addend: Int64) {
+        self.offset = offset
+        self.symbolIndex = symbolIndex
+        self.type = type
+        self.addend = addend
+    }
 }
 
 extension ELFFile {

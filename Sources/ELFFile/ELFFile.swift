@@ -107,9 +107,11 @@ public struct ELFFile: Sendable {
     /// The string at `index` in `table`, which ends with a NUL byte (or is empty).
     static func string(at index: UInt32, in table: ArraySlice<UInt8>, tableName: String) throws(ELFError) -> String {
         guard Int(index) < table.count else { throw .badStringIndex(table: tableName, index: index) }
-        let start = table.startIndex + Int(index)
-        let end = table[start...].firstIndex(of: 0) ?? table.endIndex
-        return String(decoding: table[start..<end], as: UTF8.self)
+        return table.withUnsafeBufferPointer { buffer in
+            let tail = UnsafeBufferPointer(rebasing: buffer[Int(index)...])
+            let length = tail.firstIndex(of: 0) ?? tail.count
+            return String(decoding: UnsafeBufferPointer(rebasing: tail[..<length]), as: UTF8.self)
+        }
     }
 
     /// The section at `index`, or an error naming `what` referred to it.

@@ -71,6 +71,8 @@ struct RawSectionHeader {
     var entrySize: UInt64
 
     init(reader: ByteReader, at offset: Int) throws(ByteReaderError) {
+        // Checked as a whole first so that the field offsets below cannot overflow.
+        try reader.checkBounds(offset: offset, length: ELF64Layout.sectionHeaderSize)
         nameIndex = try reader.readU32(at: offset)
         type = try reader.readU32(at: offset + 4)
         flags = try reader.readU64(at: offset + 8)

@@ -1,1 +1,0 @@
-// EBPFBTF: the BPF Type Format.

@@ -1,1 +1,0 @@
-// EBPFCollection: specs and kernel objects.

@@ -1,1 +1,0 @@
-// EBPFLink: attaching programs.

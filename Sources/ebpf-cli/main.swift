@@ -1,2 +1,0 @@
-import EBPF
-print("ebpf")
