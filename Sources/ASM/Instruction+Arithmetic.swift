@@ -154,14 +154,14 @@ extension Instruction {
     // MARK: Sign extension, byte order, address spaces
 
     /// `dst = (s8/s16/s32)src`: `BPF_ALU64 | BPF_MOV | BPF_X` with the source width in bits as the
-    /// offset. `size` is ``Size/byte``, ``Size/halfWord`` or ``Size/word``. Requires Linux 6.6.
-    public static func movsx64(_ dst: Register, _ src: Register, from size: Size) -> Instruction {
+    /// offset. `size` is ``AccessSize/byte``, ``AccessSize/halfWord`` or ``AccessSize/word``. Requires Linux 6.6.
+    public static func movsx64(_ dst: Register, _ src: Register, from size: AccessSize) -> Instruction {
         alu(.mov, .alu64, dst, src, offset: Int16(size.byteCount * 8))
     }
 
     /// `wdst = (s8/s16)wsrc`: `BPF_ALU | BPF_MOV | BPF_X` with the source width in bits as the
-    /// offset. `size` is ``Size/byte`` or ``Size/halfWord``. Requires Linux 6.6.
-    public static func movsx32(_ dst: Register, _ src: Register, from size: Size) -> Instruction {
+    /// offset. `size` is ``AccessSize/byte`` or ``AccessSize/halfWord``. Requires Linux 6.6.
+    public static func movsx32(_ dst: Register, _ src: Register, from size: AccessSize) -> Instruction {
         alu(.mov, .alu, dst, src, offset: Int16(size.byteCount * 8))
     }
 

@@ -41,7 +41,7 @@ extension Instruction: CustomStringConvertible {
         return offset < 0 ? "\(base) - \(magnitude)" : "\(base) + \(magnitude)"
     }
 
-    private static func typeName(_ size: Size, signed: Bool = false) -> String {
+    private static func typeName(_ size: AccessSize, signed: Bool = false) -> String {
         (signed ? "s" : "u") + String(size.byteCount * 8)
     }
 

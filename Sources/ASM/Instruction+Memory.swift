@@ -61,23 +61,23 @@ extension Instruction {
     // MARK: Memory
 
     /// `dst = *(size *)(src + offset)`, zero-extending. `BPF_LDX | BPF_MEM | size`.
-    public static func load(_ dst: Register, from src: Register, offset: Int16 = 0, size: Size) -> Instruction {
+    public static func load(_ dst: Register, from src: Register, offset: Int16 = 0, size: AccessSize) -> Instruction {
         Instruction(opCode: OpCode(.ldx, size: size, mode: .memory), destination: dst, source: src, offset: offset)
     }
 
     /// `dst = *(s8/s16/s32 *)(src + offset)`, sign-extending. `BPF_LDX | BPF_MEMSX | size`.
     /// Requires Linux 6.6.
-    public static func loadSignExtend(_ dst: Register, from src: Register, offset: Int16 = 0, size: Size) -> Instruction {
+    public static func loadSignExtend(_ dst: Register, from src: Register, offset: Int16 = 0, size: AccessSize) -> Instruction {
         Instruction(opCode: OpCode(.ldx, size: size, mode: .memorySignExtend), destination: dst, source: src, offset: offset)
     }
 
     /// `*(size *)(dst + offset) = imm`. `BPF_ST | BPF_MEM | size`.
-    public static func store(_ value: Int32, to dst: Register, offset: Int16 = 0, size: Size) -> Instruction {
+    public static func store(_ value: Int32, to dst: Register, offset: Int16 = 0, size: AccessSize) -> Instruction {
         Instruction(opCode: OpCode(.st, size: size, mode: .memory), destination: dst, offset: offset, constant: Int64(value))
     }
 
     /// `*(size *)(dst + offset) = src`. `BPF_STX | BPF_MEM | size`.
-    public static func store(_ src: Register, to dst: Register, offset: Int16 = 0, size: Size) -> Instruction {
+    public static func store(_ src: Register, to dst: Register, offset: Int16 = 0, size: AccessSize) -> Instruction {
         Instruction(opCode: OpCode(.stx, size: size, mode: .memory), destination: dst, source: src, offset: offset)
     }
 
@@ -92,7 +92,7 @@ extension Instruction {
         _ src: Register,
         on dst: Register,
         offset: Int16 = 0,
-        size: Size
+        size: AccessSize
     ) -> Instruction {
         Instruction(
             opCode: OpCode(.stx, size: size, mode: .atomic),
@@ -105,7 +105,7 @@ extension Instruction {
 
     /// `dst = load_acquire((size *)(src + offset))`. `BPF_STX | BPF_ATOMIC` with `BPF_LOAD_ACQ`:
     /// unlike the other atomics, the base is in the source field, as for a load. Requires Linux 6.15.
-    public static func loadAcquire(_ dst: Register, from src: Register, offset: Int16 = 0, size: Size) -> Instruction {
+    public static func loadAcquire(_ dst: Register, from src: Register, offset: Int16 = 0, size: AccessSize) -> Instruction {
         Instruction(
             opCode: OpCode(.stx, size: size, mode: .atomic),
             destination: dst,
@@ -117,19 +117,19 @@ extension Instruction {
 
     /// `store_release((size *)(dst + offset), src)`. `BPF_STX | BPF_ATOMIC` with `BPF_STORE_REL`.
     /// Requires Linux 6.15.
-    public static func storeRelease(_ src: Register, to dst: Register, offset: Int16 = 0, size: Size) -> Instruction {
+    public static func storeRelease(_ src: Register, to dst: Register, offset: Int16 = 0, size: AccessSize) -> Instruction {
         atomic(.storeRelease, src, on: dst, offset: offset, size: size)
     }
 
     // MARK: Legacy packet access
 
     /// `r0 = *(size *)skb[offset]`: legacy packet load, for socket filters. `BPF_LD | BPF_ABS | size`.
-    public static func loadAbsolute(offset: Int32, size: Size) -> Instruction {
+    public static func loadAbsolute(offset: Int32, size: AccessSize) -> Instruction {
         Instruction(opCode: OpCode(.ld, size: size, mode: .absolute), constant: Int64(offset))
     }
 
     /// `r0 = *(size *)skb[src + offset]`: legacy packet load, for socket filters. `BPF_LD | BPF_IND | size`.
-    public static func loadIndirect(_ src: Register, offset: Int32 = 0, size: Size) -> Instruction {
+    public static func loadIndirect(_ src: Register, offset: Int32 = 0, size: AccessSize) -> Instruction {
         Instruction(opCode: OpCode(.ld, size: size, mode: .indirect), source: src, constant: Int64(offset))
     }
 }

@@ -42,7 +42,7 @@ public struct AtomicOperation: RawRepresentable, Hashable, Sendable {
     ///
     /// Read-modify-write operations exist for words and double words; load-acquire and
     /// store-release exist for every size.
-    public func isDefined(for size: Size) -> Bool {
+    public func isDefined(for size: AccessSize) -> Bool {
         switch self {
         case .loadAcquire, .storeRelease:
             true

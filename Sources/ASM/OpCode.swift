@@ -1,8 +1,8 @@
 /// The operation byte of an eBPF instruction.
 ///
 /// The low three bits select the ``InstructionClass``. The remaining five bits are read one of two
-/// ways: load and store classes split them into a ``Size`` and a ``Mode``; arithmetic and jump
-/// classes split them into an operation and a ``Source``. The accessors for both readings are
+/// ways: load and store classes split them into an ``AccessSize`` and an ``AddressingMode``; arithmetic and jump
+/// classes split them into an operation and an ``OperandSource``. The accessors for both readings are
 /// always available; which one is meaningful depends on ``instructionClass``.
 public struct OpCode: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt8
@@ -12,17 +12,17 @@ public struct OpCode: RawRepresentable, Hashable, Sendable {
     }
 
     /// A load or store opcode.
-    public init(_ instructionClass: InstructionClass, size: Size, mode: Mode) {
+    public init(_ instructionClass: InstructionClass, size: AccessSize, mode: AddressingMode) {
         rawValue = (instructionClass.rawValue & 0x07) | (size.rawValue & 0x18) | (mode.rawValue & 0xe0)
     }
 
     /// An arithmetic opcode (``InstructionClass/alu`` or ``InstructionClass/alu64``).
-    public init(_ instructionClass: InstructionClass, _ operation: ALUOperation, _ source: Source) {
+    public init(_ instructionClass: InstructionClass, _ operation: ALUOperation, _ source: OperandSource) {
         rawValue = (instructionClass.rawValue & 0x07) | (operation.rawValue & 0xf0) | (source.rawValue & 0x08)
     }
 
     /// A jump opcode (``InstructionClass/jmp`` or ``InstructionClass/jmp32``).
-    public init(_ instructionClass: InstructionClass, _ operation: JumpOperation, _ source: Source) {
+    public init(_ instructionClass: InstructionClass, _ operation: JumpOperation, _ source: OperandSource) {
         rawValue = (instructionClass.rawValue & 0x07) | (operation.rawValue & 0xf0) | (source.rawValue & 0x08)
     }
 
@@ -32,13 +32,13 @@ public struct OpCode: RawRepresentable, Hashable, Sendable {
     }
 
     /// The access size of a load or store.
-    public var size: Size {
-        Size(rawValue: rawValue & 0x18)
+    public var size: AccessSize {
+        AccessSize(rawValue: rawValue & 0x18)
     }
 
     /// The addressing mode of a load or store.
-    public var mode: Mode {
-        Mode(rawValue: rawValue & 0xe0)
+    public var mode: AddressingMode {
+        AddressingMode(rawValue: rawValue & 0xe0)
     }
 
     /// The arithmetic operation of an ``InstructionClass/alu`` or ``InstructionClass/alu64`` opcode.
@@ -52,8 +52,8 @@ public struct OpCode: RawRepresentable, Hashable, Sendable {
     }
 
     /// The operand source of an arithmetic or jump opcode.
-    public var source: Source {
-        Source(rawValue: rawValue & 0x08)
+    public var source: OperandSource {
+        OperandSource(rawValue: rawValue & 0x08)
     }
 
     /// Whether this opcode belongs to a load or store class (LD, LDX, ST, STX).
@@ -111,18 +111,18 @@ public struct InstructionClass: RawRepresentable, Hashable, Sendable {
 }
 
 /// The access size of a load or store opcode.
-public struct Size: RawRepresentable, Hashable, Sendable {
+public struct AccessSize: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// Four bytes. The kernel's `BPF_W`.
-    public static let word = Size(rawValue: 0x00)
+    public static let word = AccessSize(rawValue: 0x00)
     /// Two bytes. The kernel's `BPF_H`.
-    public static let halfWord = Size(rawValue: 0x08)
+    public static let halfWord = AccessSize(rawValue: 0x08)
     /// One byte. The kernel's `BPF_B`.
-    public static let byte = Size(rawValue: 0x10)
+    public static let byte = AccessSize(rawValue: 0x10)
     /// Eight bytes. The kernel's `BPF_DW`.
-    public static let doubleWord = Size(rawValue: 0x18)
+    public static let doubleWord = AccessSize(rawValue: 0x18)
 
     /// The number of bytes accessed.
     public var byteCount: Int {
@@ -136,33 +136,33 @@ public struct Size: RawRepresentable, Hashable, Sendable {
 }
 
 /// The addressing mode of a load or store opcode.
-public struct Mode: RawRepresentable, Hashable, Sendable {
+public struct AddressingMode: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// The 64-bit immediate load. The kernel's `BPF_IMM`.
-    public static let immediate = Mode(rawValue: 0x00)
+    public static let immediate = AddressingMode(rawValue: 0x00)
     /// Legacy packet access at a constant offset. The kernel's `BPF_ABS`.
-    public static let absolute = Mode(rawValue: 0x20)
+    public static let absolute = AddressingMode(rawValue: 0x20)
     /// Legacy packet access at a register plus a constant. The kernel's `BPF_IND`.
-    public static let indirect = Mode(rawValue: 0x40)
+    public static let indirect = AddressingMode(rawValue: 0x40)
     /// Regular memory access. The kernel's `BPF_MEM`.
-    public static let memory = Mode(rawValue: 0x60)
+    public static let memory = AddressingMode(rawValue: 0x60)
     /// Sign-extending memory load. The kernel's `BPF_MEMSX`.
-    public static let memorySignExtend = Mode(rawValue: 0x80)
+    public static let memorySignExtend = AddressingMode(rawValue: 0x80)
     /// Atomic memory operation. The kernel's `BPF_ATOMIC`.
-    public static let atomic = Mode(rawValue: 0xc0)
+    public static let atomic = AddressingMode(rawValue: 0xc0)
 }
 
 /// Whether the second operand of an arithmetic or jump instruction is the immediate or the source register.
-public struct Source: RawRepresentable, Hashable, Sendable {
+public struct OperandSource: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// The 32-bit immediate. The kernel's `BPF_K`; for byte swaps, `BPF_TO_LE`.
-    public static let constant = Source(rawValue: 0x00)
+    public static let constant = OperandSource(rawValue: 0x00)
     /// The source register. The kernel's `BPF_X`; for byte swaps, `BPF_TO_BE`.
-    public static let register = Source(rawValue: 0x08)
+    public static let register = OperandSource(rawValue: 0x08)
 }
 
 /// The operation of an arithmetic opcode.

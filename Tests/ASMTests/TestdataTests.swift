@@ -241,7 +241,7 @@ struct TestdataTests {
             seen.formUnion(instructions.map(Variant.init))
         }
         for missing in instructionSetVariants.subtracting(seen).sorted() {
-            Issue.record("testdata lacks \(missing): \(missingText(missing))")
+            Issue.record("testdata lacks \(missing) (\(missingText(missing)))")
         }
         for extra in seen.subtracting(instructionSetVariants).sorted() {
             Issue.record("testdata has \(extra), which the variant list does not know")
@@ -259,6 +259,15 @@ struct TestdataTests {
         } else {
             instruction.constant = discriminator
         }
-        return instruction.description
+        let field =
+            if instruction.opCode.isArithmetic, instruction.opCode.aluOperation != .end {
+                "offset"
+            } else if instruction.isWide || instruction.opCode == .call {
+                "source field"
+            } else {
+                "immediate"
+            }
+        guard variant.discriminator != nil else { return instruction.description }
+        return "\(instruction.description) with \(field) \(discriminator)"
     }
 }
