@@ -42,6 +42,9 @@ public struct BPFSyscallError: Error, CustomStringConvertible, Sendable {
         case logBufferTooSmall
         /// `EPERM` pinning: the path is not on a BPF file system (bpffs).
         case pinPathNotOnBPFFS
+        /// The instructions passed for loading are not a whole number of 8-byte instructions;
+        /// nothing reached the kernel.
+        case malformedInstructions(byteCount: Int)
 
         public var description: String {
             switch self {
@@ -60,6 +63,8 @@ public struct BPFSyscallError: Error, CustomStringConvertible, Sendable {
                 return "the verifier rejected the program; see its log"
             case .logBufferTooSmall:
                 return "the log buffer is too small for the kernel's log"
+            case .malformedInstructions(let byteCount):
+                return "\(byteCount) bytes of instructions is not a multiple of the 8-byte instruction size"
             case .pinPathNotOnBPFFS:
                 return "the pin path must be on a mounted BPF file system (mount -t bpf bpf /sys/fs/bpf)"
             }
