@@ -111,20 +111,29 @@ public struct LinkInfo: BPFObjectInfo {
 
     public init() {}
 
-    /// The union member for this link's type.
+    /// The union member for this link's type (all zero for a type larger than the union).
     public func extra<Extra: LinkInfoExtra>(as type: Extra.Type) -> Extra {
-        withUnsafeBytes(of: extra) { $0.loadUnaligned(as: Extra.self) }
+        withUnsafeBytes(of: extra) { bytes in
+            guard MemoryLayout<Extra>.size <= bytes.count else { return Extra() }
+            return bytes.loadUnaligned(as: Extra.self)
+        }
     }
 
-    /// Stores a union member, for instance to point `tp_name` at a buffer before the call.
+    /// Stores a union member, for instance to point `tp_name` at a buffer before the call. A type
+    /// larger than the union is ignored.
     public mutating func setExtra<Extra: LinkInfoExtra>(_ value: Extra) {
-        withUnsafeMutableBytes(of: &extra) { $0.storeBytes(of: value, as: Extra.self) }
+        withUnsafeMutableBytes(of: &extra) { bytes in
+            guard MemoryLayout<Extra>.size <= bytes.count else { return }
+            bytes.storeBytes(of: value, as: Extra.self)
+        }
     }
 }
 
 /// A member of the union at the end of `struct bpf_link_info`. Conforming types are at most 48
 /// bytes (the layout tests check it).
-public protocol LinkInfoExtra: BitwiseCopyable, Sendable {}
+public protocol LinkInfoExtra: BitwiseCopyable, Sendable {
+    init()
+}
 
 /// `bpf_link_info.raw_tracepoint`.
 public struct RawTracepointLinkInfo: LinkInfoExtra {
