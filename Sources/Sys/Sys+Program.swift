@@ -161,6 +161,11 @@ public struct LoadedProgram: ~Copyable, Sendable {
         self.descriptor = descriptor
         self.log = log
     }
+
+    /// The descriptor, for callers that keep the log separately (or not at all).
+    public consuming func takeDescriptor() -> FileDescriptor {
+        descriptor
+    }
 }
 
 /// What `BPF_PROG_TEST_RUN` reported.
