@@ -126,6 +126,8 @@ enum MemlockProbe {
             _ = Glibc.close(Int32(truncatingIfNeeded: descriptor))
             return .memoryCgroup
         case .failure(.notPermitted):
+            // Without CAP_BPF this is EPERM too; then raising the limit fails or does no harm, and
+            // the map creation the caller goes on to do reports the missing capability.
             return .memlockLimit
         case .failure(let errno):
             throw .probeFailed(BPFSyscallError(command: .mapCreate, errno: errno))

@@ -181,7 +181,7 @@ struct InterceptorTests {
 /// Records values an interceptor sees, in order.
 final class LevelRecorder: @unchecked Sendable {
     private var storage: [UInt32] = []
-    private let lock = NSLockLike()
+    private let lock = PthreadLock()
 
     func record(_ value: UInt32) {
         lock.withLock { storage.append(value) }
@@ -193,7 +193,7 @@ final class LevelRecorder: @unchecked Sendable {
 }
 
 /// A minimal pthread mutex wrapper for the recorder (the test target does not import Foundation).
-final class NSLockLike: @unchecked Sendable {
+final class PthreadLock: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
 
     init() {
