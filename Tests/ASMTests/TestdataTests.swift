@@ -2,6 +2,7 @@ import EBPFASM
 import EBPFELFFile
 import Foundation
 import Testing
+import TestSupport
 
 /// The testdata objects and their executable sections, decoded.
 struct TestdataProgram: Sendable {
@@ -43,17 +44,11 @@ enum Testdata {
 
     /// llvm-objdump's text per section, as (raw slot, text) pairs with labels and tabs normalised.
     static func objdump(_ path: String) throws -> [String: [(slot: Int, text: String)]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: llvmObjdump)
-        process.arguments = ["-d", "-z", "--no-show-raw-insn", "--mcpu=v4", path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ObjdumpFailure(status: process.terminationStatus, path: path)
+        let result = try runSubprocess(llvmObjdump, ["-d", "-z", "--no-show-raw-insn", "--mcpu=v4", path])
+        guard result.status == 0 else {
+            throw ObjdumpFailure(status: result.status, path: path)
         }
+        let data = result.standardOutput
         var sections: [String: [(slot: Int, text: String)]] = [:]
         var current: String?
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true) {
@@ -185,7 +180,7 @@ let instructionSetVariants: Set<Variant> = {
     return variants
 }()
 
-@Suite("Testdata objects")
+@Suite("Testdata objects", .checksFileDescriptorLeaks)
 struct TestdataTests {
     @Test("testdata has objects in both byte orders")
     func objectsExist() throws {

@@ -1,9 +1,10 @@
 import Glibc
 import Testing
+import TestSupport
 
 @testable import EBPFSys
 
-@Suite("FileDescriptor")
+@Suite("FileDescriptor", .checksFileDescriptorLeaks)
 struct FileDescriptorTests {
     @Test func closesOnDeinit() throws {
         let (readEnd, writeEnd) = try makePipe()

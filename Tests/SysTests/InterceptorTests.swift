@@ -1,10 +1,11 @@
 import Glibc
 import Testing
+import TestSupport
 
 @testable import EBPFSys
 
 /// The choke point's retry and error rules, proven with a fake bpf(2) bound to the test's task.
-@Suite("bpf(2) choke point")
+@Suite("bpf(2) choke point", .checksFileDescriptorLeaks)
 struct InterceptorTests {
     @Test func interruptedCallsAreRetried() throws {
         let calls = CallCounter()

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 @testable import EBPFSys
 
@@ -6,7 +7,7 @@ private let hashMapType: UInt32 = 1  // BPF_MAP_TYPE_HASH
 private let arrayMapType: UInt32 = 2  // BPF_MAP_TYPE_ARRAY
 private let noExist: UInt64 = 1  // BPF_NOEXIST
 
-@Suite("Maps (root)", .enabled(if: runningAsRoot, "needs root: creates maps with bpf(2)"))
+@Suite("Maps (root)", .checksFileDescriptorLeaks, .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
 struct MapTests {
     @Test func hashMapElements() throws {
         let map = try Sys.createMap(

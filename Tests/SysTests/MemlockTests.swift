@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import TestSupport
 
 @testable import EBPFSys
 
@@ -9,7 +10,7 @@ private func memlockLimit() -> rlimit {
     return limit
 }
 
-@Suite("Memlock accounting", .serialized)
+@Suite("Memlock accounting", .checksFileDescriptorLeaks, .serialized)
 struct MemlockTests {
     @Test func probeReportsMemlockAccountingOnEPERMAndRestoresTheLimit() throws {
         let before = memlockLimit()
@@ -42,7 +43,7 @@ struct MemlockTests {
         #expect(syscallError.errno == .invalidArgument)
     }
 
-    @Test(.enabled(if: runningAsRoot, "needs root: the probe creates a map"))
+    @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
     func thisKernelUsesMemoryCgroups() throws {
         // Linux 6.18 (the test machines) accounts BPF memory to memory cgroups.
         let before = memlockLimit()
@@ -52,7 +53,7 @@ struct MemlockTests {
         #expect(memlockLimit().rlim_cur == before.rlim_cur, "nothing to raise on a memcg kernel")
     }
 
-    @Test(.enabled(if: runningAsRoot, "needs root: the probe creates a map"))
+    @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
     func resultIsMemoised() throws {
         let first = try Sys.memoryAccounting()
         let calls = CallCounter()

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import TestSupport
 
 @testable import EBPFSys
 
@@ -46,7 +47,7 @@ private let minimalBTF: [UInt8] = {
     return blob
 }()
 
-@Suite("Objects (root)", .enabled(if: runningAsRoot, "needs root: pins objects and loads BTF with bpf(2)"))
+@Suite("Objects (root)", .checksFileDescriptorLeaks, .enabled(if: Privileges.canAdminister, "needs CAP_SYS_ADMIN: mounts bpffs, pins objects and loads BTF"))
 struct ObjectTests {
     @Test func pinAndOpenPinned() throws {
         try ensureBPFFSMounted()

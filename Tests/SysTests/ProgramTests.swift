@@ -1,10 +1,11 @@
 import Testing
+import TestSupport
 
 @testable import EBPFSys
 
 private let socketFilterType: UInt32 = 1  // BPF_PROG_TYPE_SOCKET_FILTER
 
-@Suite("Programs (root)", .enabled(if: runningAsRoot, "needs root: loads programs with bpf(2)"))
+@Suite("Programs (root)", .checksFileDescriptorLeaks, .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
 struct ProgramTests {
     @Test func loadAndRunSocketFilter() throws {
         let loaded = try Sys.loadProgram(

@@ -3,8 +3,6 @@ import Synchronization
 
 @testable import EBPFSys
 
-/// Whether the tests run with the privileges bpf(2) needs for maps and programs.
-let runningAsRoot = geteuid() == 0
 
 /// The bytes of a plain value, in host order.
 func bytes<T: BitwiseCopyable>(of value: T) -> [UInt8] {
