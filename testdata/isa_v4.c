@@ -99,3 +99,19 @@ int isa_v4_callx(struct __sk_buff *skb)
 		::: "r0", "r1", "r2", "r3", "r4", "r5", "memory");
 	return 0;
 }
+
+SEC("socket")
+int isa_v4_kfunc_by_id(struct __sk_buff *skb)
+{
+	/* A kfunc call by BTF id (CALL with src 2), as a loader leaves it after resolving a
+	 * kfunc. clang only emits src 1 plus a relocation and has no assembler syntax for
+	 * src 2, so the instruction is spelled as bytes: call BTF id 1. */
+	asm volatile(
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		".byte 0x85, 0x20, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00\n"
+#else
+		".byte 0x85, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01\n"
+#endif
+		::: "r0", "r1", "r2", "r3", "r4", "r5", "memory");
+	return 0;
+}

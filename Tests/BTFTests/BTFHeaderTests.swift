@@ -2,7 +2,7 @@ import EBPFBTF
 import Testing
 import TestSupport
 
-@Suite("BTF header")
+@Suite("BTF header", .checksFileDescriptorLeaks)
 struct BTFHeaderTests {
     static func header(
         magic: [UInt8] = [0x9F, 0xEB], version: UInt8 = 1, headerLength: UInt32 = 24,

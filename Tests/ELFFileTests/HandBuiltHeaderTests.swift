@@ -1,7 +1,8 @@
 import EBPFELFFile
 import Testing
+import TestSupport
 
-@Suite("hand-built files")
+@Suite("hand-built files", .checksFileDescriptorLeaks)
 struct HandBuiltHeaderTests {
     static let orders: [ELFByteOrder] = [.littleEndian, .bigEndian]
 

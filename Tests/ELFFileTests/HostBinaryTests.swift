@@ -1,5 +1,6 @@
 import EBPFELFFile
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,7 @@ private var hostMachine: ELFMachine {
     #endif
 }
 
-@Suite("host binaries")
+@Suite("host binaries", .checksFileDescriptorLeaks)
 struct HostBinaryTests {
     @Test("the running test executable: program headers, symbols, dynamic symbols")
     func testExecutable() throws {

@@ -1,5 +1,6 @@
 import EBPFELFFile
 import Testing
+import TestSupport
 
 /// Parses `bytes` and touches everything the reader can decode, returning the first error.
 /// A trap anywhere in here is a failed test run.
@@ -44,7 +45,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-@Suite("malformed input")
+@Suite("malformed input", .checksFileDescriptorLeaks)
 struct MalformedInputTests {
     static let orders: [ELFByteOrder] = [.littleEndian, .bigEndian]
 

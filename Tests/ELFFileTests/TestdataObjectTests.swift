@@ -1,5 +1,6 @@
 import EBPFELFFile
 import Testing
+import TestSupport
 
 /// What each testdata object must contain, independent of byte order.
 struct ExpectedObject: Sendable, CustomTestStringConvertible {
@@ -50,7 +51,7 @@ struct ExpectedObject: Sendable, CustomTestStringConvertible {
     ]
 }
 
-@Suite("testdata objects")
+@Suite("testdata objects", .checksFileDescriptorLeaks)
 struct TestdataObjectTests {
     @Test("every object is listed", arguments: [ELFByteOrder.littleEndian, .bigEndian])
     func everyObjectIsExpected(order: ELFByteOrder) throws {

@@ -1,0 +1,16 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// libFuzzer targets for swift-ebpf's parsers. A separate package because a fuzz target has no
+// `main` of its own and links only with `-sanitize=fuzzer`. Build and run with Fuzz/run.sh.
+let package = Package(
+    name: "swift-ebpf-fuzz",
+    dependencies: [.package(name: "swift-ebpf", path: "..")],
+    targets: [
+        .executableTarget(
+            name: "fuzz-elffile",
+            dependencies: [.product(name: "EBPF", package: "swift-ebpf")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,34 @@
+import EBPF
+
+/// Reads arbitrary bytes as an ELF file and walks everything the reader offers. Any outcome but
+/// a crash is fine: malformed input must end in an `ELFError`.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzELFFile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let file = try? ELFFile(bytes: bytes) else { return 0 }
+    _ = try? file.symbols()
+    _ = try? file.dynamicSymbols()
+    for section in file.sections {
+        _ = try? file.contents(of: section)
+        _ = try? file.relocations(in: section)
+        _ = try? file.notes(in: section)
+    }
+    return 0
+}
+
+// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+@_cdecl("fuzz_elffile_main")
+public func fuzzMain(
+    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> CInt {
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments, fuzzELFFile)
+}

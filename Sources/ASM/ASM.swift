@@ -1,1 +1,0 @@
-// EBPFASM: eBPF instructions, encoding, a builder and a disassembler.

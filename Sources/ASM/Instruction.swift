@@ -1,0 +1,145 @@
+/// One eBPF instruction, as the kernel's `struct bpf_insn` plus linker metadata.
+///
+/// The fields hold exactly what the encoding holds, so any decoded instruction re-encodes to the
+/// same bytes. The 16-byte `lddw` (``OpCode/loadImmediate64``) is a single value whose
+/// ``constant`` is the full 64-bit immediate; every other instruction is 8 bytes and its
+/// ``constant`` is the sign-extended 32-bit immediate.
+///
+/// ``symbolReference`` and ``symbol`` are metadata for linking: they are never encoded.
+///
+/// Equality and hashing compare every field, metadata included: two instructions that encode the
+/// same but refer to different maps are different for the linker. Use ``hasSameEncoding(as:)`` to
+/// compare only what is encoded.
+public struct Instruction: Sendable, Hashable {
+    /// The operation byte.
+    public var opCode: OpCode
+    /// The destination register field.
+    public var destination: Register
+    /// The source register field; for `lddw` and calls it holds a ``LoadImmediateSource`` or ``CallKind``.
+    public var source: Register
+    /// The signed 16-bit offset field.
+    public var offset: Int16
+    /// The immediate: 64 bits for `lddw`, otherwise a sign-extended 32-bit value.
+    public var constant: Int64
+    /// The name of the map, function or other symbol this instruction refers to, filled in by the
+    /// object reader or the builder and resolved by the linker.
+    public var symbolReference: String?
+    /// The name of the function that starts at this instruction.
+    public var symbol: String?
+
+    public init(
+        opCode: OpCode,
+        destination: Register = .r0,
+        source: Register = .r0,
+        offset: Int16 = 0,
+        constant: Int64 = 0,
+        symbolReference: String? = nil,
+        symbol: String? = nil
+    ) {
+        self.opCode = opCode
+        self.destination = destination
+        self.source = source
+        self.offset = offset
+        self.constant = constant
+        self.symbolReference = symbolReference
+        self.symbol = symbol
+    }
+
+    /// The size of one raw instruction slot in bytes.
+    public static let slotSize = 8
+
+    /// Whether this is the 16-byte `lddw`.
+    public var isWide: Bool {
+        opCode == .loadImmediate64
+    }
+
+    /// The number of 8-byte slots the encoding takes: 2 for `lddw`, otherwise 1.
+    public var slotCount: Int {
+        isWide ? 2 : 1
+    }
+
+    /// The number of bytes the encoding takes: 16 for `lddw`, otherwise 8.
+    public var byteCount: Int {
+        slotCount * Instruction.slotSize
+    }
+
+    /// Whether the encoded fields (everything but the metadata) are equal.
+    public func hasSameEncoding(as other: Instruction) -> Bool {
+        opCode == other.opCode && destination == other.destination && source == other.source
+            && offset == other.offset && constant == other.constant
+    }
+
+    /// A copy with ``symbolReference`` set.
+    public func withReference(_ name: String?) -> Instruction {
+        var copy = self
+        copy.symbolReference = name
+        return copy
+    }
+
+    /// A copy with ``symbol`` set.
+    public func withSymbol(_ name: String?) -> Instruction {
+        var copy = self
+        copy.symbol = name
+        return copy
+    }
+}
+
+// MARK: - Reading the instruction
+
+extension Instruction {
+    /// The low 32 bits of the immediate, as encoded in the first slot.
+    public var immediate32: Int32 {
+        Int32(truncatingIfNeeded: constant)
+    }
+
+    /// The meaning of a `lddw`'s immediate, or nil for other instructions.
+    public var loadImmediateSource: LoadImmediateSource? {
+        isWide ? LoadImmediateSource(rawValue: source.rawValue) : nil
+    }
+
+    /// What a `call` (`BPF_JMP | BPF_CALL`, immediate form) calls, or nil for other instructions.
+    public var callKind: CallKind? {
+        opCode == .call ? CallKind(rawValue: source.rawValue) : nil
+    }
+
+    /// Whether this is a call of a helper function.
+    public var isHelperCall: Bool { callKind == .helper }
+
+    /// Whether this is a call of a BPF subprogram (`BPF_PSEUDO_CALL`).
+    public var isSubprogramCall: Bool { callKind == .subprogram }
+
+    /// Whether this is a call of a kernel function (`BPF_PSEUDO_KFUNC_CALL`).
+    public var isKernelFunctionCall: Bool { callKind == .kernelFunction }
+
+    /// Whether this is `exit`.
+    public var isExit: Bool { opCode == .exit }
+
+    /// The atomic operation of a `BPF_STX | BPF_ATOMIC` instruction, or nil for other instructions.
+    public var atomicOperation: AtomicOperation? {
+        opCode.instructionClass == .stx && opCode.mode == .atomic ? AtomicOperation(rawValue: immediate32) : nil
+    }
+
+    /// Whether this is a jump within the program (conditional, `ja`, `gotol` or `may_goto`), as
+    /// opposed to a call or exit.
+    public var isBranch: Bool {
+        guard opCode.isJump else { return false }
+        let operation = opCode.jumpOperation
+        if operation.isComparison { return true }
+        switch opCode {
+        case .jump, .longJump, .conditionalPseudoJump: return true
+        default: return false
+        }
+    }
+
+    /// For branches, subprogram calls and `lddw` of a function address: the distance to the target
+    /// in raw slots, counted from the slot after this instruction. Nil for everything else.
+    ///
+    /// `gotol` and calls hold it in the immediate, other branches in the offset.
+    public var relativeTarget: Int? {
+        if opCode == .longJump { return Int(immediate32) }
+        if isBranch { return Int(offset) }
+        if isSubprogramCall { return Int(immediate32) }
+        if loadImmediateSource == .function { return Int(immediate32) }
+        return nil
+    }
+}

@@ -1,1 +1,0 @@
-// EBPFELF: the BPF object reader.

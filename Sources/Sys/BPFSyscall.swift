@@ -1,0 +1,125 @@
+import CEBPF
+
+/// The one place that calls bpf(2).
+///
+/// Three layers, as swift-system wraps its calls:
+/// 1. the public throwing functions on ``Sys`` (one per command),
+/// 2. ``call(_:_:)``, which retries what must be retried and returns the kernel's result or errno,
+/// 3. ``systemCall(_:_:)``, the C call itself, which a test can replace for its own task with
+///    ``interceptor``.
+enum BPFSyscall {
+    /// How often a call interrupted by a signal (`EINTR`) is repeated before the error is reported.
+    /// Bounded so that a signal storm or a broken interceptor cannot hang the caller.
+    static let maximumInterruptedRetries = 64
+
+    /// How often `BPF_PROG_LOAD` is repeated after `EAGAIN`, which the kernel returns when the
+    /// verifier was interrupted and may succeed when run again.
+    static let maximumProgramLoadRetries = 5
+
+    /// Replaces the C call for the current task and its child tasks, so tests that run in
+    /// parallel do not see each other's fakes.
+    @TaskLocal static var interceptor: BPFSyscallInterceptor?
+
+    // MARK: - Layer 3: the C call
+
+    /// Calls bpf(2), or the task's interceptor if one is bound.
+    static func systemCall(_ command: BPFCommand, _ attributes: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        if let interceptor {
+            return interceptor.handle(command, attributes)
+        }
+        return kernelCall(command, attributes)
+    }
+
+    /// bpf(2) itself, with no interception. Interceptors call it to let a call through.
+    static func kernelCall(_ command: BPFCommand, _ attributes: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        let result = cebpf_bpf(command.rawValue, attributes.baseAddress, UInt32(truncatingIfNeeded: attributes.count))
+        if result < 0 {
+            return .failure(Errno(rawValue: cebpf_errno()))
+        }
+        return .success(result)
+    }
+
+    // MARK: - Layer 2: retries
+
+    /// Runs `command` with `attributes`, retrying `EINTR` (and `EAGAIN` for program loads) a
+    /// bounded number of times. Every other failure, and the last retryable one, is returned.
+    static func call<Attributes: BitwiseCopyable>(
+        _ command: BPFCommand, _ attributes: inout Attributes
+    ) -> Result<Int, Errno> {
+        var interruptedRetries = 0
+        var againRetries = 0
+        while true {
+            let result = withUnsafeMutableBytes(of: &attributes) { systemCall(command, $0) }
+            guard case .failure(let errno) = result else {
+                return result
+            }
+            if errno == .interrupted, interruptedRetries < maximumInterruptedRetries {
+                interruptedRetries += 1
+                continue
+            }
+            if errno == .resourceTemporarilyUnavailable, command == .progLoad,
+                againRetries < maximumProgramLoadRetries
+            {
+                againRetries += 1
+                continue
+            }
+            return result
+        }
+    }
+
+    /// ``call(_:_:)`` with the errno turned into a ``BPFSyscallError`` carrying a hint.
+    static func perform<Attributes: BitwiseCopyable>(
+        _ command: BPFCommand, _ attributes: inout Attributes, logRequested: Bool = false
+    ) throws(BPFSyscallError) -> Int {
+        switch call(command, &attributes) {
+        case .success(let value):
+            return value
+        case .failure(let errno):
+            throw BPFSyscallError(
+                command: command, errno: errno,
+                hint: .forFailure(of: command, errno: errno, logRequested: logRequested))
+        }
+    }
+
+    /// ``perform(_:_:logRequested:)`` for commands whose result is a new descriptor, which it takes
+    /// ownership of (and moves above 0).
+    static func performCreatingDescriptor<Attributes: BitwiseCopyable>(
+        _ command: BPFCommand, _ attributes: inout Attributes, logRequested: Bool = false
+    ) throws(BPFSyscallError) -> FileDescriptor {
+        let value = try perform(command, &attributes, logRequested: logRequested)
+        guard let raw = Int32(exactly: value) else {
+            throw BPFSyscallError(command: command, errno: .outOfRange)
+        }
+        do {
+            return try FileDescriptor(adopting: raw)
+        } catch {
+            throw BPFSyscallError(command: command, errno: error)
+        }
+    }
+}
+
+/// A replacement for the bpf(2) C call, bound per task through ``BPFSyscall/interceptor``.
+///
+/// The handler sees the command and the attribute bytes (it may read and write them as the kernel
+/// would) and returns the call's result or errno. ``BPFSyscall/kernelCall(_:_:)`` lets a call
+/// through to the kernel.
+struct BPFSyscallInterceptor: Sendable {
+    var handle: @Sendable (BPFCommand, UnsafeMutableRawBufferPointer) -> Result<Int, Errno>
+
+    init(_ handle: @escaping @Sendable (BPFCommand, UnsafeMutableRawBufferPointer) -> Result<Int, Errno>) {
+        self.handle = handle
+    }
+}
+
+/// The bpf(2) commands, one function each, and the helpers built on them.
+///
+/// Attribute structs mirror the kernel's `union bpf_attr` member for the command. Pointer fields
+/// are `UInt64` addresses (see ``address(of:)``); the memory they point to must stay valid for the
+/// duration of the call, so fill them inside `withUnsafe…` scopes.
+public enum Sys {
+    /// The address of `pointer` as the kernel's attribute structs store it (nil gives 0).
+    @inlinable
+    public static func address(of pointer: UnsafeRawPointer?) -> UInt64 {
+        UInt64(UInt(bitPattern: pointer))
+    }
+}

@@ -1,0 +1,143 @@
+/// A bpf(2) command that failed: which command, the kernel's errno, and what probably caused it.
+///
+/// `description` is one line, for instance
+/// `BPF_MAP_CREATE: Operation not permitted (EPERM): the process lacks CAP_BPF (or CAP_SYS_ADMIN)`.
+/// A program the verifier rejected carries the verifier's ``log``; the description ends with the
+/// log line that states the reason.
+public struct BPFSyscallError: Error, CustomStringConvertible, Sendable {
+    /// The command that failed.
+    public var command: BPFCommand
+    /// The error number the kernel returned.
+    public var errno: Errno
+    /// The likely cause, where the command and errno point to one.
+    public var hint: Hint?
+    /// The log the kernel wrote for the command (the verifier's for `BPF_PROG_LOAD`, the BTF
+    /// checker's for `BPF_BTF_LOAD`), or nil when none was requested or written.
+    public var log: String?
+
+    public init(command: BPFCommand, errno: Errno, hint: Hint? = nil, log: String? = nil) {
+        self.command = command
+        self.errno = errno
+        self.hint = hint
+        self.log = log
+    }
+
+    /// A cause the library can name from the command and the errno.
+    public enum Hint: Hashable, Sendable, CustomStringConvertible {
+        /// `EPERM` on a kernel that accounts BPF memory to memory cgroups: a capability is missing.
+        case missingCapability
+        /// `EPERM` where the kernel charges BPF memory to `RLIMIT_MEMLOCK` (before Linux 5.11), or
+        /// where that is not known yet: a missing capability or a memlock limit that is too low.
+        /// `currentLimit` is the soft limit in bytes, nil when unlimited or unreadable.
+        case missingCapabilityOrMemlockLimit(currentLimit: UInt64?)
+        /// `E2BIG` creating a map: the key size, value size or `max_entries` is above what the map
+        /// type allows.
+        case mapTooLarge
+        /// `E2BIG` or `ENOSPC` adding to a map: it already holds `max_entries` elements.
+        case mapFull
+        /// `EINVAL` or `EACCES` loading a program: the verifier (or the loader's own checks)
+        /// refused it; the log says why.
+        case programRejected
+        /// `ENOSPC` with a log requested: the log buffer is too small for what the kernel wrote.
+        case logBufferTooSmall
+        /// `EPERM` pinning: the path is not on a BPF file system (bpffs).
+        case pinPathNotOnBPFFS
+        /// The instructions passed for loading are not a whole number of 8-byte instructions;
+        /// nothing reached the kernel.
+        case malformedInstructions(byteCount: Int)
+
+        public var description: String {
+            switch self {
+            case .missingCapability:
+                return "the process lacks CAP_BPF (or CAP_SYS_ADMIN)"
+            case .missingCapabilityOrMemlockLimit(let limit):
+                let shown = limit.map { "\($0) bytes" } ?? "unlimited or unknown"
+                return "the process lacks CAP_BPF (or CAP_SYS_ADMIN), or this kernel charges BPF memory "
+                    + "to RLIMIT_MEMLOCK (current limit: \(shown)); raise it with "
+                    + "Sys.raiseMemlockLimitIfNeeded()"
+            case .mapTooLarge:
+                return "key size, value size or max_entries exceeds what this map type allows"
+            case .mapFull:
+                return "the map is full (max_entries reached)"
+            case .programRejected:
+                return "the verifier rejected the program; see its log"
+            case .logBufferTooSmall:
+                return "the log buffer is too small for the kernel's log"
+            case .malformedInstructions(let byteCount):
+                return "\(byteCount) bytes of instructions is not a multiple of the 8-byte instruction size"
+            case .pinPathNotOnBPFFS:
+                return "the pin path must be on a mounted BPF file system (mount -t bpf bpf /sys/fs/bpf)"
+            }
+        }
+    }
+
+    public var description: String {
+        var text = "\(command.name): \(errno)"
+        if let hint {
+            text += ": \(hint)"
+        }
+        if let reason = log.flatMap(BPFSyscallError.reasonLine(ofLog:)) {
+            text += ": \(reason)"
+        }
+        return text
+    }
+
+    /// The line of a verifier log that states why it gave up: the last line that is not one of
+    /// the statistics lines the kernel appends after the verdict.
+    static func reasonLine(ofLog log: String) -> String? {
+        let statisticsPrefixes = ["processed ", "verification time", "stack depth", "mark_read"]
+        for line in log.split(whereSeparator: \.isNewline).reversed() {
+            let trimmed = line.trimmingWhitespace()
+            if trimmed.isEmpty { continue }
+            if statisticsPrefixes.contains(where: { trimmed.hasPrefix($0) }) { continue }
+            return String(trimmed)
+        }
+        return nil
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingWhitespace() -> Substring {
+        var result = self
+        while let first = result.first, first.isWhitespace { result = result.dropFirst() }
+        while let last = result.last, last.isWhitespace { result = result.dropLast() }
+        return result
+    }
+}
+
+extension BPFSyscallError.Hint {
+    /// The hint for a failure of `command` with `errno`, nil when the pair names no known cause.
+    ///
+    /// Pure apart from reading the memoised memlock probe and the current memlock limit; it never
+    /// makes a bpf(2) call, since it runs inside the choke point.
+    static func forFailure(of command: BPFCommand, errno: Errno, logRequested: Bool) -> Self? {
+        switch errno {
+        case .notPermitted:
+            if command == .objPin {
+                return .pinPathNotOnBPFFS
+            }
+            if MemlockProbe.cachedAccounting == .memoryCgroup {
+                return .missingCapability
+            }
+            return .missingCapabilityOrMemlockLimit(currentLimit: MemlockProbe.currentSoftLimit())
+        case .argumentListTooLong:
+            switch command {
+            case .mapCreate: return .mapTooLarge
+            case .mapUpdateElem, .mapUpdateBatch: return .mapFull
+            default: return nil
+            }
+        case .noSpace:
+            if logRequested, command == .progLoad || command == .btfLoad {
+                return .logBufferTooSmall
+            }
+            if command == .mapUpdateElem || command == .mapUpdateBatch {
+                return .mapFull
+            }
+            return nil
+        case .invalidArgument, .permissionDenied:
+            return command == .progLoad ? .programRejected : nil
+        default:
+            return nil
+        }
+    }
+}

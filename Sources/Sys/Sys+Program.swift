@@ -1,0 +1,357 @@
+// Attribute structs and commands for programs. Layouts follow the kernel's `union bpf_attr` (Linux
+// 6.18); see Sys+Map.swift for why the structs may be longer than an older kernel's.
+
+// MARK: - Attributes
+
+/// Attributes of `BPF_PROG_LOAD`. `attachProgFD` is a union with `attach_btf_obj_fd`
+/// (``attachBTFObjFD``). The kernel writes `log_true_size` (Linux 6.4 and later).
+public struct ProgLoadAttr: BitwiseCopyable, Sendable {
+    public var progType: UInt32 = 0
+    public var insnCnt: UInt32 = 0
+    public var insns: UInt64 = 0
+    public var license: UInt64 = 0
+    public var logLevel: UInt32 = 0
+    public var logSize: UInt32 = 0
+    public var logBuf: UInt64 = 0
+    public var kernVersion: UInt32 = 0
+    public var progFlags: UInt32 = 0
+    public var progName = BPFObjectName()
+    public var progIfindex: UInt32 = 0
+    public var expectedAttachType: UInt32 = 0
+    public var progBTFFD: UInt32 = 0
+    public var funcInfoRecSize: UInt32 = 0
+    public var funcInfo: UInt64 = 0
+    public var funcInfoCnt: UInt32 = 0
+    public var lineInfoRecSize: UInt32 = 0
+    public var lineInfo: UInt64 = 0
+    public var lineInfoCnt: UInt32 = 0
+    public var attachBTFID: UInt32 = 0
+    public var attachProgFD: UInt32 = 0
+    public var coreReloCnt: UInt32 = 0
+    public var fdArray: UInt64 = 0
+    public var coreRelos: UInt64 = 0
+    public var coreReloRecSize: UInt32 = 0
+    public var logTrueSize: UInt32 = 0
+    public var progTokenFD: Int32 = 0
+    public var fdArrayCnt: UInt32 = 0
+    public var signature: UInt64 = 0
+    public var signatureSize: UInt32 = 0
+    public var keyringID: Int32 = 0
+
+    public init() {}
+
+    /// The union member `attach_btf_obj_fd`, which shares storage with ``attachProgFD``.
+    public var attachBTFObjFD: UInt32 {
+        get { attachProgFD }
+        set { attachProgFD = newValue }
+    }
+}
+
+/// Attributes of `BPF_PROG_TEST_RUN` (the kernel's `test` member). The kernel writes `retval`,
+/// `duration`, `data_size_out` and `ctx_size_out`.
+public struct ProgTestRunAttr: BitwiseCopyable, Sendable {
+    public var progFD: UInt32 = 0
+    public var retval: UInt32 = 0
+    public var dataSizeIn: UInt32 = 0
+    public var dataSizeOut: UInt32 = 0
+    public var dataIn: UInt64 = 0
+    public var dataOut: UInt64 = 0
+    public var `repeat`: UInt32 = 0
+    public var duration: UInt32 = 0
+    public var ctxSizeIn: UInt32 = 0
+    public var ctxSizeOut: UInt32 = 0
+    public var ctxIn: UInt64 = 0
+    public var ctxOut: UInt64 = 0
+    public var flags: UInt32 = 0
+    public var cpu: UInt32 = 0
+    public var batchSize: UInt32 = 0
+    public var padding0: UInt32 = 0
+
+    public init() {}
+}
+
+/// Attributes of `BPF_PROG_ATTACH` and `BPF_PROG_DETACH`. `targetFD` is a union with
+/// `target_ifindex`, `relativeFD` with `relative_id`.
+public struct ProgAttachAttr: BitwiseCopyable, Sendable {
+    public var targetFD: UInt32 = 0
+    public var attachBPFFD: UInt32 = 0
+    public var attachType: UInt32 = 0
+    public var attachFlags: UInt32 = 0
+    public var replaceBPFFD: UInt32 = 0
+    public var relativeFD: UInt32 = 0
+    public var expectedRevision: UInt64 = 0
+
+    public init() {}
+
+    /// The union member `target_ifindex`, which shares storage with ``targetFD``.
+    public var targetIfindex: UInt32 {
+        get { targetFD }
+        set { targetFD = newValue }
+    }
+
+    /// The union member `relative_id`, which shares storage with ``relativeFD``.
+    public var relativeID: UInt32 {
+        get { relativeFD }
+        set { relativeFD = newValue }
+    }
+}
+
+/// Attributes of `BPF_PROG_DETACH`.
+public typealias ProgDetachAttr = ProgAttachAttr
+
+/// Attributes of `BPF_PROG_QUERY` (the kernel's `query` member). `targetFD` is a union with
+/// `target_ifindex`, `progCnt` with `count`. The kernel writes `attach_flags`, `prog_cnt`, the
+/// arrays and `revision`.
+public struct ProgQueryAttr: BitwiseCopyable, Sendable {
+    public var targetFD: UInt32 = 0
+    public var attachType: UInt32 = 0
+    public var queryFlags: UInt32 = 0
+    public var attachFlags: UInt32 = 0
+    public var progIDs: UInt64 = 0
+    public var progCnt: UInt32 = 0
+    public var padding0: UInt32 = 0
+    public var progAttachFlags: UInt64 = 0
+    public var linkIDs: UInt64 = 0
+    public var linkAttachFlags: UInt64 = 0
+    public var revision: UInt64 = 0
+
+    public init() {}
+
+    /// The union member `target_ifindex`, which shares storage with ``targetFD``.
+    public var targetIfindex: UInt32 {
+        get { targetFD }
+        set { targetFD = newValue }
+    }
+}
+
+/// Attributes of `BPF_PROG_BIND_MAP` (the kernel's `prog_bind_map` member).
+public struct ProgBindMapAttr: BitwiseCopyable, Sendable {
+    public var progFD: UInt32 = 0
+    public var mapFD: UInt32 = 0
+    public var flags: UInt32 = 0
+
+    public init() {}
+}
+
+// MARK: - Commands
+
+/// How much the verifier writes to its log (`log_level`).
+public struct VerifierLogLevel: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt32
+
+    public init(rawValue: UInt32) {
+        self.rawValue = rawValue
+    }
+
+    /// `BPF_LOG_LEVEL1`: the instructions verified and the reason for a rejection.
+    public static let instructions = VerifierLogLevel(rawValue: 1)
+    /// `BPF_LOG_LEVEL2`: also the register state at every step; much longer.
+    public static let verbose = VerifierLogLevel(rawValue: 2)
+    /// `BPF_LOG_STATS`: statistics about the verification.
+    public static let statistics = VerifierLogLevel(rawValue: 4)
+}
+
+/// A program the kernel accepted: its descriptor and the verifier's log (empty unless a log was
+/// requested).
+public struct LoadedProgram: ~Copyable, Sendable {
+    public var descriptor: FileDescriptor
+    public var log: String
+
+    public init(descriptor: consuming FileDescriptor, log: String) {
+        self.descriptor = descriptor
+        self.log = log
+    }
+
+    /// The descriptor, for callers that keep the log separately (or not at all).
+    public consuming func takeDescriptor() -> FileDescriptor {
+        descriptor
+    }
+}
+
+/// What `BPF_PROG_TEST_RUN` reported.
+public struct ProgramTestRun: Sendable {
+    /// The program's return value (`retval`).
+    public var returnValue: UInt32
+    /// The average run time in nanoseconds (`duration`).
+    public var duration: UInt32
+    /// The packet after the run, when an output buffer was requested.
+    public var dataOut: [UInt8]
+}
+
+extension Sys {
+    /// The log buffer size ``progLoad(_:logLevel:logSize:)`` starts with.
+    public static let defaultVerifierLogSize = 64 * 1024
+
+    /// The largest log buffer every supported kernel accepts (`UINT_MAX >> 8`).
+    public static let maximumVerifierLogSize = Int(UInt32.max >> 8)
+
+    /// The smallest log buffer the kernel accepts with a log level set.
+    static let minimumVerifierLogSize = 128
+
+    /// `BPF_PROG_LOAD`: loads a program and returns its descriptor and the verifier's log.
+    ///
+    /// The function owns the log fields of `attributes`. With an empty `logLevel` the program is
+    /// loaded without a log first, since formatting one slows the verifier; if that fails, the
+    /// load is repeated with ``VerifierLogLevel/instructions`` so the error carries the reason. A
+    /// log that does not fit is retried with a larger buffer (the size the kernel reports in
+    /// `log_true_size` where it does, Linux 6.4 and later), up to ``maximumVerifierLogSize``.
+    ///
+    /// - Throws: ``BPFSyscallError`` whose ``BPFSyscallError/log`` holds the verifier's log.
+    public static func progLoad(
+        _ attributes: ProgLoadAttr, logLevel: VerifierLogLevel = [], logSize: Int = defaultVerifierLogSize
+    ) throws(BPFSyscallError) -> LoadedProgram {
+        var attributes = attributes
+        var level = logLevel
+        if level.isEmpty {
+            attributes.logLevel = 0
+            attributes.logSize = 0
+            attributes.logBuf = 0
+            if case .success(let descriptor) = BPFSyscall.call(.progLoad, &attributes) {
+                return LoadedProgram(descriptor: try adopt(descriptor, command: .progLoad), log: "")
+            }
+            level = .instructions
+        }
+
+        var size = min(max(logSize, minimumVerifierLogSize), maximumVerifierLogSize)
+        while true {
+            var buffer = [UInt8](repeating: 0, count: size)
+            attributes.logLevel = level.rawValue
+            attributes.logSize = UInt32(truncatingIfNeeded: size)
+            attributes.logTrueSize = 0
+            let result = buffer.withUnsafeMutableBytes { bytes in
+                attributes.logBuf = address(of: bytes.baseAddress)
+                return BPFSyscall.call(.progLoad, &attributes)
+            }
+            attributes.logBuf = 0
+            let log = decodeLog(buffer)
+            switch result {
+            case .success(let descriptor):
+                return LoadedProgram(descriptor: try adopt(descriptor, command: .progLoad), log: log)
+            case .failure(.noSpace) where size < maximumVerifierLogSize:
+                size = grownLogSize(from: size, kernelReported: attributes.logTrueSize)
+            case .failure(let errno):
+                throw BPFSyscallError(
+                    command: .progLoad, errno: errno,
+                    hint: .forFailure(of: .progLoad, errno: errno, logRequested: true), log: log)
+            }
+        }
+    }
+
+    /// Loads `instructions` (raw 8-byte BPF instructions in the host's byte order) as a program of
+    /// the kernel's type number `type` (`BPF_PROG_TYPE_SOCKET_FILTER` is 1).
+    ///
+    /// ```swift
+    /// let program = try Sys.loadProgram(type: 1, instructions: bytes, license: "GPL")
+    /// ```
+    public static func loadProgram(
+        type: UInt32, instructions: [UInt8], license: String, name: BPFObjectName = BPFObjectName(),
+        expectedAttachType: UInt32 = 0, logLevel: VerifierLogLevel = [], logSize: Int = defaultVerifierLogSize
+    ) throws(BPFSyscallError) -> LoadedProgram {
+        guard instructions.count % 8 == 0, let count = UInt32(exactly: instructions.count / 8) else {
+            throw BPFSyscallError(
+                command: .progLoad, errno: .invalidArgument,
+                hint: .malformedInstructions(byteCount: instructions.count))
+        }
+        var attributes = ProgLoadAttr()
+        attributes.progType = type
+        attributes.insnCnt = count
+        attributes.progName = name
+        attributes.expectedAttachType = expectedAttachType
+        // Copies rather than closures over the arrays: the result is noncopyable, which the
+        // standard library's `withUnsafeBytes` cannot return.
+        let instructionStorage = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(instructions.count, 1), alignment: 8)
+        defer { instructionStorage.deallocate() }
+        instructionStorage.copyBytes(from: instructions)
+        let licenseBytes = Array(license.utf8) + [0]
+        let licenseStorage = UnsafeMutableRawBufferPointer.allocate(byteCount: licenseBytes.count, alignment: 1)
+        defer { licenseStorage.deallocate() }
+        licenseStorage.copyBytes(from: licenseBytes)
+        attributes.insns = address(of: instructionStorage.baseAddress)
+        attributes.license = address(of: licenseStorage.baseAddress)
+        return try progLoad(attributes, logLevel: logLevel, logSize: logSize)
+    }
+
+    /// `BPF_PROG_TEST_RUN`: runs a program once or `repeat` times on the given input.
+    public static func progTestRun(_ attributes: inout ProgTestRunAttr) throws(BPFSyscallError) {
+        _ = try BPFSyscall.perform(.progTestRun, &attributes)
+    }
+
+    /// Runs `program` on `data` with `BPF_PROG_TEST_RUN` and returns its return value. With
+    /// `dataOutCapacity` above 0 the packet as the program left it is returned too.
+    public static func testRun(
+        program: borrowing FileDescriptor, data: [UInt8], repeat count: UInt32 = 1, dataOutCapacity: Int = 0
+    ) throws(BPFSyscallError) -> ProgramTestRun {
+        guard let dataSize = UInt32(exactly: data.count), let outSize = UInt32(exactly: max(dataOutCapacity, 0))
+        else {
+            throw BPFSyscallError(command: .progTestRun, errno: .invalidArgument)
+        }
+        var output = [UInt8](repeating: 0, count: Int(outSize))
+        var attributes = ProgTestRunAttr()
+        attributes.progFD = UInt32(bitPattern: program.rawValue)
+        attributes.dataSizeIn = dataSize
+        attributes.dataSizeOut = outSize
+        attributes.repeat = count
+        let result = data.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { out in
+                attributes.dataIn = address(of: input.baseAddress)
+                attributes.dataOut = outSize > 0 ? address(of: out.baseAddress) : 0
+                return Result { () throws(BPFSyscallError) in try progTestRun(&attributes) }
+            }
+        }
+        try result.get()
+        output.removeSubrange(min(Int(attributes.dataSizeOut), output.count)...)
+        return ProgramTestRun(returnValue: attributes.retval, duration: attributes.duration, dataOut: output)
+    }
+
+    /// `BPF_PROG_ATTACH`: attaches a program to a cgroup, socket map, network namespace and the like.
+    public static func progAttach(_ attributes: ProgAttachAttr) throws(BPFSyscallError) {
+        var attributes = attributes
+        _ = try BPFSyscall.perform(.progAttach, &attributes)
+    }
+
+    /// `BPF_PROG_DETACH`: detaches what ``progAttach(_:)`` attached.
+    public static func progDetach(_ attributes: ProgDetachAttr) throws(BPFSyscallError) {
+        var attributes = attributes
+        _ = try BPFSyscall.perform(.progDetach, &attributes)
+    }
+
+    /// `BPF_PROG_QUERY`: lists the programs attached to a target; the kernel fills the arrays and
+    /// sets `prog_cnt` to the number attached.
+    public static func progQuery(_ attributes: inout ProgQueryAttr) throws(BPFSyscallError) {
+        _ = try BPFSyscall.perform(.progQuery, &attributes)
+    }
+
+    /// `BPF_PROG_BIND_MAP`: keeps a map alive as long as the program. Requires Linux 5.10.
+    public static func progBindMap(_ attributes: ProgBindMapAttr) throws(BPFSyscallError) {
+        var attributes = attributes
+        _ = try BPFSyscall.perform(.progBindMap, &attributes)
+    }
+
+    // MARK: - Helpers
+
+    static func adopt(_ result: Int, command: BPFCommand) throws(BPFSyscallError) -> FileDescriptor {
+        guard let raw = Int32(exactly: result) else {
+            throw BPFSyscallError(command: command, errno: .outOfRange)
+        }
+        do {
+            return try FileDescriptor(adopting: raw)
+        } catch {
+            throw BPFSyscallError(command: command, errno: error)
+        }
+    }
+
+    /// The text of a kernel log buffer: the bytes before the first NUL.
+    static func decodeLog(_ buffer: [UInt8]) -> String {
+        let length = buffer.firstIndex(of: 0) ?? buffer.count
+        return String(decoding: buffer[..<length], as: UTF8.self)
+    }
+
+    /// The next log buffer size after `ENOSPC`: what the kernel said it needs, else four times as
+    /// much, never above ``maximumVerifierLogSize``.
+    static func grownLogSize(from size: Int, kernelReported trueSize: UInt32) -> Int {
+        let reported = Int(trueSize)
+        let grown = reported > size ? reported : size.multipliedReportingOverflow(by: 4).partialValue
+        return min(max(grown, size + 1), maximumVerifierLogSize)
+    }
+}
