@@ -37,6 +37,8 @@ public enum BTFError: Error, Equatable, CustomStringConvertible {
     case readFailed(path: String, errno: Int32)
     /// An ELF file could not be read, or has no `.BTF` section.
     case elf(path: String, reason: String)
+    /// A bpf(2) command on a kernel BTF object failed; `errno` is the kernel's error number.
+    case kernelObject(id: UInt32, command: String, errno: Int32)
     /// None of the places kernel BTF is looked for had it.
     case kernelBTFNotFound(searched: [String])
 
@@ -80,6 +82,8 @@ public enum BTFError: Error, Equatable, CustomStringConvertible {
             "cannot read \(path): errno \(code)"
         case .elf(let path, let reason):
             "cannot read BTF from ELF file \(path): \(reason)"
+        case .kernelObject(let id, let command, let code):
+            "\(command) for BTF object \(id) failed: errno \(code)"
         case .kernelBTFNotFound(let searched):
             "no kernel BTF found; searched \(searched.joined(separator: ", "))"
         }

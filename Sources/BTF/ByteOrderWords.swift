@@ -36,6 +36,13 @@ final class ByteStorage: @unchecked Sendable {
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
+    /// Zeroed memory for `count` bytes, for a producer (such as the kernel) to fill before any
+    /// spec reads it.
+    static func zeroed(count: Int) -> ByteStorage? {
+        guard count >= 0, let memory = calloc(max(count, 1), 1) else { return nil }
+        return ByteStorage(adopting: memory, count: count)
+    }
+
     /// A copy of `bytes` in a fresh allocation.
     static func copying<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> ByteStorage? {
         let count = bytes.count

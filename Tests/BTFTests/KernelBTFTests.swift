@@ -204,3 +204,24 @@ struct KernelBTFFallbackTests {
         #expect(results == Array(repeating: expected, count: 8))
     }
 }
+
+@Suite("Kernel BTF by id")
+struct KernelBTFByIDTests {
+    /// The kernel numbers its own vmlinux BTF object first; read by id it equals sysfs's blob.
+    @Test(.enabled(if: Privileges.canAdminister, Privileges.bpfSkipReason))
+    func vmlinuxByIDEqualsSysfs() throws {
+        let sysfs = try BTFSpec(path: KernelBTFTests.vmlinux)
+        let byID = try KernelBTF.load(id: 1)
+        #expect(byID.header == sysfs.header)
+        let same = byID.withUnsafeBytes { kernel in sysfs.withUnsafeBytes { file in kernel.elementsEqual(file) } }
+        #expect(same)
+        #expect(byID.typeID(named: "task_struct", kind: .struct) == sysfs.typeID(named: "task_struct", kind: .struct))
+    }
+
+    @Test(.enabled(if: Privileges.canAdminister, Privileges.bpfSkipReason))
+    func missingIDIsATypedError() throws {
+        #expect(throws: BTFError.kernelObject(id: 0x7FFF_FFF0, command: "BPF_BTF_GET_FD_BY_ID", errno: 2)) {
+            try KernelBTF.load(id: 0x7FFF_FFF0)
+        }
+    }
+}
