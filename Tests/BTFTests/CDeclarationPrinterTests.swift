@@ -1,0 +1,253 @@
+import EBPFBTF
+import EBPFELFFile
+import Glibc
+import Testing
+import TestSupport
+
+@testable import EBPFBTF
+
+/// `BTFSpec.cHeader()` against bpftool's `format c`, and the done-when checks of issue 3: the
+/// header declares every named type, gives every struct and union the layout BTF describes (shown
+/// by `_Static_assert`s compiled by clang against our header and against bpftool's), and CO-RE
+/// programs compile against it to the same instructions as against bpftool's.
+@Suite("C declarations", .checksFileDescriptorLeaks, .serialized)
+struct CDeclarationPrinterTests {
+    static let objects = ["globals", "isa_v3", "isa_v4", "loops", "maps_btf", "maps_legacy", "minimal", "subprog"]
+
+    @Test(.enabled(if: PrintingSupport.hasBpftool && PrintingSupport.hasVmlinux, PrintingSupport.bpftoolSkipReason))
+    func vmlinuxHeaderIsBpftoolsByteForByte() throws {
+        let directories = try PrintingSupport.vmlinuxHeaders.get()
+        let ours = try #require(readFile(directories.ours + "/vmlinux.h"))
+        let theirs = try #require(readFile(directories.bpftool + "/vmlinux.h"))
+        #expect(ours.count > 1_000_000)
+        let difference = PrintingSupport.firstDifference(ours, theirs)
+        #expect(difference == nil, "\(difference ?? "")")
+    }
+
+    @Test(
+        .enabled(if: PrintingSupport.hasBpftool, PrintingSupport.bpftoolSkipReason),
+        arguments: objects.flatMap { [$0 + "-el.o", $0 + "-eb.o"] })
+    func objectHeaderIsBpftools(object: String) throws {
+        let path = TestData.path(object)
+        let spec = try KernelBTF.loadELF(path: path)
+        let ours = try spec.cHeaderBytes()
+        let theirs = try PrintingSupport.bpftoolHeader(of: path)
+        let difference = PrintingSupport.firstDifference(ours, theirs)
+        #expect(difference == nil, "\(object): \(difference ?? "")")
+    }
+
+    @Test(.enabled(if: PrintingSupport.hasBpftool, PrintingSupport.bpftoolSkipReason), arguments: objects)
+    func objectRawDumpIsBpftools(object: String) throws {
+        let path = TestData.path(object + "-el.o")
+        let ours = try KernelBTF.loadELF(path: path).rawDump()
+        let theirs = try runSubprocess(PrintingSupport.bpftool, ["btf", "dump", "file", path])
+        #expect(theirs.status == 0)
+        let difference = PrintingSupport.firstDifference(Array(ours.utf8), theirs.standardOutput)
+        #expect(difference == nil, "\(object): \(difference ?? "")")
+    }
+
+    @Test(.enabled(if: PrintingSupport.hasBpftool && PrintingSupport.hasVmlinux, PrintingSupport.bpftoolSkipReason))
+    func vmlinuxRawDumpIsBpftools() throws {
+        let spec = try PrintingSupport.vmlinuxSpec.get()
+        let ours = try spec.rawDump()
+        let theirs = try runSubprocess(PrintingSupport.bpftool, ["btf", "dump", "file", PrintingSupport.vmlinuxPath])
+        let difference = PrintingSupport.firstDifference(Array(ours.utf8), theirs.standardOutput)
+        #expect(difference == nil, "\(difference ?? "")")
+    }
+
+    @Test(.enabled(if: PrintingSupport.hasVmlinux, "needs kernel BTF at /sys/kernel/btf/vmlinux"))
+    func everyNamedTypeIsDeclared() throws {
+        let spec = try PrintingSupport.vmlinuxSpec.get()
+        let printer = try CDeclarationPrinter(spec: spec)
+        try printer.writeHeader()
+        let header = String(decoding: printer.output, as: UTF8.self)
+        var identifiers: Set<Substring> = []
+        var declared: Set<String> = []
+        for line in header.split(separator: "\n") {
+            if line.hasPrefix("struct ") || line.hasPrefix("union ") || line.hasPrefix("enum ") {
+                if let end = line.firstIndex(where: { $0 == " " || $0 == ";" }).flatMap({ first in
+                    line[line.index(after: first)...].firstIndex(where: { $0 == " " || $0 == ";" })
+                }) {
+                    declared.insert(String(line[..<end]))
+                }
+            }
+            if line.hasPrefix("typedef ") {
+                for word in line.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+                    identifiers.insert(word)
+                }
+            }
+        }
+        var missing: [String] = []
+        for (index, type) in printer.types.enumerated() where !type.name.isEmpty {
+            let id = BTFTypeID(UInt32(index))
+            switch type {
+            case .struct, .union, .enum, .enum64, .forward:
+                let keyword: String
+                switch type {
+                case .union: keyword = "union"
+                case .forward(let forward): keyword = forward.isUnion ? "union" : "struct"
+                case .enum, .enum64: keyword = "enum"
+                default: keyword = "struct"
+                }
+                let name = "\(keyword) \(printer.typeName(id))"
+                if !declared.contains(name) { missing.append(name) }
+            case .typedef:
+                if type.name == "__builtin_va_list" { continue }
+                let name = printer.identifierName(id)
+                if !identifiers.contains(Substring(name)) { missing.append("typedef \(name)") }
+            default:
+                continue
+            }
+        }
+        #expect(missing.isEmpty, "not declared: \(missing.prefix(20))")
+    }
+
+    /// `_Static_assert`s of the size, alignment and member offsets BTF gives every named struct
+    /// and union of vmlinux, under the names the header uses.
+    static func layoutAssertions(_ spec: BTFSpec) throws -> String {
+        let printer = try CDeclarationPrinter(spec: spec)
+        try printer.writeHeader()
+        let swift = try SwiftDeclarationPrinter(spec: spec)
+        var text = "#include \"vmlinux.h\"\n#define OFF(t, m) __builtin_offsetof(t, m)\n"
+        for (index, type) in printer.types.enumerated() {
+            guard case .struct(let composite) = type, !composite.name.isEmpty else {
+                guard case .union(let composite) = type, !composite.name.isEmpty else { continue }
+                try appendAssertions(for: BTFTypeID(UInt32(index)), composite, keyword: "union", printer, swift, &text)
+                continue
+            }
+            try appendAssertions(for: BTFTypeID(UInt32(index)), composite, keyword: "struct", printer, swift, &text)
+        }
+        return text
+    }
+
+    static func appendAssertions(
+        for id: BTFTypeID, _ composite: BTFComposite, keyword: String, _ printer: CDeclarationPrinter,
+        _ swift: SwiftDeclarationPrinter, _ text: inout String
+    ) throws {
+        let name = "\(keyword) \(printer.typeName(id))"
+        text += "_Static_assert(sizeof(\(name)) == \(composite.size), \"size of \(name)\");\n"
+        text += "_Static_assert(_Alignof(\(name)) == \(try swift.alignment(of: id)), \"alignment of \(name)\");\n"
+        for member in composite.members where !member.name.isEmpty && member.bitfieldSize == 0 {
+            if case .int(let integer) = try printer.type(try printer.spec.underlyingTypeID(of: member.type)),
+                Int(integer.bits) != Int(integer.size) * 8
+            {
+                continue
+            }
+            text += "_Static_assert(OFF(\(name), \(member.name)) == \(member.bitOffset / 8), \"\(name).\(member.name)\");\n"
+        }
+    }
+
+    @Test(
+        .enabled(
+            if: PrintingSupport.hasBpftool && PrintingSupport.hasVmlinux && PrintingSupport.hasClang,
+            PrintingSupport.bpftoolSkipReason))
+    func everyStructHasBTFsLayoutInBothHeaders() throws {
+        let spec = try PrintingSupport.vmlinuxSpec.get()
+        let directories = try PrintingSupport.vmlinuxHeaders.get()
+        let assertions = try Self.layoutAssertions(spec)
+        #expect(assertions.count > 1_000_000)
+        let source = PrintingSupport.path("layout_asserts.c")
+        try PrintingSupport.write(assertions, to: source)
+        for directory in [directories.ours, directories.bpftool] {
+            let result = try runSubprocess(
+                PrintingSupport.clang,
+                ["-target", "bpfel", "-fsyntax-only", "-Wno-everything", "-I", directory, source])
+            #expect(result.status == 0, "layout assertions fail against \(directory)/vmlinux.h")
+        }
+        // The check can fail: a wrong expectation is caught.
+        let broken = PrintingSupport.path("layout_broken.c")
+        try PrintingSupport.write(
+            "#include \"vmlinux.h\"\n_Static_assert(sizeof(struct list_head) == 24, \"wrong on purpose\");\n", to: broken)
+        let failing = try runSubprocess(
+            PrintingSupport.clang, ["-target", "bpfel", "-fsyntax-only", "-I", directories.ours, broken])
+        #expect(failing.status != 0)
+    }
+
+    static let coreProgram = """
+        #include "vmlinux.h"
+        #define SEC(name) __attribute__((section(name), used))
+
+        SEC("tp_btf/sched_switch")
+        int on_switch(unsigned long long *ctx)
+        {
+            struct task_struct *prev = (struct task_struct *)ctx[1];
+            int pid = __builtin_preserve_access_index(prev->pid);
+            int tgid = prev->tgid;
+            struct task_struct *parent = prev->real_parent;
+            int ppid = parent->pid;
+            unsigned long flags = prev->flags;
+            struct sk_buff *skb = (struct sk_buff *)ctx[2];
+            unsigned int len = skb->len;
+            unsigned short protocol = skb->protocol;
+            unsigned char pkt_type = __builtin_preserve_field_info(skb->pkt_type, 0);
+            long state = __builtin_preserve_field_info(prev->__state, 1);
+            int exists = __builtin_preserve_type_info(*prev, 0);
+            int size = __builtin_preserve_type_info(*skb, 1);
+            return pid + tgid + ppid + (int)flags + (int)len + protocol + pkt_type + (int)state + exists + size;
+        }
+
+        char LICENSE[] SEC("license") = "GPL";
+        """
+
+    @Test(
+        .enabled(
+            if: PrintingSupport.hasBpftool && PrintingSupport.hasVmlinux && PrintingSupport.hasClang,
+            PrintingSupport.bpftoolSkipReason))
+    func coreProgramCompilesToTheSameInstructions() throws {
+        let directories = try PrintingSupport.vmlinuxHeaders.get()
+        let source = PrintingSupport.path("core.bpf.c")
+        try PrintingSupport.write(Self.coreProgram, to: source)
+        var listings: [String] = []
+        for (label, directory) in [("ours", directories.ours), ("bpftool", directories.bpftool)] {
+            let object = PrintingSupport.path("core-\(label).o")
+            let compile = try runSubprocess(
+                PrintingSupport.clang, ["-target", "bpfel", "-O2", "-g", "-c", "-I", directory, source, "-o", object])
+            try #require(compile.status == 0, "core program compiles against \(label) header")
+            let listing = try runSubprocess(PrintingSupport.objdump, ["-d", "-r", "--no-show-raw-insn", object])
+            try #require(listing.status == 0)
+            let relocations = try KernelBTF.loadELF(path: object)
+            #expect(try relocations.typeID(named: "task_struct", kind: .struct) != nil)
+            // The file name line differs; compare from the first disassembled section on.
+            let lines = listing.text.split(separator: "\n")
+            listings.append(lines.drop(while: { !$0.hasPrefix("Disassembly") }).joined(separator: "\n"))
+        }
+        #expect(listings[0].contains("r"))
+        #expect(listings[0] == listings[1])
+    }
+
+    @Test func printsDeclaratorsOfHandBuiltTypes() throws {
+        // int (*handlers[4])(const char *, ...); struct s { unsigned int a: 3; struct s *next; }
+        let spec = try BTFSpec(bytes: HandBuiltBTF.declarators())
+        let header = try spec.cHeader()
+        #expect(header.contains("struct s {\n\tunsigned int a: 3;\n\tstruct s *next;\n\tint (*handlers[4])(const char *, ...);\n};"))
+        #expect(header.contains("typedef struct s s_t;"))
+        #expect(header.hasPrefix("#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n"))
+        #expect(header.hasSuffix("#endif /* __VMLINUX_H__ */\n"))
+    }
+}
+
+/// Small BTF blobs for the printers, built with `RawBTF`.
+enum HandBuiltBTF {
+    /// [1] unsigned int, [2] char, [3] const char, [4] const char *, [5] int (const char *, ...),
+    /// [6] int, [7] pointer to [5], [8] [7][4], [9] struct s, [10] struct s *, [11] typedef s_t.
+    static func declarators() -> [UInt8] {
+        var raw = RawBTF()
+        raw.type(name: raw.string("unsigned int"), kind: .int, sizeOrType: 4, [32])
+        raw.type(name: raw.string("char"), kind: .int, sizeOrType: 1, [1 << 24 | 8])
+        raw.type(kind: .const, sizeOrType: 2)
+        raw.type(kind: .pointer, sizeOrType: 3)
+        raw.type(kind: .functionPrototype, vlen: 2, sizeOrType: 6, [0, 4, 0, 0])
+        raw.type(name: raw.string("int"), kind: .int, sizeOrType: 4, [1 << 24 | 32])
+        raw.type(kind: .pointer, sizeOrType: 5)
+        raw.type(kind: .array, sizeOrType: 0, [7, 1, 4])
+        let a = raw.string("a")
+        let next = raw.string("next")
+        let handlers = raw.string("handlers")
+        raw.type(
+            name: raw.string("s"), kind: .struct, vlen: 3, kindFlag: true, sizeOrType: 48,
+            [a, 1, 3 << 24, next, 10, 64, handlers, 8, 128])
+        raw.type(kind: .pointer, sizeOrType: 9)
+        raw.type(name: raw.string("s_t"), kind: .typedef, sizeOrType: 9)
+        return raw.blob()
+    }
+}
