@@ -16,30 +16,33 @@ extension BTFSpec {
 
     private static func quoted(_ name: String) -> String { name.isEmpty ? "'(anon)'" : "'\(name)'" }
 
-    private static func appendRaw(_ type: BTFType, id: UInt32, graph: BTFTypeGraph, to output: inout String) {
-        let kindName: String
-        switch type.kind {
-        case .int: kindName = "INT"
-        case .pointer: kindName = "PTR"
-        case .array: kindName = "ARRAY"
-        case .struct: kindName = "STRUCT"
-        case .union: kindName = "UNION"
-        case .enum: kindName = "ENUM"
-        case .enum64: kindName = "ENUM64"
-        case .forward: kindName = "FWD"
-        case .typedef: kindName = "TYPEDEF"
-        case .volatile: kindName = "VOLATILE"
-        case .const: kindName = "CONST"
-        case .restrict: kindName = "RESTRICT"
-        case .function: kindName = "FUNC"
-        case .functionPrototype: kindName = "FUNC_PROTO"
-        case .variable: kindName = "VAR"
-        case .dataSection: kindName = "DATASEC"
-        case .float: kindName = "FLOAT"
-        case .declarationTag: kindName = "DECL_TAG"
-        case .typeTag: kindName = "TYPE_TAG"
-        default: kindName = "UNKN"
+    private static func rawKindName(_ kind: BTFKind) -> String {
+        switch kind {
+        case .int: return "INT"
+        case .pointer: return "PTR"
+        case .array: return "ARRAY"
+        case .struct: return "STRUCT"
+        case .union: return "UNION"
+        case .enum: return "ENUM"
+        case .enum64: return "ENUM64"
+        case .forward: return "FWD"
+        case .typedef: return "TYPEDEF"
+        case .volatile: return "VOLATILE"
+        case .const: return "CONST"
+        case .restrict: return "RESTRICT"
+        case .function: return "FUNC"
+        case .functionPrototype: return "FUNC_PROTO"
+        case .variable: return "VAR"
+        case .dataSection: return "DATASEC"
+        case .float: return "FLOAT"
+        case .declarationTag: return "DECL_TAG"
+        case .typeTag: return "TYPE_TAG"
+        default: return "UNKN"
         }
+    }
+
+    private static func appendRaw(_ type: BTFType, id: UInt32, graph: BTFTypeGraph, to output: inout String) {
+        let kindName = rawKindName(type.kind)
         output += "[\(id)] \(kindName) \(quoted(type.name))"
         switch type {
         case .void:
@@ -100,8 +103,8 @@ extension BTFSpec {
             output += " size=\(t.size) vlen=\(t.variables.count)"
             for variable in t.variables {
                 output += "\n\ttype_id=\(variable.type) offset=\(variable.offset) size=\(variable.size)"
-                if case .variable(let named)? = graph[variable.type] {
-                    output += " (VAR \(quoted(named.name)))"
+                if let target = graph[variable.type] {
+                    output += " (\(rawKindName(target.kind)) \(quoted(target.name)))"
                 }
             }
         case .float(let t):
