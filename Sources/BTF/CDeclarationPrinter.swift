@@ -380,5 +380,15 @@ final class CDeclarationPrinter {
         output.append(0x0A)
         indent(level)
         write("}")
+        // C makes an enum as large as int unless told otherwise; BTF knows the real size. Newer
+        // libbpf (1.2 and later) writes the same attributes.
+        if enumeration.size == 1 {
+            write(" __attribute__((mode(byte)))")
+        } else if enumeration.size == 8 {
+            // A 32-bit enum cannot be 8 bytes, and an enum64 whose values all fit in 32 bits
+            // would shrink to 4 bytes: `mode(word)` keeps the size.
+            let fitsIn32 = !is64 || enumeration.values.allSatisfy { $0.value >> 32 == 0 }
+            if fitsIn32 { write(" __attribute__((mode(word)))") }
+        }
     }
 }

@@ -107,8 +107,8 @@ extension SwiftDeclarationPrinter {
             } else {
                 accessors += """
                         public var \(SwiftIdentifiers.escaped(memberIdentifier)): \(memberType) {
-                            get { withUnsafeBytes(of: self) { $0.loadUnaligned(fromByteOffset: \(offset), as: \(memberType).self) } }
-                            set { withUnsafeMutableBytes(of: &self) { $0.storeBytes(of: newValue, toByteOffset: \(offset), as: \(memberType).self) } }
+                            get { withUnsafeBytes(of: self) { $0.loadUnaligned(fromByteOffset: \(offset), as: Array<\(memberType)>.Element.self) } }
+                            set { withUnsafeMutableBytes(of: &self) { $0.storeBytes(of: newValue, toByteOffset: \(offset), as: Array<\(memberType)>.Element.self) } }
                         }
 
                     """

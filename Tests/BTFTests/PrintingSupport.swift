@@ -75,6 +75,21 @@ enum PrintingSupport {
         }
     }
 
+    /// `ours` without the enum size attributes when bpftool's libbpf is older than 1.2 and does
+    /// not write them (Debian's bpftool 7.1 does not): their only effect is the correct size of
+    /// one- and eight-byte enums.
+    static func matchingEnumAttributes(_ ours: [UInt8], to theirs: [UInt8]) -> [UInt8] {
+        let theirsText = String(decoding: theirs, as: UTF8.self)
+        let marker = "__attribute__((mode("
+        let theirsHaveAttributes = theirsText.contains(marker)
+        if theirsHaveAttributes { return ours }
+        var text = String(decoding: ours, as: UTF8.self)
+        for attribute in [" __attribute__((mode(byte)))", " __attribute__((mode(word)))"] {
+            text = text.split(separator: attribute, omittingEmptySubsequences: false).joined()
+        }
+        return Array(text.utf8)
+    }
+
     /// The first line where two texts differ, for a readable failure.
     static func firstDifference(_ left: [UInt8], _ right: [UInt8]) -> String? {
         if left == right { return nil }
