@@ -3,7 +3,6 @@ extension SwiftDeclarationPrinter {
     private struct StoredField {
         var name: String
         var type: String
-        var zero: String
     }
 
     /// Declares a struct or union, returning its Swift name.
@@ -39,7 +38,7 @@ extension SwiftDeclarationPrinter {
             func flush() {
                 guard runCount > 0 else { return }
                 let tuple = runCount == 1 ? "(\(runType))" : "(" + Array(repeating: runType, count: runCount).joined(separator: ", ") + ")"
-                fields.append(StoredField(name: "_pad\(paddingCount)", type: tuple, zero: Self.zeroTuple(runCount)))
+                fields.append(StoredField(name: "_pad\(paddingCount)", type: tuple))
                 paddingCount += 1
                 runCount = 0
             }
@@ -102,7 +101,7 @@ extension SwiftDeclarationPrinter {
             let offset = Int(member.bitOffset / 8)
             if storedMembers.contains(index) {
                 addPadding(upTo: offset, storageAlignment: structAlignment)
-                fields.append(StoredField(name: memberIdentifier, type: memberType, zero: ""))
+                fields.append(StoredField(name: memberIdentifier, type: memberType))
                 cursor = offset + memberSize
             } else {
                 accessors += """

@@ -166,10 +166,6 @@ final class SwiftDeclarationPrinter {
         count == 1 ? "(UInt8)" : "(" + Array(repeating: "UInt8", count: count).joined(separator: ", ") + ")"
     }
 
-    static func zeroTuple(_ count: Int) -> String {
-        "(" + Array(repeating: "0", count: count).joined(separator: ", ") + ")"
-    }
-
     private func declareTypedef(_ id: BTFTypeID, _ typedef: BTFTypedef) throws(BTFError) -> String {
         let target = try type(typedef.type)
         // A typedef of an anonymous struct, union or enum gives that type its name.

@@ -263,6 +263,7 @@ struct CDeclarationPrinterTests {
         let source = PrintingSupport.path("core.bpf.c")
         try PrintingSupport.write(Self.coreProgram, to: source)
         var listings: [String] = []
+        var relocationLists: [[String]] = []
         for (label, directory) in [("ours", directories.ours), ("bpftool", directories.bpftool)] {
             let object = PrintingSupport.path("core-\(label).o")
             let compile = try runSubprocess(
@@ -270,14 +271,23 @@ struct CDeclarationPrinterTests {
             try #require(compile.status == 0, "core program compiles against \(label) header")
             let listing = try runSubprocess(PrintingSupport.objdump, ["-d", "-r", "--no-show-raw-insn", object])
             try #require(listing.status == 0)
-            let relocations = try KernelBTF.loadELF(path: object)
-            #expect(try relocations.typeID(named: "task_struct", kind: .struct) != nil)
+            // The field accesses became CO-RE relocations, the same ones from either header.
+            let file = try ELFFile(path: object)
+            let btf = try KernelBTF.loadELF(path: object)
+            let extSection = try #require(file.section(named: ".BTF.ext"))
+            let ext = try BTFExt(bytes: try file.contents(of: extSection), spec: btf)
+            let accesses = ext.coreRelocations.values.flatMap { $0 }.map { relocation in
+                "\(relocation.instructionOffset) \(relocation.kind.rawValue) \(relocation.accessString) \((try? btf.name(of: relocation.type)) ?? "?")"
+            }
+            relocationLists.append(accesses)
             // The file name line differs; compare from the first disassembled section on.
             let lines = listing.text.split(separator: "\n")
             listings.append(lines.drop(while: { !$0.hasPrefix("Disassembly") }).joined(separator: "\n"))
         }
         #expect(listings[0].contains("r"))
         #expect(listings[0] == listings[1])
+        #expect(relocationLists[0].count >= 10)
+        #expect(relocationLists[0] == relocationLists[1])
     }
 
     @Test func printsDeclaratorsOfHandBuiltTypes() throws {
@@ -314,5 +324,43 @@ enum HandBuiltBTF {
         raw.type(kind: .pointer, sizeOrType: 9)
         raw.type(name: raw.string("s_t"), kind: .typedef, sizeOrType: 9)
         return raw.blob()
+    }
+}
+
+@Suite("C declarations of hand-built BTF")
+struct HandBuiltCDeclarationTests {
+    @Test func typeTagsFloatsEnumsAndClashingNames() throws {
+        var raw = RawBTF()
+        raw.type(name: raw.string("int"), kind: .int, sizeOrType: 4, [1 << 24 | 32])  // 1
+        raw.type(name: raw.string("user"), kind: .typeTag, sizeOrType: 1)  // 2
+        raw.type(kind: .pointer, sizeOrType: 2)  // 3
+        raw.type(name: raw.string("double"), kind: .float, sizeOrType: 8)  // 4
+        let minusOne = raw.string("MINUS_ONE")
+        raw.type(name: raw.string("big"), kind: .enum64, vlen: 1, kindFlag: true, sizeOrType: 8, [minusOne, 0xFFFF_FFFF, 0xFFFF_FFFF])  // 5
+        let p = raw.string("p")
+        let d = raw.string("d")
+        let e = raw.string("e")
+        raw.type(name: raw.string("tagged"), kind: .struct, vlen: 3, sizeOrType: 24, [p, 3, 0, d, 4, 64, e, 5, 128])  // 6
+        raw.type(name: raw.string("tagged"), kind: .struct, sizeOrType: 0)  // 7: a second, empty struct tagged
+        let c = raw.string("c")
+        let x = raw.string("x")
+        raw.type(name: raw.string("packed"), kind: .struct, vlen: 2, sizeOrType: 5, [c, 9, 0, x, 1, 8])  // 8
+        raw.type(name: raw.string("char"), kind: .int, sizeOrType: 1, [1 << 24 | 8])  // 9
+        let header = try BTFSpec(bytes: raw.blob()).cHeader()
+        #expect(header.contains("\tint __attribute__((btf_type_tag(\"user\"))) *p;"))
+        #expect(header.contains("\tdouble d;"))
+        #expect(header.contains("enum big {\n\tMINUS_ONE = -1LL,\n};"))
+        #expect(header.contains("struct tagged___2 {};"))
+        #expect(header.contains("struct packed {\n\tchar c;\n\tint x;\n} __attribute__((packed));"))
+    }
+
+    @Test func deepChainsThrowInsteadOfRecursing() throws {
+        var raw = RawBTF()
+        raw.type(name: raw.string("int"), kind: .int, sizeOrType: 4, [1 << 24 | 32])
+        for id in 2...5000 { raw.type(kind: .pointer, sizeOrType: UInt32(id - 1)) }
+        for id in 5001...10000 { raw.type(name: raw.string("t\(id)"), kind: .typedef, sizeOrType: UInt32(id - 1)) }
+        let spec = try BTFSpec(bytes: raw.blob())
+        #expect(throws: BTFError.self) { try spec.cHeader() }
+        #expect(throws: BTFError.self) { try spec.swiftDeclarations(of: [10000]) }
     }
 }
