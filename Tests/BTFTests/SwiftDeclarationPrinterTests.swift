@@ -20,6 +20,9 @@ struct SwiftDeclarationPrinterTests {
     struct ScalarMember {
         var cName: String
         var swiftExpression: String
+        /// Swift that stores 1 into the member, or nil when C cannot assign it (const).
+        var swiftAssignment: String?
+        var cAssignment: String?
     }
 
     struct Case {
@@ -56,19 +59,45 @@ struct SwiftDeclarationPrinterTests {
             let swiftName = SwiftIdentifiers.escaped(SwiftIdentifiers.sanitized(member.name))
             let isBitfield = member.bitfieldSize != 0
             if !isBitfield, try printer.size(of: member.type) > 0 { members.append(member.name) }
+            let assignable = try !isConst(spec, member.type)
+            let plain = "value.\(swiftName)"
             switch try spec.type(try spec.underlyingTypeID(of: member.type)) {
             case .int(let integer) where !integer.encoding.contains(.bool) && integer.size <= 8:
-                scalars.append(ScalarMember(cName: member.name, swiftExpression: "value.\(swiftName)"))
-            case .enum, .enum64:
                 scalars.append(
-                    ScalarMember(cName: member.name, swiftExpression: isBitfield ? "value.\(swiftName)" : "value.\(swiftName).rawValue"))
+                    ScalarMember(
+                        cName: member.name, swiftExpression: plain, swiftAssignment: assignable ? "\(plain) = 1" : nil,
+                        cAssignment: assignable ? "value.\(member.name) = 1" : nil))
+            case .enum, .enum64:
+                let swiftType = try printer.swiftType(for: member.type)
+                scalars.append(
+                    ScalarMember(
+                        cName: member.name, swiftExpression: isBitfield ? plain : "\(plain).rawValue",
+                        swiftAssignment: assignable ? (isBitfield ? "\(plain) = 1" : "\(plain) = \(swiftType)(rawValue: 1)") : nil,
+                        cAssignment: assignable ? "value.\(member.name) = 1" : nil))
             case .pointer:
-                scalars.append(ScalarMember(cName: member.name, swiftExpression: "value.\(swiftName)"))
+                scalars.append(
+                    ScalarMember(
+                        cName: member.name, swiftExpression: plain, swiftAssignment: assignable ? "\(plain) = 1" : nil,
+                        cAssignment: assignable ? "value.\(member.name) = (void *)1" : nil))
             default:
                 break
             }
         }
         return Case(cType: "\(keyword) \(composite.name)", swiftType: swiftType, members: members, scalars: scalars)
+    }
+
+    static func isConst(_ spec: BTFSpec, _ id: BTFTypeID) throws -> Bool {
+        var current = id
+        for _ in 0..<64 {
+            switch try spec.type(current) {
+            case .const: return true
+            case .typedef(let t): current = t.type
+            case .volatile(let t), .restrict(let t): current = t.type
+            case .typeTag(let t): current = t.type
+            default: return false
+            }
+        }
+        return false
     }
 
     static func cProgram(header: String, cases: [Case]) -> String {
@@ -83,6 +112,13 @@ struct SwiftDeclarationPrinterTests {
             }
             for scalar in testCase.scalars {
                 text += "    printf(\"\(index).\(scalar.cName) value %llu\\n\", (unsigned long long)(long long)value.\(scalar.cName));\n"
+            }
+            // Storing into each member in turn must touch exactly the bytes C touches.
+            for scalar in testCase.scalars {
+                guard let assignment = scalar.cAssignment else { continue }
+                text += "    \(assignment);\n"
+                text += "    { unsigned long long sum = 0; for (unsigned long i = 0; i < sizeof(value); i++) sum += bytes[i] * (i + 1);\n"
+                text += "      printf(\"\(index).\(scalar.cName) stored %llu\\n\", sum); }\n"
             }
             text += "  }\n"
         }
@@ -102,6 +138,11 @@ struct SwiftDeclarationPrinterTests {
             }
             for scalar in testCase.scalars {
                 text += "    print(\"\(index).\(scalar.cName) value \\(UInt64(truncatingIfNeeded: \(scalar.swiftExpression)))\")\n"
+            }
+            for scalar in testCase.scalars {
+                guard let assignment = scalar.swiftAssignment else { continue }
+                text += "    \(assignment)\n"
+                text += "    print(\"\(index).\(scalar.cName) stored \\(withUnsafeBytes(of: value) { bytes in bytes.enumerated().reduce(UInt64(0)) { $0 + UInt64($1.element) * UInt64($1.offset + 1) } })\")\n"
             }
             text += "}\n"
         }
