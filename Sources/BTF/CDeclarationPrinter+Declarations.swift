@@ -25,6 +25,8 @@ extension CDeclarationPrinter {
             case .typeTag(let t): current = t.type
             case .array(let t): current = t.elementType
             case .struct(let composite), .union(let composite):
+                try nest(current)
+                defer { depth -= 1 }
                 var strictest = 1
                 var packed = false
                 for member in composite.members {

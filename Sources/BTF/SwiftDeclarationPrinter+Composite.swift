@@ -11,6 +11,7 @@ extension SwiftDeclarationPrinter {
         let cName = composite.name.isEmpty ? (anonymousNames[id.rawValue] ?? "anonymous_\(keyword)_\(id)") : composite.name
         let name = swiftName(for: cName, kind: keyword)
         mapped[id.rawValue] = name
+        guard composite.size <= Self.maximumTupleCount else { throw tooLarge(id) }
         let size = Int(composite.size)
         let structAlignment = try alignment(of: id)
 

@@ -122,12 +122,15 @@ final class SwiftDeclarationPrinter {
             switch float.size {
             case 4: result = "Float"
             case 8: result = "Double"
-            default: result = Self.byteTuple(Int(float.size))
+            default:
+                guard float.size <= 64 else { throw tooLarge(id) }
+                result = Self.byteTuple(Int(float.size))
             }
         case .pointer: result = "UInt64"
         case .volatile(let t), .const(let t), .restrict(let t): result = try swiftType(for: t.type)
         case .typeTag(let t): result = try swiftType(for: t.type)
         case .array(let array):
+            guard array.count <= Self.maximumTupleCount else { throw tooLarge(id) }
             let element = try swiftType(for: array.elementType)
             result = "(" + Array(repeating: element, count: Int(array.count)).joined(separator: ", ") + ")"
         case .typedef(let typedef):
@@ -149,6 +152,14 @@ final class SwiftDeclarationPrinter {
         return result
     }
 
+    /// Tuples stand in for C arrays and padding; beyond this many elements the declaration would
+    /// be unusable (and hostile BTF could ask for billions).
+    static let maximumTupleCount: UInt32 = 1 << 16
+
+    func tooLarge(_ id: BTFTypeID) -> BTFError {
+        .invalidType(id: id, offset: spec.recordOffset(id) ?? 0, reason: "too large to declare in Swift")
+    }
+
     static func integerType(_ integer: BTFInt) -> String {
         if integer.encoding.contains(.bool), integer.size == 1 { return "Bool" }
         let signed = integer.encoding.contains(.signed)
@@ -158,7 +169,7 @@ final class SwiftDeclarationPrinter {
         case 4: return signed ? "Int32" : "UInt32"
         case 8: return signed ? "Int64" : "UInt64"
         case 16: return signed ? "Int128" : "UInt128"
-        default: return byteTuple(Int(integer.size))
+        default: return byteTuple(Int(min(integer.size, 16)))
         }
     }
 

@@ -362,5 +362,16 @@ struct HandBuiltCDeclarationTests {
         let spec = try BTFSpec(bytes: raw.blob())
         #expect(throws: BTFError.self) { try spec.cHeader() }
         #expect(throws: BTFError.self) { try spec.swiftDeclarations(of: [10000]) }
+
+        // Structs nested by value, each holding the one before.
+        var nested = RawBTF()
+        nested.type(name: nested.string("int"), kind: .int, sizeOrType: 4, [1 << 24 | 32])
+        let member = nested.string("inner")
+        for id in 2...3000 { nested.type(kind: .struct, vlen: 1, sizeOrType: 4, [member, UInt32(id - 1), 0]) }
+        let nestedSpec = try BTFSpec(bytes: nested.blob())
+        // In id order each struct finds the one it holds done already: no deep recursion.
+        #expect(try nestedSpec.cHeader().contains("struct {\n\tint inner;\n}") == false)
+        #expect(throws: BTFError.self) { try nestedSpec.swiftDeclarations(of: [3000]) }
+        #expect(throws: BTFError.self) { try nestedSpec.cDeclarations(of: [3000]) }
     }
 }
