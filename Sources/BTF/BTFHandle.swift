@@ -98,6 +98,12 @@ public final class BTFHandle: Sendable {
         try self.init(bytes: bytes)
     }
 
+    /// Sanitises `spec` for what `probes` says the kernel accepts (probing only the kinds the spec
+    /// uses), marshals it from its graph and loads it: what a loader does with an object's BTF.
+    public convenience init(spec: BTFSpec, probes: BTFFeatureProbes) throws(BTFLoadError) {
+        try self.init(graph: try spec.sanitizedGraph(probes: probes), base: spec.base)
+    }
+
     /// Takes ownership of a descriptor of a BTF object, for instance from `Sys.openObject(.btf, id:)`.
     public init(adopting descriptor: consuming FileDescriptor) {
         self.descriptor = Mutex(descriptor)

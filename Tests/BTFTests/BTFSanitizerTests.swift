@@ -185,4 +185,19 @@ struct BTFSanitizerTests {
         let unsanitised = try BTFHandle(graph: Self.everyKindGraph)
         #expect(try unsanitised.id() > 0)
     }
+
+    @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+    func specLoadsThroughInjectedProbes() throws {
+        var builder = BTFBuilder(deduplicatingTypes: false)
+        for type in BTFBuilderTests.everyKind { try builder.add(type) }
+        let spec = try BTFSpec(bytes: try builder.bytes(byteOrder: .bigEndian))
+        let absent = BTFFeatureProbes { (_) throws(BTFLoadError) -> Bool in false }
+        let handle = try BTFHandle(spec: spec, probes: absent)
+        #expect(try handle.id() > 0)
+        for feature in BTFFeatures.all.elements {
+            #expect(absent.runCount(of: feature) == 1, "\(feature)")
+        }
+        _ = try BTFHandle(spec: spec, probes: absent)
+        #expect(absent.runCount(of: .floats) == 1)
+    }
 }
