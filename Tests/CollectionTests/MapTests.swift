@@ -333,3 +333,38 @@ extension UInt32 {
         self = bytes.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
     }
 }
+
+@Suite("Memory-mapped arrays", .checksFileDescriptorLeaks, .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+struct MapMemoryTests {
+    @Test func readsAndWritesWithoutSystemCalls() throws {
+        let map = try Map(
+            spec: MapSpec(name: "mapped", type: .array, keySize: 4, valueSize: 4, maxEntries: 10, flags: .mmapable))
+        let memory = try map.memoryMapped()
+        #expect(memory.stride == 8)
+        #expect(memory.count == 80)
+        #expect(memory.store(UInt32(77), toByteOffset: 3 * memory.stride))
+        #expect(try map.lookup(UInt32(3), as: UInt32.self) == 77)
+        try map.update(UInt32(4), UInt32(88))
+        #expect(memory.load(fromByteOffset: 4 * memory.stride, as: UInt32.self) == 88)
+        #expect(memory.load(fromByteOffset: 78, as: UInt32.self) == nil)
+        #expect(!memory.store(UInt64(1), toByteOffset: 76))
+        // The mapping outlives the descriptor.
+        try map.close()
+        #expect(memory.load(fromByteOffset: 3 * 8, as: UInt32.self) == 77)
+
+        let plain = try Map(spec: MapSpec(name: "plain", type: .array, keySize: 4, valueSize: 4, maxEntries: 1))
+        let error = #expect(throws: MapError.self) { try plain.memoryMapped() }
+        if case .notMemoryMappable? = error?.reason {} else { Issue.record("expected notMemoryMappable") }
+    }
+
+    @Test func frozenMapIsMappedReadOnly() throws {
+        let map = try Map(
+            spec: MapSpec(
+                name: "frozen", type: .array, keySize: 4, valueSize: 8, maxEntries: 1, flags: .mmapable,
+                contents: [MapEntry(key: [0, 0, 0, 0], value: .bytes([5, 0, 0, 0, 0, 0, 0, 0]))], freeze: true))
+        #expect(throws: MapError.self) { try map.memoryMapped() }
+        let memory = try map.memoryMapped(readOnly: true)
+        #expect(memory.load(fromByteOffset: 0, as: UInt64.self) == 5)
+        #expect(!memory.store(UInt64(6), toByteOffset: 0))
+    }
+}
