@@ -115,6 +115,23 @@ extension SwiftDeclarationPrinter {
             }
         }
         addPadding(upTo: size, storageAlignment: structAlignment)
+        if opaque, fields.count == 1 { fields[0].name = "_storage" }
+
+        // C reaches the members of an anonymous struct or union member as its own; so does Swift.
+        for (index, member) in composite.members.enumerated() where member.name.isEmpty && member.bitfieldSize == 0 {
+            let holder = SwiftIdentifiers.escaped(memberName(member, index: index))
+            for forwarded in try forwardedMembers(of: member.type, path: holder) where !usedNames.contains(forwarded.name) {
+                usedNames.insert(forwarded.name)
+                let name = SwiftIdentifiers.escaped(forwarded.name)
+                accessors += """
+                        public var \(name): \(forwarded.type) {
+                            get { \(forwarded.path) }
+                            set { \(forwarded.path) = newValue }
+                        }
+
+                    """
+            }
+        }
 
         var text = "/// `\(keyword) \(composite.name.isEmpty ? "(anonymous)" : composite.name)`: \(size) bytes, aligned to \(structAlignment).\n"
         text += "public struct \(name): BitwiseCopyable, Sendable {\n"
@@ -138,6 +155,62 @@ extension SwiftDeclarationPrinter {
         text += "}\n\n"
         output += text
         return name
+    }
+
+    /// The members reachable by name through an anonymous struct or union member, with the Swift
+    /// path to each from the containing struct.
+    private func forwardedMembers(of id: BTFTypeID, path: String) throws(BTFError) -> [(name: String, path: String, type: String)] {
+        let resolved = try spec.underlyingTypeID(of: id)
+        let composite: BTFComposite
+        switch try type(resolved) {
+        case .struct(let value), .union(let value):
+            guard value.name.isEmpty else { return [] }
+            composite = value
+        default:
+            return []
+        }
+        var result: [(name: String, path: String, type: String)] = []
+        for (index, member) in composite.members.enumerated() {
+            let name = memberName(member, index: index)
+            let memberPath = path + "." + SwiftIdentifiers.escaped(name)
+            if member.name.isEmpty {
+                if member.bitfieldSize == 0 { result += try forwardedMembers(of: member.type, path: memberPath) }
+                continue
+            }
+            if let memberType = try accessorType(of: member) {
+                result.append((name, memberPath, memberType))
+            }
+        }
+        return result
+    }
+
+    /// The Swift type of a member's stored or computed property; nil when it gets none.
+    private func accessorType(of member: BTFMember) throws(BTFError) -> String? {
+        if member.bitfieldSize != 0 || member.bitOffset % 8 != 0 || isIntBitfield(member) {
+            return try bitfieldValueType(member)?.type
+        }
+        return try size(of: member.type) > 0 ? try swiftType(for: member.type) : nil
+    }
+
+    /// The integer type a bitfield accessor reads and writes, and whether it is signed and a
+    /// Boolean; nil for bitfields of types no accessor is written for.
+    private func bitfieldValueType(_ member: BTFMember) throws(BTFError) -> (type: String, signed: Bool, isBool: Bool)? {
+        switch try type(try spec.underlyingTypeID(of: member.type)) {
+        case .int(let integer):
+            let valueType = Self.integerType(integer)
+            if valueType.hasPrefix("(") || valueType.hasSuffix("128") { return nil }
+            return (valueType, integer.encoding.contains(.signed), valueType == "Bool")
+        case .enum(let enumeration), .enum64(let enumeration):
+            let signed = enumeration.isSigned
+            switch enumeration.size {
+            case 1: return (signed ? "Int8" : "UInt8", signed, false)
+            case 2: return (signed ? "Int16" : "UInt16", signed, false)
+            case 8: return (signed ? "Int64" : "UInt64", signed, false)
+            default: return (signed ? "Int32" : "UInt32", signed, false)
+            }
+        default:
+            return nil
+        }
     }
 
     private func memberName(_ member: BTFMember, index: Int) -> String {
@@ -175,29 +248,10 @@ extension SwiftDeclarationPrinter {
         let resolved = try spec.underlyingTypeID(of: member.type)
         var width = Int(member.bitfieldSize)
         var bitOffset = Int(member.bitOffset)
-        let valueType: String
-        var signed = false
-        var isBool = false
-        switch try type(resolved) {
-        case .int(let integer):
-            if width == 0 {
-                width = Int(integer.bits)
-                bitOffset += Int(integer.offset)
-            }
-            valueType = Self.integerType(integer)
-            signed = integer.encoding.contains(.signed)
-            isBool = valueType == "Bool"
-            if valueType.hasPrefix("(") || valueType.hasSuffix("128") { return "" }
-        case .enum(let enumeration), .enum64(let enumeration):
-            signed = enumeration.isSigned
-            switch enumeration.size {
-            case 1: valueType = signed ? "Int8" : "UInt8"
-            case 2: valueType = signed ? "Int16" : "UInt16"
-            case 8: valueType = signed ? "Int64" : "UInt64"
-            default: valueType = signed ? "Int32" : "UInt32"
-            }
-        default:
-            return ""
+        guard let (valueType, signed, isBool) = try bitfieldValueType(member) else { return "" }
+        if width == 0, case .int(let integer) = try type(resolved) {
+            width = Int(integer.bits)
+            bitOffset += Int(integer.offset)
         }
         let firstByte = bitOffset / 8
         let shift = bitOffset % 8

@@ -55,10 +55,24 @@ struct SwiftDeclarationPrinterTests {
         let swiftType = try printer.swiftType(for: id)
         var members: [String] = []
         var scalars: [ScalarMember] = []
-        for member in composite.members where !member.name.isEmpty && !member.name.hasPrefix("_pad") {
+        // Members of anonymous struct and union members count too: C and Swift both name them
+        // directly. Only direct members have offsets to compare.
+        var pending: [(member: BTFMember, direct: Bool)] = composite.members.map { ($0, true) }
+        var seen: Set<String> = []
+        while !pending.isEmpty {
+            let (member, direct) = pending.removeFirst()
+            if member.name.isEmpty {
+                if member.bitfieldSize == 0, case .struct(let inner)? = try? spec.type(try spec.underlyingTypeID(of: member.type)) {
+                    pending += inner.members.map { ($0, false) }
+                } else if member.bitfieldSize == 0, case .union(let inner)? = try? spec.type(try spec.underlyingTypeID(of: member.type)) {
+                    pending += inner.members.map { ($0, false) }
+                }
+                continue
+            }
+            guard !member.name.hasPrefix("_pad"), seen.insert(member.name).inserted else { continue }
             let swiftName = SwiftIdentifiers.escaped(SwiftIdentifiers.sanitized(member.name))
             let isBitfield = member.bitfieldSize != 0
-            if !isBitfield, try printer.size(of: member.type) > 0 { members.append(member.name) }
+            if direct, !isBitfield, try printer.size(of: member.type) > 0 { members.append(member.name) }
             let assignable = try !isConst(spec, member.type)
             let plain = "value.\(swiftName)"
             switch try spec.type(try spec.underlyingTypeID(of: member.type)) {
