@@ -14,24 +14,17 @@ struct bpf_token {
 	int refcnt;
 };
 
-/* Only the 6.18 layout matches: mmap_miss became an unsigned short there. */
-struct file_ra_state___recent {
-	unsigned long start;
-	unsigned int size;
-	unsigned int async_size;
-	unsigned int ra_pages;
-	unsigned short mmap_miss;
-	long long prev_pos;
+/* Matches 6.18 only: no members to disagree on, and the type is new there.
+ * Integer names must match the kernel's (gcc's), so only plain int types. */
+struct bpf_token___empty {
 };
 
-/* Matches 6.1 only: mmap_miss was an unsigned int. */
+/* Matches 6.1 only: mmap_miss was an unsigned int, and is an unsigned short in 6.18. */
 struct file_ra_state___old {
-	unsigned long start;
 	unsigned int size;
 	unsigned int async_size;
 	unsigned int ra_pages;
 	unsigned int mmap_miss;
-	long long prev_pos;
 };
 
 struct no_such_type {
@@ -49,7 +42,7 @@ int types(void *ctx)
 	out[1] = core_type_id_target(struct task_struct);
 	out[2] = core_type_exists(struct bpf_token);
 	out[3] = core_type_size(struct task_struct);
-	out[4] = core_type_matches(struct file_ra_state___recent);
+	out[4] = core_type_matches(struct bpf_token___empty);
 	out[5] = core_type_matches(struct file_ra_state___old);
 	out[6] = core_type_exists(struct no_such_type);
 	out[7] = core_type_size(struct no_such_type);

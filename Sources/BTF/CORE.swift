@@ -180,3 +180,11 @@ public struct COREFixup: Hashable, Sendable, CustomStringConvertible {
         isPoisoned ? "\(kind)=poison" : "\(kind)=\(localValue)->\(targetValue)"
     }
 }
+
+extension CORERelocator {
+    /// The relocation's access written as C, as errors show it: `struct task_struct::comm[3]`,
+    /// `enum pid_type::PIDTYPE_TGID`, `struct task_struct`. Falls back to the raw access string.
+    public func accessDescription(of relocation: BTFCoreRelocation) -> String {
+        (try? renderAccess(relocation)) ?? relocation.accessString
+    }
+}
