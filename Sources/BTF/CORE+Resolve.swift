@@ -219,10 +219,11 @@ extension CORERelocator {
             let value: UInt64
             switch byteOrder {
             case .littleEndian:
-                let end = withinLoad + bitSize
+                let end = try checkedAdd(withinLoad, bitSize)
                 guard end <= 64 else { throw COREFailure(.bitfieldTooWide) }
                 value = 64 - end
             case .bigEndian:
+                guard byteSize <= 8, withinLoad <= 64 else { throw COREFailure(.bitfieldTooWide) }
                 value = (8 - byteSize) * 8 + withinLoad
             }
             return FieldValue(value: value, validate: !isBitfield)
