@@ -1,3 +1,6 @@
+import Glibc
+import Synchronization
+
 // Candidate search and the values each relocation kind computes.
 
 extension CORERelocator {
@@ -27,28 +30,12 @@ extension CORERelocator {
         return found
     }
 
-    /// Target types named `essential___flavour`. Kernel BTF has almost none, so each target's
-    /// names are scanned once, in place, for the flavour separator.
+    /// Target types named `essential___flavour`. Kernel BTF has almost none, so each spec's
+    /// names are scanned once, in place, for the flavour separator; the result is kept for as
+    /// long as the spec lives, for every relocator.
     private func flavouredTypeIDs(_ essential: String, targetIndex: Int) -> [BTFTypeID] {
         if let index = flavouredNames[targetIndex] { return index[essential] ?? [] }
-        var index: [String: [BTFTypeID]] = [:]
-        let spec = targets[targetIndex]
-        spec.forEachOwnTypeName { id, name in
-            guard let pointer = name else { return }
-            var length = 0
-            var separator = false
-            while pointer[length] != 0 {
-                if length >= 1, pointer[length] == 0x5F, pointer[length + 1] == 0x5F, pointer[length + 2] == 0x5F {
-                    separator = true
-                }
-                length += 1
-            }
-            guard separator else { return }
-            let full = String(cString: pointer)
-            let stripped = essentialName(full)
-            guard stripped.count != full.count else { return }
-            index[String(stripped), default: []].append(id)
-        }
+        let index = FlavouredNameIndex.shared.index(of: targets[targetIndex])
         flavouredNames[targetIndex] = index
         return index[essential] ?? []
     }
@@ -275,5 +262,39 @@ extension BTFSpec {
             }
             body(id, pointer)
         }
+    }
+}
+
+/// The flavoured type names of each spec, built on first use and dropped with the spec.
+final class FlavouredNameIndex: Sendable {
+    static let shared = FlavouredNameIndex()
+
+    private struct Entry {
+        weak var spec: BTFSpec?
+        let names: [String: [BTFTypeID]]
+    }
+
+    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+
+    func index(of spec: BTFSpec) -> [String: [BTFTypeID]] {
+        let key = ObjectIdentifier(spec)
+        let cached: [String: [BTFTypeID]]? = entries.withLock { entries in
+            guard let entry = entries[key], entry.spec === spec else { return nil }
+            return entry.names
+        }
+        if let cached { return cached }
+        var names: [String: [BTFTypeID]] = [:]
+        spec.forEachOwnTypeName { id, name in
+            guard let pointer = name, strstr(pointer, "___") != nil else { return }
+            let full = String(cString: pointer)
+            let stripped = essentialName(full)
+            guard stripped.utf8.count != full.utf8.count else { return }
+            names[String(stripped), default: []].append(id)
+        }
+        entries.withLock { entries in
+            entries = entries.filter { $0.value.spec != nil }
+            entries[key] = Entry(spec: spec, names: names)
+        }
+        return names
     }
 }
