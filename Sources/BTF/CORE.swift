@@ -99,7 +99,8 @@ public final class CORERelocator {
             throw error(for: relocation, program: program, instructionIndex: instructionIndex, reason: .btf(btf))
         } catch {
             throw self.error(
-                for: relocation, program: program, instructionIndex: instructionIndex, reason: .btf(.noSuchType(relocation.type)))
+                for: relocation, program: program, instructionIndex: instructionIndex,
+                reason: .invalidAccessString(String(describing: error)))
         }
     }
 
@@ -150,9 +151,10 @@ public struct COREFixup: Hashable, Sendable, CustomStringConvertible {
     /// Whether the instruction must hold ``localValue`` (off for bitfields, whose layout the
     /// compiler and libbpf may compute differently, and for type ids, which linking renumbers).
     public var validatesLocalValue: Bool
-    /// For a field offset used by a load or store: the field's size in the program's types and in
-    /// the target, so the access size can follow. 0 when the access size must not change.
+    /// For a field offset used by a load or store: the field's size in the program's types, which
+    /// the access size must equal when the sizes differ. 0 for bitfields and other kinds.
     public var localAccessSize: UInt32
+    /// The field's size in the target, which the access size becomes. 0 for bitfields and other kinds.
     public var targetAccessSize: UInt32
     /// The sizes differ and the field is neither a pointer nor unsigned in both: a load or store
     /// with this offset is poisoned instead of resized.
