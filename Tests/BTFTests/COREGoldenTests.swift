@@ -141,3 +141,26 @@ struct COREGoldenTests {
         }
     }
 }
+
+extension COREGoldenTests {
+    /// The big-endian build relocates to the same instructions as the little-endian one: the
+    /// values come from the target, whatever byte order the program was compiled for.
+    @Test(arguments: ["core_fields", "core_bitfields", "core_types", "core_enums"], ["6.1", "6.18"])
+    func bigEndianBuildRelocatesLikeTheLittleEndianOne(object name: String, kernel: String) throws {
+        let target = try COREFixtures.kernel(kernel)
+        let little = try COREFixtures.Object(name, "el")
+        let big = try COREFixtures.Object(name, "eb")
+        for section in little.ext.coreRelocations.keys.sorted() {
+            let fromLittle = try CORE.relocate(
+                instructions: try little.instructions(section), relocations: little.relocations(section),
+                localSpec: little.spec, targets: [target], program: section)
+            let fromBig = try CORE.relocate(
+                instructions: try big.instructions(section), relocations: big.relocations(section),
+                localSpec: big.spec, targets: [target], program: section)
+            try #require(fromLittle.count == fromBig.count)
+            for (index, (a, b)) in zip(fromLittle, fromBig).enumerated() {
+                #expect(a.hasSameEncoding(as: b), "\(name) \(section) instruction \(index): \(a) vs \(b)")
+            }
+        }
+    }
+}
