@@ -3,6 +3,8 @@
 #   vmlinux-6.18.btf  the BTF of the running kernel (/sys/kernel/btf/vmlinux on the 6.18 host)
 #   vmlinux-6.1.btf   the BTF of Debian's packaged 6.1 kernel (linux-image-amd64), read from
 #                     /sys/kernel/btf/vmlinux inside a VM booted with that kernel
+#   nf_conntrack-6.1.btf  that kernel's nf_conntrack module BTF (split BTF on vmlinux-6.1.btf),
+#                     read in the same VM after modprobe
 # Needs: qemu-system-x86, linux-image-amd64, busybox-static, virtme-ng (vng).
 # Usage: testdata/btf/update.sh [host|vm|all]   (default: all)
 set -eu
@@ -32,10 +34,12 @@ vm() {
 	# The guest sees the filesystem read-only; only --rwdir comes back to the host.
 	cd "$out"
 	vng --disable-kvm --run "$kernel" --user root --rwdir="$out" \
-		--exec "cp /sys/kernel/btf/vmlinux $out/vmlinux-6.1.btf"
-	cp "$out/vmlinux-6.1.btf" "$here/vmlinux-6.1.btf"
-	chmod 644 "$here/vmlinux-6.1.btf"
-	echo "wrote vmlinux-6.1.btf from $kernel"
+		--exec "cp /sys/kernel/btf/vmlinux $out/vmlinux-6.1.btf; modprobe nf_conntrack; cp /sys/kernel/btf/nf_conntrack $out/nf_conntrack-6.1.btf"
+	for blob in vmlinux-6.1.btf nf_conntrack-6.1.btf; do
+		cp "$out/$blob" "$here/$blob"
+		chmod 644 "$here/$blob"
+	done
+	echo "wrote vmlinux-6.1.btf and nf_conntrack-6.1.btf from $kernel"
 }
 
 case "$what" in
