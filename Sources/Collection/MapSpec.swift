@@ -78,6 +78,13 @@ public struct MapPinning: RawRepresentable, Sendable, Hashable {
     public static let none = MapPinning(rawValue: 0)
     /// `LIBBPF_PIN_BY_NAME`: pinned under the pin path by the map's name, and reused when present.
     public static let byName = MapPinning(rawValue: 1)
+
+    /// An iproute2 pinning value of a legacy `bpf_elf_map` that libbpf has no constant for:
+    /// `PIN_OBJECT_NS` (1) or a custom namespace id. Stored above 0xFFFF so that it never equals
+    /// a `LIBBPF_PIN_*` value.
+    public static func iproute2(_ value: UInt32) -> MapPinning {
+        MapPinning(rawValue: 0x1_0000 &+ value)
+    }
 }
 
 /// Flags for creating a map (`map_flags` of `BPF_MAP_CREATE`).

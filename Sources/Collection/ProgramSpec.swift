@@ -23,7 +23,9 @@ public struct ProgramSpec: Sendable, Hashable {
     public var license: String
     /// `LINUX_VERSION_CODE` for kernels that require it for kprobes; 0 otherwise.
     public var kernelVersion: UInt32
-    /// The program's instructions, followed by those of every subprogram it may call.
+    /// The instructions of the program's own function. Calls of subprograms name their callee in
+    /// ``Instruction/symbolReference`` (with a constant of -1 until linked); the linker appends the
+    /// callees from ``CollectionSpec/subprograms``.
     public var instructions: [Instruction]
 
     public init(

@@ -61,6 +61,7 @@ enum UsageError: Error, Equatable, CustomStringConvertible {
     case missingValue(option: String)
     case unexpectedValue(option: String)
     case unexpectedArgument(String)
+    case missingArgument(String)
 
     var description: String {
         switch self {
@@ -69,6 +70,7 @@ enum UsageError: Error, Equatable, CustomStringConvertible {
         case .missingValue(let option): "option '\(option)' needs a value"
         case .unexpectedValue(let option): "option '\(option)' takes no value"
         case .unexpectedArgument(let argument): "unexpected argument '\(argument)'"
+        case .missingArgument(let name): "missing argument \(name)"
         }
     }
 }
