@@ -1,3 +1,5 @@
+import EBPFBTF
+
 /// A global variable in one of an object's data sections.
 ///
 /// The value itself lives in the data-section map's ``MapSpec/contents``; read and change it
@@ -22,9 +24,9 @@ public struct VariableSpec: Sendable, Hashable {
     public var isReadOnly: Bool
     /// The BTF type id of the variable's type in the object's BTF, or nil when the object has no
     /// BTF for it.
-    public var typeID: UInt32?
+    public var typeID: BTFTypeID?
 
-    public init(name: String, mapName: String, offset: UInt32, size: UInt32, isReadOnly: Bool, typeID: UInt32? = nil) {
+    public init(name: String, mapName: String, offset: UInt32, size: UInt32, isReadOnly: Bool, typeID: BTFTypeID? = nil) {
         self.name = name
         self.mapName = mapName
         self.offset = offset

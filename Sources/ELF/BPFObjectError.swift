@@ -1,4 +1,5 @@
 import EBPFASM
+import EBPFBTF
 import EBPFELFFile
 
 /// Why a file is not a usable BPF object. Each case names the section and, where there is one, the
@@ -39,6 +40,18 @@ public enum BPFObjectError: Error, Equatable, Sendable, CustomStringConvertible 
     case unsupportedRelocation(section: String, offset: UInt64, symbol: String, reason: String)
     /// A call or function address does not land on a function in the target section.
     case callTargetNotFound(section: String, offset: UInt64, targetSection: String, targetOffset: Int64)
+    /// The `.BTF` section does not parse.
+    case btf(BTFError)
+    /// The `.BTF.ext` section does not parse.
+    case btfExt(BTFExtError)
+    /// A section needs BTF (`.maps`, `.struct_ops`, externs in `.kconfig`) and the object has none,
+    /// or its BTF has no `DATASEC` for it.
+    case missingBTF(section: String)
+    /// A BTF-defined map's definition is not one libbpf accepts; `member` is the attribute
+    /// (`type`, `key`, `values`, ...) or empty for the definition as a whole.
+    case badMapDefinition(map: String, member: String, reason: String)
+    /// A `.kconfig` or `.ksyms` extern is not declared as libbpf requires.
+    case badExtern(section: String, symbol: String, reason: String)
     /// A reference into a data section points outside it.
     case dataReferenceOutOfBounds(section: String, offset: UInt64, dataSection: String, dataOffset: UInt64)
 
@@ -71,6 +84,12 @@ public enum BPFObjectError: Error, Equatable, Sendable, CustomStringConvertible 
             "section '\(section)': offset \(offset): relocation against '\(symbol)': \(reason)"
         case .callTargetNotFound(let section, let offset, let targetSection, let targetOffset):
             "section '\(section)': offset \(offset): no function at offset \(targetOffset) of section '\(targetSection)'"
+        case .btf(let error): "section '.BTF': \(error)"
+        case .btfExt(let error): "section '.BTF.ext': \(error)"
+        case .missingBTF(let section): "section '\(section)': needs BTF, and the object has no BTF for it"
+        case .badMapDefinition(let map, let member, let reason):
+            member.isEmpty ? "section '.maps': map '\(map)': \(reason)" : "section '.maps': map '\(map)': '\(member)': \(reason)"
+        case .badExtern(let section, let symbol, let reason): "section '\(section)': extern '\(symbol)': \(reason)"
         case .dataReferenceOutOfBounds(let section, let offset, let dataSection, let dataOffset):
             "section '\(section)': offset \(offset): reference to offset \(dataOffset) outside section '\(dataSection)'"
         }

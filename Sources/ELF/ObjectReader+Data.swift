@@ -1,3 +1,4 @@
+import EBPFBTF
 import EBPFCollection
 import EBPFELFFile
 
@@ -21,18 +22,24 @@ extension ObjectReader {
             let value: [UInt8] =
                 section.type == .nobits ? [UInt8](repeating: 0, count: Int(section.size)) : Array(try contents(of: section))
             let variables = (symbolsBySection[section.index] ?? []).filter { $0.kind == .object && !$0.name.isEmpty }
+            let btfSection = try dataSection(named: section.name)
+            var typesByName: [String: BTFTypeID] = [:]
+            for info in btfSection?.variables ?? [] {
+                if case .variable(let variable) = try btfType(info.type) { typesByName[variable.name] = variable.type }
+            }
             var flags: MapFlags = readOnly ? [.readOnlyProgram] : []
             if variables.contains(where: { $0.binding != .local }) { flags.insert(.mmapable) }
             try addMap(
                 MapSpec(
                     name: section.name, type: .array, keySize: 4, valueSize: UInt32(section.size), maxEntries: 1,
-                    flags: flags, contents: [MapEntry(key: [0, 0, 0, 0], value: .bytes(value))], freeze: readOnly))
+                    flags: flags, contents: [MapEntry(key: [0, 0, 0, 0], value: .bytes(value))], freeze: readOnly,
+                    valueType: btfSection == nil ? nil : types?.typeID(named: section.name, kind: .dataSection)))
             for symbol in variables {
                 guard spec.variables[symbol.name] == nil else { throw .duplicateName(kind: "variable", name: symbol.name) }
                 // readSymbols checked that the symbol lies inside the section, whose size fits UInt32.
                 spec.variables[symbol.name] = VariableSpec(
                     name: symbol.name, mapName: section.name, offset: UInt32(symbol.value), size: UInt32(symbol.size),
-                    isReadOnly: readOnly)
+                    isReadOnly: readOnly, typeID: typesByName[symbol.name])
             }
         }
     }

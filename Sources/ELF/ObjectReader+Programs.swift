@@ -67,11 +67,19 @@ extension ObjectReader {
             let sectionInfo = isLibrary ? ProgramSection(type: .unspec) : ProgramSection(sectionName: section.name)
             for (position, start) in starts.enumerated() {
                 let end = position + 1 < starts.count ? starts[position + 1].index : instructions.count
+                let (functionInfos, lineInfos, coreRelocations) = extInfos(
+                    section: section.name, start: (offsets.slot(ofIndex: start.index) ?? 0) * Instruction.slotSize,
+                    end: (offsets.slot(ofIndex: end) ?? 0) * Instruction.slotSize)
+                var sectionInfo = sectionInfo
+                if sectionInfo.type == .structOps, sectionInfo.attachTarget == nil, let member = structOpsMembers[start.name] {
+                    sectionInfo.attachTarget = member
+                }
                 let program = ProgramSpec(
                     name: start.name, sectionName: section.name, type: sectionInfo.type,
                     attachType: sectionInfo.attachType, attachTarget: sectionInfo.attachTarget,
                     flags: sectionInfo.flags, license: object.license ?? "",
-                    kernelVersion: object.kernelVersion ?? 0, instructions: Array(instructions[start.index..<end]))
+                    kernelVersion: object.kernelVersion ?? 0, instructions: Array(instructions[start.index..<end]),
+                    functionInfos: functionInfos, lineInfos: lineInfos, coreRelocations: coreRelocations)
                 guard spec.programs[start.name] == nil, spec.subprograms[start.name] == nil else {
                     throw .duplicateName(kind: "function", name: start.name)
                 }
@@ -89,7 +97,7 @@ extension ObjectReader {
     /// the `lddw` source the loader will need (`BPF_PSEUDO_MAP_FD`, `BPF_PSEUDO_MAP_VALUE` with the
     /// offset in the upper half of the constant); calls and function addresses get a constant
     /// of -1 until the linker places the callee.
-    private func relocate(_ instruction: inout Instruction, relocation: ELFRelocation, in section: ELFSection) throws(BPFObjectError) {
+    private mutating func relocate(_ instruction: inout Instruction, relocation: ELFRelocation, in section: ELFSection) throws(BPFObjectError) {
         guard relocation.type == relocation64 || relocation.type == relocation32 else {
             throw .unsupportedRelocationType(section: section.displayName, offset: relocation.offset, type: relocation.type)
         }
@@ -101,12 +109,7 @@ extension ObjectReader {
 
         guard let targetIndex = symbol.section else {
             guard symbol.isUndefined, !symbol.name.isEmpty else { throw unsupported("symbol has no section") }
-            // An extern: a kfunc (call) or a kernel variable or kconfig value (lddw). The loader
-            // resolves it by name.
-            guard instruction.isWide || instruction.opCode == .call else {
-                throw unsupported("extern referenced by an instruction that is neither lddw nor call")
-            }
-            instruction.symbolReference = symbol.name
+            try relocateExtern(&instruction, symbol: symbol, section: section, offset: relocation.offset)
             return
         }
         let targetSection = elf.sections[targetIndex]

@@ -1,4 +1,5 @@
 import EBPFASM
+import EBPFBTF
 import EBPFCollection
 import EBPFELFFile
 
@@ -56,6 +57,13 @@ struct ObjectReader {
     /// section symbol (static maps).
     var legacyMapOffsets: [Int: [UInt64: String]] = [:]
     var spec: CollectionSpec
+    /// The object's BTF and `.BTF.ext`, when it has them.
+    var types: BTFSpec?
+    var ext: BTFExt?
+    /// Offsets of the `.kconfig` externs in the `.kconfig` map.
+    var kconfigOffsets: [String: UInt32] = [:]
+    /// The struct_ops member each program of a struct_ops map fills, by program name.
+    var structOpsMembers: [String: String] = [:]
 
     init(object: BPFObjectFile) {
         self.object = object
@@ -66,10 +74,15 @@ struct ObjectReader {
 
     mutating func read() throws(BPFObjectError) -> CollectionSpec {
         classifySections()
+        try readBTF()
         try readSymbols()
         try readRelocations()
         try readLegacyMaps()
+        try readBTFMaps()
         try readDataSections()
+        try readKconfig()
+        try readKsyms()
+        try readStructOps()
         try readPrograms()
         return spec
     }
