@@ -11,6 +11,10 @@ let package = Package(
             name: "fuzz-elffile",
             dependencies: [.product(name: "EBPF", package: "swift-ebpf")]
         ),
+        .executableTarget(
+            name: "fuzz-collectionspec",
+            dependencies: [.product(name: "EBPF", package: "swift-ebpf")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -40,6 +40,9 @@ public enum BPFObjectError: Error, Equatable, Sendable, CustomStringConvertible 
     case unsupportedRelocation(section: String, offset: UInt64, symbol: String, reason: String)
     /// A call or function address does not land on a function in the target section.
     case callTargetNotFound(section: String, offset: UInt64, targetSection: String, targetOffset: Int64)
+    /// A data section (`.bss`, whose size costs no file space) or the `.kconfig` layout is larger
+    /// than ``ObjectReader/maximumDataSize``, far beyond what the kernel accepts for a map value.
+    case dataTooLarge(section: String, size: UInt64, limit: UInt64)
     /// The `.BTF` section does not parse.
     case btf(BTFError)
     /// The `.BTF.ext` section does not parse.
@@ -84,6 +87,8 @@ public enum BPFObjectError: Error, Equatable, Sendable, CustomStringConvertible 
             "section '\(section)': offset \(offset): relocation against '\(symbol)': \(reason)"
         case .callTargetNotFound(let section, let offset, let targetSection, let targetOffset):
             "section '\(section)': offset \(offset): no function at offset \(targetOffset) of section '\(targetSection)'"
+        case .dataTooLarge(let section, let size, let limit):
+            "section '\(section)': \(size) bytes, more than the \(limit) this reader accepts for a map value"
         case .btf(let error): "section '.BTF': \(error)"
         case .btfExt(let error): "section '.BTF.ext': \(error)"
         case .missingBTF(let section): "section '\(section)': needs BTF, and the object has no BTF for it"

@@ -61,20 +61,29 @@ extension ObjectReader {
     }
 
     /// The alignment libbpf gives a type (`btf__align_of`): an integer's or float's size up to 8, a
-    /// pointer's 8, an array's element's, a struct's widest member's.
-    func btfAlignment(_ id: BTFTypeID, depth: Int = 0) throws(BPFObjectError) -> UInt64 {
-        guard depth < 64 else { return 1 }
+    /// pointer's 8, an array's element's, a struct's widest member's. Hostile BTF can nest structs
+    /// so that a walk visits exponentially many members; past a budget the answer is 8, the widest
+    /// alignment there is.
+    func btfAlignment(_ id: BTFTypeID) throws(BPFObjectError) -> UInt64 {
+        var budget = 4096
+        return try btfAlignment(id, budget: &budget)
+    }
+
+    private func btfAlignment(_ id: BTFTypeID, budget: inout Int) throws(BPFObjectError) -> UInt64 {
+        budget -= 1
+        guard budget > 0 else { return 8 }
         let (_, type) = try resolvedType(id)
         switch type {
         case .int(let t): return UInt64(min(max(t.size, 1), 8))
         case .float(let t): return UInt64(min(max(t.size, 1), 8))
         case .enum(let t), .enum64(let t): return UInt64(min(max(t.size, 1), 8))
         case .pointer: return 8
-        case .array(let t): return try btfAlignment(t.elementType, depth: depth + 1)
+        case .array(let t): return try btfAlignment(t.elementType, budget: &budget)
         case .struct(let t), .union(let t):
             var widest: UInt64 = 1
             for member in t.members {
-                widest = max(widest, try btfAlignment(member.type, depth: depth + 1))
+                widest = max(widest, try btfAlignment(member.type, budget: &budget))
+                if budget <= 0 { return 8 }
             }
             return widest
         default: return 1

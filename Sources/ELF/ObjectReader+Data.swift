@@ -16,8 +16,8 @@ extension ObjectReader {
     mutating func readDataSections() throws(BPFObjectError) {
         for section in elf.sections {
             guard case .data(let readOnly) = kinds[section.index], section.size > 0 else { continue }
-            guard section.size <= UInt64(UInt32.max) else {
-                throw .truncated(section: section.displayName, offset: 0, needed: section.size)
+            guard section.size <= Self.maximumDataSize else {
+                throw .dataTooLarge(section: section.displayName, size: section.size, limit: Self.maximumDataSize)
             }
             let value: [UInt8] =
                 section.type == .nobits ? [UInt8](repeating: 0, count: Int(section.size)) : Array(try contents(of: section))

@@ -23,8 +23,8 @@ extension ObjectReader {
         var offset: UInt64 = 0
         for extern in externs {
             offset = (offset + extern.alignment - 1) / extern.alignment * extern.alignment
-            guard offset <= UInt64(UInt32.max) else {
-                throw .badExtern(section: ".kconfig", symbol: extern.name, reason: "layout exceeds 4 GiB")
+            guard offset <= Self.maximumDataSize, extern.size <= Self.maximumDataSize else {
+                throw .dataTooLarge(section: ".kconfig", size: max(offset, extern.size), limit: Self.maximumDataSize)
             }
             kconfigOffsets[extern.name] = UInt32(offset)
             guard spec.variables[extern.name] == nil else { throw .duplicateName(kind: "variable", name: extern.name) }
@@ -34,7 +34,9 @@ extension ObjectReader {
             offset += extern.size
         }
         let size = (offset + 7) / 8 * 8
-        guard size <= UInt64(UInt32.max) else { throw .badExtern(section: ".kconfig", symbol: "", reason: "layout exceeds 4 GiB") }
+        guard size <= Self.maximumDataSize else {
+            throw .dataTooLarge(section: ".kconfig", size: size, limit: Self.maximumDataSize)
+        }
         try addMap(
             MapSpec(
                 name: ".kconfig", type: .array, keySize: 4, valueSize: UInt32(size), maxEntries: 1,

@@ -65,6 +65,11 @@ struct ObjectReader {
     /// The struct_ops member each program of a struct_ops map fills, by program name.
     var structOpsMembers: [String: String] = [:]
 
+    /// The largest data-section map value this reader builds: 64 MiB, well above the kernel's
+    /// limit for an array map's value (`KMALLOC_MAX_SIZE`, 4 MiB with 4 KiB pages). A `.bss`
+    /// header claiming more would otherwise make a tiny file allocate gigabytes.
+    static let maximumDataSize: UInt64 = 64 << 20
+
     init(object: BPFObjectFile) {
         self.object = object
         self.elf = object.elf
