@@ -6,7 +6,7 @@ import EBPFELFFile
 extension ObjectReader {
     /// Lays out the `.kconfig` externs (`extern int CONFIG_X __kconfig`) as libbpf does: sorted by
     /// alignment (widest first), then by name, each at the next offset its alignment allows; the
-    /// map's value is that size rounded up to 8. The loader fills the values from the running
+    /// map's value ends with the last extern. The loader fills the values from the running
     /// kernel's config; the spec holds zeros. Each extern also becomes a read-only variable.
     mutating func readKconfig() throws(BPFObjectError) {
         guard let dataSection = try dataSection(named: ".kconfig") else { return }
@@ -33,7 +33,8 @@ extension ObjectReader {
                 isReadOnly: true, typeID: extern.type)
             offset += extern.size
         }
-        let size = (offset + 7) / 8 * 8
+        // libbpf sizes the map to the end of the last extern, without rounding.
+        let size = offset
         guard size <= Self.maximumDataSize else {
             throw .dataTooLarge(section: ".kconfig", size: size, limit: Self.maximumDataSize)
         }

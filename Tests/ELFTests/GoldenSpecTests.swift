@@ -191,7 +191,7 @@ struct GoldenSpecTests {
     func externs(order: ByteOrder) throws {
         let spec = try CollectionSpec(elfFile: TestData.path("externs-\(order == .littleEndian ? "el" : "eb").o"))
         let kconfig = try #require(spec.maps[".kconfig"])
-        #expect(kconfig.type == .array && kconfig.valueSize == 32 && kconfig.flags == [.readOnlyProgram, .mmapable] && kconfig.freeze)
+        #expect(kconfig.type == .array && kconfig.valueSize == 29 && kconfig.flags == [.readOnlyProgram, .mmapable] && kconfig.freeze)
         let layout = spec.variables.values.filter { $0.mapName == ".kconfig" }.sorted { $0.offset < $1.offset }.map { "\($0.name)@\($0.offset)+\($0.size)" }
         #expect(layout == ["CONFIG_HZ@0+8", "LINUX_KERNEL_VERSION@8+4", "CONFIG_BPF_SYSCALL@12+1", "CONFIG_DEFAULT_HOSTNAME@13+16"])
         #expect(Set(spec.kernelSymbols.keys) == ["bpf_prog_active", "typed_counter", "bpf_ktime_get_coarse_ns_kfunc", "maybe_kfunc"])
