@@ -89,28 +89,4 @@ extension ObjectReader {
         default: return 1
         }
     }
-
-    /// The `.BTF.ext` records of `section` that fall in `start..<end` (bytes), rebased to `start`.
-    func extInfos(section: String, start: Int, end: Int) -> ([BTFFuncInfo], [BTFLineInfo], [BTFCoreRelocation]) {
-        guard let ext else { return ([], [], []) }
-        let lower = UInt32(clamping: start)
-        let upper = UInt32(clamping: end)
-        func inRange(_ offset: UInt32) -> Bool { offset >= lower && offset < upper }
-        let functions = (ext.funcInfos[section] ?? []).filter { inRange($0.instructionOffset) }.map { info in
-            var info = info
-            info.instructionOffset -= lower
-            return info
-        }
-        let lines = (ext.lineInfos[section] ?? []).filter { inRange($0.instructionOffset) }.map { info in
-            var info = info
-            info.instructionOffset -= lower
-            return info
-        }
-        let relocations = (ext.coreRelocations[section] ?? []).filter { inRange($0.instructionOffset) }.map { info in
-            var info = info
-            info.instructionOffset -= lower
-            return info
-        }
-        return (functions, lines, relocations)
-    }
 }

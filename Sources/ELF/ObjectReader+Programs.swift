@@ -1,4 +1,5 @@
 import EBPFASM
+import EBPFBTF
 import EBPFCollection
 import EBPFELFFile
 
@@ -14,82 +15,116 @@ extension ObjectReader {
     mutating func readPrograms() throws(BPFObjectError) {
         for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
             let bytes = try contents(of: section)
-            var instructions: [Instruction]
-            do {
-                instructions = try Instruction.decode(bytes, byteOrder: byteOrder)
-            } catch {
-                throw .instructions(section: section.displayName, error)
-            }
-            let offsets = RawOffsetMap(instructions)
             let functions = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }
+                .filter { $0.key < UInt64(bytes.count) }
             guard let first = functions.first, first.key == 0 else {
                 throw .codeWithoutFunction(section: section.displayName, offset: 0)
             }
-            var starts: [(index: Int, name: String)] = []
-            for (offset, name) in functions {
-                guard let index = offsets.index(ofByteOffset: Int(offset)) else {
-                    throw .misalignedFunction(section: section.displayName, symbol: name, offset: offset)
+            // Each function is decoded on its own, so its instructions are never copied again.
+            var bodies: [[Instruction]] = []
+            var tables: [SlotTable] = []
+            bodies.reserveCapacity(functions.count)
+            for (position, function) in functions.enumerated() {
+                let start = bytes.startIndex + Int(function.key)
+                let end = position + 1 < functions.count ? bytes.startIndex + Int(functions[position + 1].key) : bytes.endIndex
+                var body: [Instruction]
+                do {
+                    body = try Instruction.decode(bytes[start..<end], byteOrder: byteOrder)
+                } catch {
+                    throw sectionDecodingError(bytes, section: section, fallback: error)
                 }
-                // A function starting at the very end is empty; it owns no instructions.
-                guard index < instructions.count else { continue }
-                instructions[index].symbol = name
-                starts.append((index, name))
+                body[0].symbol = function.value
+                tables.append(SlotTable(body))
+                bodies.append(body)
+            }
+            func owner(ofByteOffset offset: UInt64) -> Int {
+                var low = 0
+                var high = functions.count
+                while high - low > 1 {
+                    let middle = (low + high) / 2
+                    if functions[middle].key <= offset { low = middle } else { high = middle }
+                }
+                return low
             }
 
-            var relocated = Set<Int>()
+            var relocated = bodies.map { [Bool](repeating: false, count: $0.count) }
             for relocation in relocationsBySection[section.index] ?? [] {
-                guard relocation.offset <= UInt64(Int.max), let index = offsets.index(ofByteOffset: Int(relocation.offset)),
-                    index < instructions.count
+                let function = owner(ofByteOffset: relocation.offset)
+                let local = relocation.offset &- functions[function].key
+                guard relocation.offset < UInt64(bytes.count), let index = tables[function].index(ofByteOffset: Int(local)),
+                    index < bodies[function].count
                 else {
                     throw .badRelocationOffset(section: section.displayName, offset: relocation.offset)
                 }
-                try relocate(&instructions[index], relocation: relocation, in: section)
-                relocated.insert(index)
+                try relocate(&bodies[function][index], relocation: relocation, in: section)
+                relocated[function][index] = true
             }
-            for index in instructions.indices where !relocated.contains(index) {
-                let instruction = instructions[index]
-                guard instruction.isSubprogramCall || instruction.loadImmediateSource == .function else { continue }
-                let slot = (offsets.slot(ofIndex: index) ?? 0) + 1
-                let targetSlot = Int64(slot) + Int64(instruction.immediate32)
-                guard let target = offsets.targetIndex(from: index, distance: Int(instruction.immediate32)),
-                    let targetByte = offsets.slot(ofIndex: target),
-                    let name = functionsBySection[section.index]?[UInt64(targetByte * Instruction.slotSize)]
-                else {
-                    throw .callTargetNotFound(
-                        section: section.displayName, offset: UInt64((slot - 1) * Instruction.slotSize),
-                        targetSection: section.displayName, targetOffset: targetSlot * Int64(Instruction.slotSize))
+            for function in bodies.indices {
+                let base = Int64(functions[function].key) / Int64(Instruction.slotSize)
+                for index in bodies[function].indices where !relocated[function][index] {
+                    let instruction = bodies[function][index]
+                    guard instruction.isSubprogramCall || instruction.loadImmediateSource == .function else { continue }
+                    let slot = base + Int64(tables[function].slot(ofIndex: index)) + 1
+                    let targetSlot = slot + Int64(instruction.immediate32)
+                    let targetOffset = targetSlot * Int64(Instruction.slotSize)
+                    guard targetOffset >= 0, let name = functionsBySection[section.index]?[UInt64(targetOffset)] else {
+                        throw .callTargetNotFound(
+                            section: section.displayName, offset: UInt64((slot - 1) * Int64(Instruction.slotSize)),
+                            targetSection: section.displayName, targetOffset: targetOffset)
+                    }
+                    bodies[function][index].constant = -1
+                    bodies[function][index].symbolReference = name
                 }
-                instructions[index].constant = -1
-                instructions[index].symbolReference = name
             }
 
+            var extRecords = ExtRecords(ext: ext, section: section.name)
             let isLibrary = section.name == ".text"
             let sectionInfo = isLibrary ? ProgramSection(type: .unspec) : ProgramSection(sectionName: section.name)
-            for (position, start) in starts.enumerated() {
-                let end = position + 1 < starts.count ? starts[position + 1].index : instructions.count
-                let (functionInfos, lineInfos, coreRelocations) = extInfos(
-                    section: section.name, start: (offsets.slot(ofIndex: start.index) ?? 0) * Instruction.slotSize,
-                    end: (offsets.slot(ofIndex: end) ?? 0) * Instruction.slotSize)
+            for (position, function) in functions.enumerated() {
+                let name = function.value
+                let start = Int(function.key)
+                let end = position + 1 < functions.count ? Int(functions[position + 1].key) : bytes.count
+                let (functionInfos, lineInfos, coreRelocations) = extRecords.take(start: start, end: end)
                 var sectionInfo = sectionInfo
-                if sectionInfo.type == .structOps, sectionInfo.attachTarget == nil, let member = structOpsMembers[start.name] {
+                if sectionInfo.type == .structOps, sectionInfo.attachTarget == nil, let member = structOpsMembers[name] {
                     sectionInfo.attachTarget = member
                 }
                 let program = ProgramSpec(
-                    name: start.name, sectionName: section.name, type: sectionInfo.type,
+                    name: name, sectionName: section.name, type: sectionInfo.type,
                     attachType: sectionInfo.attachType, attachTarget: sectionInfo.attachTarget,
                     flags: sectionInfo.flags, license: object.license ?? "",
-                    kernelVersion: object.kernelVersion ?? 0, instructions: Array(instructions[start.index..<end]),
+                    kernelVersion: object.kernelVersion ?? 0, instructions: bodies[position],
                     functionInfos: functionInfos, lineInfos: lineInfos, coreRelocations: coreRelocations)
-                guard spec.programs[start.name] == nil, spec.subprograms[start.name] == nil else {
-                    throw .duplicateName(kind: "function", name: start.name)
+                guard spec.programs[name] == nil, spec.subprograms[name] == nil else {
+                    throw .duplicateName(kind: "function", name: name)
                 }
                 if isLibrary {
-                    spec.subprograms[start.name] = program
+                    spec.subprograms[name] = program
                 } else {
-                    spec.programs[start.name] = program
+                    spec.programs[name] = program
                 }
             }
         }
+    }
+
+    /// The decoding error of the whole section, so its index and byte offset count from the
+    /// section's start rather than the function's. A `lddw` cut in half by the next function's
+    /// start decodes as a whole section but not per function: that is a misplaced symbol.
+    private func sectionDecodingError(
+        _ bytes: ArraySlice<UInt8>, section: ELFSection, fallback: InstructionDecodingError
+    ) -> BPFObjectError {
+        let whole: [Instruction]
+        do {
+            whole = try Instruction.decode(bytes, byteOrder: byteOrder)
+        } catch {
+            return .instructions(section: section.displayName, error)
+        }
+        let table = SlotTable(whole)
+        let misplaced = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }.first { offset, _ in
+            offset < UInt64(bytes.count) && table.index(ofByteOffset: Int(offset)) == nil
+        }
+        if let misplaced { return .misalignedFunction(section: section.displayName, symbol: misplaced.value, offset: misplaced.key) }
+        return .instructions(section: section.displayName, fallback)
     }
 
     /// Replaces what a relocation would patch with a symbolic reference: the map, data section,
@@ -169,5 +204,80 @@ extension ObjectReader {
         case .structOps, nil:
             throw unsupported("symbol is in section '\(targetSection.displayName)', which holds no maps, data or code")
         }
+    }
+}
+
+/// Instruction index <-> raw slot for one code section, with constant-time lookups in both
+/// directions (relocations and calls are resolved for every instruction of big objects).
+struct SlotTable {
+    /// `slots[i]` is the first slot of instruction `i`; the last element is the slot count.
+    private var slots: [Int]
+    /// `indices[s]` is the instruction starting at slot `s`, or -1 inside a `lddw`.
+    private var indices: [Int32]
+
+    init(_ instructions: [Instruction]) {
+        slots = []
+        slots.reserveCapacity(instructions.count + 1)
+        indices = []
+        indices.reserveCapacity(instructions.count * 2)
+        for (index, instruction) in instructions.enumerated() {
+            slots.append(indices.count)
+            indices.append(Int32(truncatingIfNeeded: index))
+            if instruction.isWide { indices.append(-1) }
+        }
+        slots.append(indices.count)
+    }
+
+    /// The first slot of instruction `index`, for `0...instructionCount`.
+    func slot(ofIndex index: Int) -> Int { slots[index] }
+
+    /// The instruction starting at `slot`, or nil when `slot` is outside or inside a `lddw`.
+    func index(ofSlot slot: Int64) -> Int? {
+        guard slot >= 0, slot < Int64(indices.count) else { return nil }
+        let index = indices[Int(slot)]
+        return index < 0 ? nil : Int(index)
+    }
+
+    /// The instruction starting at `byteOffset`, as relocations give it.
+    func index(ofByteOffset byteOffset: Int) -> Int? {
+        guard byteOffset >= 0, byteOffset % Instruction.slotSize == 0 else { return nil }
+        return index(ofSlot: Int64(byteOffset / Instruction.slotSize))
+    }
+}
+
+/// The `.BTF.ext` records of one code section, sorted by offset, handed out function by function
+/// in one pass (functions are visited in offset order).
+struct ExtRecords {
+    private var functions: ArraySlice<BTFFuncInfo>
+    private var lines: ArraySlice<BTFLineInfo>
+    private var relocations: ArraySlice<BTFCoreRelocation>
+
+    init(ext: BTFExt?, section: String) {
+        functions = (ext?.funcInfos[section] ?? []).sorted { $0.instructionOffset < $1.instructionOffset }[...]
+        lines = (ext?.lineInfos[section] ?? []).sorted { $0.instructionOffset < $1.instructionOffset }[...]
+        relocations = (ext?.coreRelocations[section] ?? []).sorted { $0.instructionOffset < $1.instructionOffset }[...]
+    }
+
+    /// The records in `start..<end` (bytes), rebased to `start`; records before `start` that no
+    /// function claimed are dropped.
+    mutating func take(start: Int, end: Int) -> ([BTFFuncInfo], [BTFLineInfo], [BTFCoreRelocation]) {
+        let lower = UInt32(clamping: start)
+        let upper = UInt32(clamping: end)
+        func split<Record>(_ records: inout ArraySlice<Record>, _ offset: (Record) -> UInt32, _ rebase: (inout Record) -> Void) -> [Record] {
+            while let first = records.first, offset(first) < lower { records.removeFirst() }
+            var taken: [Record] = []
+            while let first = records.first, offset(first) < upper {
+                var record = first
+                rebase(&record)
+                taken.append(record)
+                records.removeFirst()
+            }
+            return taken
+        }
+        return (
+            split(&functions, \.instructionOffset) { $0.instructionOffset -= lower },
+            split(&lines, \.instructionOffset) { $0.instructionOffset -= lower },
+            split(&relocations, \.instructionOffset) { $0.instructionOffset -= lower }
+        )
     }
 }
