@@ -10,7 +10,7 @@ extension ObjectReader {
     /// `__array(values, T)` a flexible array of pointers to `T`, whose initialiser (relocations in
     /// `.rel.maps`) gives the initial contents of a program array or map of maps.
     mutating func readBTFMaps() throws(BPFObjectError) {
-        guard let section = elf.sections.first(where: { kinds[$0.index] == .btfMaps }) else { return }
+        guard let section = elf.sections.first(where: { kinds[$0.index] == .btfMaps }), section.size > 0 else { return }
         guard types != nil, let dataSection = try dataSection(named: ".maps") else {
             throw .missingBTF(section: section.displayName)
         }
@@ -23,6 +23,10 @@ extension ObjectReader {
             }
             var (map, values) = try mapDefinition(name: variable.name, typeID: variable.type, isInner: false)
             map.name = variable.name
+            // Static maps are referenced through the section symbol and their offset.
+            if let symbol = symbolsByName[variable.name] {
+                legacyMapOffsets[section.index, default: [:]][symbol.value] = variable.name
+            }
             if let values {
                 guard let symbol = symbolsByName[variable.name] else {
                     throw .badMapDefinition(map: variable.name, member: "values", reason: "no ELF symbol for the map")

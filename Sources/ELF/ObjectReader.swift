@@ -53,8 +53,8 @@ struct ObjectReader {
     /// Relocations by the index of the section they apply to.
     var relocationsBySection: [Int: [ELFRelocation]] = [:]
     var kinds: [Int: SectionKind] = [:]
-    /// The name of each legacy map by its section and byte offset, for references through a
-    /// section symbol (static maps).
+    /// The name of each map (legacy or BTF-defined) by its section and byte offset, for
+    /// references through a section symbol (static maps).
     var legacyMapOffsets: [Int: [UInt64: String]] = [:]
     var spec: CollectionSpec
     /// The object's BTF and `.BTF.ext`, when it has them.
