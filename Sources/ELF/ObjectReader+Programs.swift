@@ -62,10 +62,11 @@ extension ObjectReader {
             for function in bodies.indices {
                 let base = Int64(functions[function].key) / Int64(Instruction.slotSize)
                 for index in bodies[function].indices where !relocated[function][index] {
-                    let instruction = bodies[function][index]
-                    guard instruction.isSubprogramCall || instruction.loadImmediateSource == .function else { continue }
+                    // Read fields in place: copying every instruction would retain its strings.
+                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == .function
+                    else { continue }
                     let slot = base + Int64(tables[function].slot(ofIndex: index)) + 1
-                    let targetSlot = slot + Int64(instruction.immediate32)
+                    let targetSlot = slot + Int64(bodies[function][index].immediate32)
                     let targetOffset = targetSlot * Int64(Instruction.slotSize)
                     guard targetOffset >= 0, let name = functionsBySection[section.index]?[UInt64(targetOffset)] else {
                         throw .callTargetNotFound(
@@ -253,9 +254,14 @@ struct ExtRecords {
     private var relocations: ArraySlice<BTFCoreRelocation>
 
     init(ext: BTFExt?, section: String) {
-        functions = (ext?.funcInfos[section] ?? []).sorted { $0.instructionOffset < $1.instructionOffset }[...]
-        lines = (ext?.lineInfos[section] ?? []).sorted { $0.instructionOffset < $1.instructionOffset }[...]
-        relocations = (ext?.coreRelocations[section] ?? []).sorted { $0.instructionOffset < $1.instructionOffset }[...]
+        // Clang writes the records in offset order; sort only when a file does not.
+        func ordered<Record>(_ records: [Record], _ offset: (Record) -> UInt32) -> ArraySlice<Record> {
+            let isSorted = zip(records, records.dropFirst()).allSatisfy { offset($0) <= offset($1) }
+            return isSorted ? records[...] : records.sorted { offset($0) < offset($1) }[...]
+        }
+        functions = ordered(ext?.funcInfos[section] ?? [], \.instructionOffset)
+        lines = ordered(ext?.lineInfos[section] ?? [], \.instructionOffset)
+        relocations = ordered(ext?.coreRelocations[section] ?? [], \.instructionOffset)
     }
 
     /// The records in `start..<end` (bytes), rebased to `start`; records before `start` that no
