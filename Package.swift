@@ -18,7 +18,7 @@ let package = Package(
         .target(name: "EBPFASM", path: "Sources/ASM"),
         .target(name: "EBPFBTF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFSys"], path: "Sources/BTF"),
         .target(name: "EBPFCollection", dependencies: ["EBPFSys", "EBPFASM", "EBPFBTF"], path: "Sources/Collection"),
-        .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFCollection"], path: "Sources/ELF"),
+        .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection"], path: "Sources/ELF"),
         .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "CEBPF"], path: "Sources/Link"),
         .target(
             name: "EBPF",

@@ -7,6 +7,8 @@ enum Command: Equatable {
     case version
     /// `ebpf btf dump FILE [--format c|raw]`.
     case btfDump(path: String, format: BTFDumpFormat)
+    /// `ebpf inspect OBJ [--json]`: the spec read from an object file, as text or as JSON.
+    case inspect(path: String, json: Bool)
 }
 
 /// How `ebpf btf dump` prints a spec.
@@ -32,6 +34,9 @@ enum EBPFTool {
                         Print the BTF of FILE (raw BTF such as /sys/kernel/btf/vmlinux, or an
                         ELF object with a .BTF section). `--format c` writes a vmlinux.h-style
                         header, like `bpftool btf dump file FILE format c`; raw is the default.
+          inspect OBJ [--json]
+                        Print the programs, maps and variables of a BPF object file; --json
+                        prints them as JSON.
 
         OPTIONS:
           -h, --help    Show this help.
@@ -39,7 +44,16 @@ enum EBPFTool {
 
     /// Parses the words after the program name into a command.
     static func parse(_ words: [String]) throws(UsageError) -> Command {
-        let arguments = try Arguments(words, valueOptions: ["format"])
+        let arguments = try Arguments(words, valueOptions: ["format"], flagOptions: ["json"])
+        // Options are parsed for every command at once; each command rejects those not its own.
+        func allowOnly(_ allowed: Set<String>) throws(UsageError) {
+            if let option = arguments.options.keys.sorted().first(where: { !allowed.contains($0) }) {
+                throw .unknownOption("--" + option)
+            }
+            if let flag = arguments.flags.sorted().first(where: { !allowed.contains($0) }) {
+                throw .unknownOption("--" + flag)
+            }
+        }
         if arguments.flags.contains("help") { return .help }
         guard let name = arguments.positionals.first else { return .help }
         let rest = arguments.positionals.dropFirst()
@@ -48,7 +62,7 @@ enum EBPFTool {
             return .help
         case "version":
             if let extra = rest.first { throw .unexpectedArgument(extra) }
-            if let option = arguments.options.keys.first { throw .unknownOption("--" + option) }
+            try allowOnly([])
             return .version
         case "btf":
             guard let subcommand = rest.first else { throw .missingArgument("btf subcommand (dump)") }
@@ -56,18 +70,27 @@ enum EBPFTool {
             let operands = rest.dropFirst()
             guard let path = operands.first else { throw .missingArgument("FILE") }
             if let extra = operands.dropFirst().first { throw .unexpectedArgument(extra) }
+            try allowOnly(["format"])
             let formatName = arguments.options["format"] ?? "raw"
             guard let format = BTFDumpFormat(rawValue: formatName) else {
                 throw .invalidValue(option: "--format", value: formatName)
             }
             return .btfDump(path: path, format: format)
+        case "inspect":
+            guard let path = rest.first else { throw .missingArgument("OBJ") }
+            if let extra = rest.dropFirst().first { throw .unexpectedArgument(extra) }
+            try allowOnly(["json"])
+            return .inspect(path: path, json: arguments.flags.contains("json"))
         default:
             throw .unknownCommand(name)
         }
     }
 
     /// Runs a command, writing its output to `output`; returns the process exit status.
-    static func run(_ command: Command, output: (String) -> Void) -> Int32 {
+    static func run(
+        _ command: Command, output: (String) -> Void,
+        errorOutput: (String) -> Void = { writeStandardError($0 + "\n") }
+    ) -> Int32 {
         switch command {
         case .help:
             output(usage)
@@ -79,9 +102,18 @@ enum EBPFTool {
                 // The printed text already ends in a newline; `output` adds one.
                 output(text.hasSuffix("\n") ? String(text.dropLast()) : text)
             } catch {
-                writeStandardError("ebpf: btf dump \(path): \(error)\n")
+                errorOutput("ebpf: btf dump \(path): \(error)")
                 return 1
             }
+        case .inspect(let path, let json):
+            let spec: CollectionSpec
+            do {
+                spec = try CollectionSpec(elfFile: path)
+            } catch {
+                errorOutput("ebpf: \(path): \(error)")
+                return 1
+            }
+            output(json ? Inspect.json(spec) : Inspect.text(spec))
         }
         return 0
     }

@@ -6,6 +6,7 @@ import Glibc
 // interleaved, and prints `<scenario> swift_ms=<median> libbpf_ms=<median> ratio=<swift/libbpf>`.
 //
 //     swift run -c release --package-path Benchmarks ebpf-bench btf [--iterations N]
+//     swift run -c release --package-path Benchmarks ebpf-bench elf [--iterations N] [--object PATH]
 
 let vmlinuxPath = "/sys/kernel/btf/vmlinux"
 
@@ -196,9 +197,16 @@ if let flag = arguments.firstIndex(of: "--iterations"), flag + 1 < arguments.cou
     iterations = max(value, 1)
     arguments.removeSubrange(flag...(flag + 1))
 }
+var objectPath: String?
+if let flag = arguments.firstIndex(of: "--object"), flag + 1 < arguments.count {
+    objectPath = arguments[flag + 1]
+    arguments.removeSubrange(flag...(flag + 1))
+}
 switch arguments.first {
 case "btf", nil:
     runBTF(iterations: iterations)
+case "elf":
+    runELF(iterations: iterations, objectPath: objectPath)
 default:
-    fail("unknown scenario group \(arguments[0]); known: btf")
+    fail("unknown scenario group \(arguments[0]); known: btf, elf")
 }
