@@ -1,0 +1,55 @@
+import EBPFASM
+import EBPFCollection
+import EBPFSys
+import Glibc
+
+/// A one-slot array map and a program that adds 1 to it each time it runs, optionally only for
+/// one process: the tests' way of seeing that an attached program really runs, and how often.
+struct Counter: ~Copyable {
+    let map: FileDescriptor
+    let program: FileDescriptor
+
+    /// Loads the counting program as `type`; with `process`, it counts only that thread group.
+    init(type: ProgramType, expectedAttachType: AttachType? = nil, onlyProcess process: Int32? = nil) throws {
+        let map = try Sys.createMap(type: 2, keySize: 4, valueSize: 8, maxEntries: 1)
+        var builder = ProgramBuilder()
+        if let process {
+            builder.append(.callHelper(14))  // bpf_get_current_pid_tgid
+            builder.append(.rsh64(.r0, 32))
+            builder.append(.jumpIf(.r0, .notEqual, process, label: "out"))
+        }
+        builder.append(contentsOf: [
+            .store(0, to: .r10, offset: -4, size: .word),
+            .mov64(.r2, .r10),
+            .add64(.r2, -4),
+            .loadMapPointer(.r1, fileDescriptor: map.rawValue),
+            .callHelper(1),  // bpf_map_lookup_elem
+            .jumpIf(.r0, .equal, 0, label: "out"),
+            .mov64(.r1, 1),
+            .atomic(.add, .r1, on: .r0, size: .doubleWord),
+        ])
+        builder.label("out")
+        builder.append(contentsOf: [.mov64(.r0, 0), .exit()])
+        let bytes = try builder.build().encoded(byteOrder: .host)
+        let program = try Sys.loadProgram(
+            type: type.rawValue, instructions: bytes, license: "GPL",
+            expectedAttachType: expectedAttachType?.rawValue ?? 0
+        ).takeDescriptor()
+        self.map = map
+        self.program = program
+    }
+
+    /// How often the program ran.
+    func count() throws -> UInt64 {
+        let bytes = try Sys.lookupElement(map: map, key: [0, 0, 0, 0], valueSize: 8)
+        return bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+    }
+}
+
+/// A trivial program (`r0 = 0; exit`) of `type`.
+func trivialProgram(type: ProgramType, expectedAttachType: AttachType? = nil) throws -> FileDescriptor {
+    let bytes = try [Instruction.mov64(.r0, 0), .exit()].encoded(byteOrder: .host)
+    return try Sys.loadProgram(
+        type: type.rawValue, instructions: bytes, license: "GPL", expectedAttachType: expectedAttachType?.rawValue ?? 0
+    ).takeDescriptor()
+}
