@@ -10,13 +10,33 @@ struct Counter: ~Copyable {
     let program: FileDescriptor
 
     /// Loads the counting program as `type`; with `process`, it counts only that thread group.
-    init(type: ProgramType, expectedAttachType: AttachType? = nil, onlyProcess process: Int32? = nil) throws {
+    /// With `addingCookie` it adds the attach cookie (`bpf_get_attach_cookie`) instead of 1.
+    init(
+        type: ProgramType, expectedAttachType: AttachType? = nil, onlyProcess process: Int32? = nil,
+        onlyThread thread: Int32? = nil, contextWord: (offset: Int16, value: Int32)? = nil, addingCookie: Bool = false
+    ) throws {
         let map = try Sys.createMap(type: 2, keySize: 4, valueSize: 8, maxEntries: 1)
         var builder = ProgramBuilder()
+        builder.append(.mov64(.r6, .r1))
+        builder.append(.mov64(.r7, 1))
+        if addingCookie {
+            builder.append(.callHelper(174))  // bpf_get_attach_cookie(ctx)
+            builder.append(.mov64(.r7, .r0))
+        }
+        builder.append(.mov64(.r1, .r6))
         if let process {
             builder.append(.callHelper(14))  // bpf_get_current_pid_tgid
             builder.append(.rsh64(.r0, 32))
             builder.append(.jumpIf(.r0, .notEqual, process, label: "out"))
+        }
+        if let thread {
+            builder.append(.callHelper(14))
+            builder.append(.mov32(.r0, .r0))  // the low half: the thread id
+            builder.append(.jumpIf(.r0, .notEqual, thread, label: "out"))
+        }
+        if let contextWord {
+            builder.append(.load(.r0, from: .r6, offset: contextWord.offset, size: .doubleWord))
+            builder.append(.jumpIf(.r0, .notEqual, contextWord.value, label: "out"))
         }
         builder.append(contentsOf: [
             .store(0, to: .r10, offset: -4, size: .word),
@@ -25,8 +45,7 @@ struct Counter: ~Copyable {
             .loadMapPointer(.r1, fileDescriptor: map.rawValue),
             .callHelper(1),  // bpf_map_lookup_elem
             .jumpIf(.r0, .equal, 0, label: "out"),
-            .mov64(.r1, 1),
-            .atomic(.add, .r1, on: .r0, size: .doubleWord),
+            .atomic(.add, .r7, on: .r0, size: .doubleWord),
         ])
         builder.label("out")
         builder.append(contentsOf: [.mov64(.r0, 0), .exit()])

@@ -133,13 +133,16 @@ struct KprobeTests {
         #expect(!(try Tracefs.probeEvents(.kprobe).contains { $0.contains("swiftebpf_test") }))
     }
 
-    @Test func cookieReachesTheLinkInfo() throws {
-        guard Features.hasPerfEventLink else { return }
-        let counter = try Counter(type: .kprobe)
+    @Test func cookieReachesTheProgram() throws {
+        try #require(Features.hasPerfEventLink, "bpf cookies on perf events need Linux 5.15; both test kernels have it")
+        let counter = try Counter(type: .kprobe, addingCookie: true)
         var options = ProbeOptions()
         options.cookie = 42
         let probe = try Kprobe(symbol: "sys_execve", programDescriptor: counter.program, options: options)
-        #expect(try probe.info().extra(as: PerfEventKprobeLinkInfo.self).cookie == 42)
+        #expect(probe.usesBPFLink)
+        try Self.execTrue(times: 2)
+        #expect(try counter.count() == 84)
+        #expect(try probe.info().progID != 0)
         try probe.close()
     }
 }

@@ -90,15 +90,19 @@ struct UprobeTests {
         #expect(try UprobeTarget.run(calls: 1) == 0)
     }
 
-    @Test func bpfCookieNeedsALinkOrIsAccepted() throws {
+    @Test("the bpf cookie reaches the program", arguments: [false, true])
+    func bpfCookie(throughTracefs: Bool) throws {
+        try #require(Features.hasPerfEventLink, "bpf cookies on perf events need Linux 5.15; both test kernels have it")
         let target = try Executable(path: try UprobeTarget.binary.get())
-        let counter = try Counter(type: .kprobe)
-        var options = Self.options()
-        options.cookie = 0xfeed
+        let counter = try Counter(type: .kprobe, addingCookie: true)
+        var options = Self.options(forceTracefs: throughTracefs)
+        options.cookie = 1000
         let probe = try Uprobe(executable: target, symbol: "counted", programDescriptor: counter.program, options: options)
-        #expect(probe.usesBPFLink == Features.hasPerfEventLink)
+        #expect(probe.usesBPFLink)
+        _ = try UprobeTarget.run(calls: 3)
+        #expect(try counter.count() == 3000)
         let info = try probe.info()
-        #expect(info.extra(as: PerfEventUprobeLinkInfo.self).cookie == 0xfeed)
+        #expect(info.progID != 0)
         try probe.close()
     }
 
