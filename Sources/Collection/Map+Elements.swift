@@ -1,0 +1,323 @@
+import EBPFSys
+
+/// How an update treats an existing element (`flags` of `BPF_MAP_UPDATE_ELEM`).
+///
+/// ``any``, ``noExist`` and ``exist`` exclude each other; ``lock`` combines with them.
+public struct MapUpdateFlags: OptionSet, Sendable, Hashable {
+    public var rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// `BPF_ANY`: create the element or replace it.
+    public static let any: MapUpdateFlags = []
+    /// `BPF_NOEXIST`: create the element; fail with `EEXIST` if it exists.
+    public static let noExist = MapUpdateFlags(rawValue: 1)
+    /// `BPF_EXIST`: replace the element; fail with `ENOENT` if it does not exist. For queues and
+    /// stacks: replace the oldest element when full.
+    public static let exist = MapUpdateFlags(rawValue: 2)
+    /// `BPF_F_LOCK`: take the value's `bpf_spin_lock` while copying (maps whose value has one).
+    public static let lock = MapUpdateFlags(rawValue: 4)
+}
+
+/// The single-element commands, for ``Map/elementCall(_:key:value:flags:)``.
+enum ElementCommand {
+    case lookup, update, delete, lookupAndDelete
+
+    var operation: MapError.Operation {
+        switch self {
+        case .lookup: .lookup
+        case .update: .update
+        case .delete: .delete
+        case .lookupAndDelete: .lookupAndDelete
+        }
+    }
+}
+
+// MARK: - The system calls
+
+extension Map {
+    /// One element command; false when the kernel says the element is absent (`ENOENT`), except
+    /// for updates, where that is an error.
+    @inline(__always)
+    func elementCall(
+        _ command: ElementCommand, key: UnsafeRawPointer?, value: UnsafeRawPointer?, flags: UInt64
+    ) throws(MapError) -> Bool {
+        let operation = command.operation
+        return try withRawDescriptor(operation) { (raw: UInt32) throws(MapError) -> Bool in
+            var attributes = MapElemAttr()
+            attributes.mapFD = raw
+            // A map without keys (queue, stack, bloom filter) wants no key pointer at all.
+            attributes.key = keySize == 0 ? 0 : Sys.address(of: key)
+            attributes.value = Sys.address(of: value)
+            attributes.flags = flags
+            do throws(BPFSyscallError) {
+                switch command {
+                case .lookup: try Sys.mapLookupElem(attributes)
+                case .update: try Sys.mapUpdateElem(attributes)
+                case .delete: try Sys.mapDeleteElem(attributes)
+                case .lookupAndDelete: try Sys.mapLookupAndDeleteElem(attributes)
+                }
+            } catch where command != .update && error.errno == .noSuchFileOrDirectory {
+                return false
+            } catch {
+                throw self.error(operation, .syscall(error))
+            }
+            return true
+        }
+    }
+
+    /// Checks that `Key` has the map's key size and runs `body` with its bytes (`keySize` of
+    /// them: a type whose stride is the key size is padded with zeros).
+    @inline(__always)
+    func withKey<Key: BitwiseCopyable, Result>(
+        _ key: Key, _ operation: MapError.Operation, _ body: (UnsafeRawPointer?) throws(MapError) -> Result
+    ) throws(MapError) -> Result {
+        let size = MemoryLayout<Key>.size
+        if size == Int(keySize) {
+            return try withUnsafeBytes(of: key) { (bytes: UnsafeRawBufferPointer) throws(MapError) -> Result in
+                try body(bytes.baseAddress)
+            }
+        }
+        guard MemoryLayout<Key>.stride == Int(keySize) else {
+            throw error(operation, .keySizeMismatch(given: size, expected: Int(keySize)))
+        }
+        return try withPadded(key, byteCount: Int(keySize), operation) { (pointer: UnsafeRawPointer) throws(MapError) in
+            try body(pointer)
+        }
+    }
+
+    /// Runs `body` with `value` copied into `byteCount` zeroed bytes (at least its size).
+    @inline(__always)
+    func withPadded<Value: BitwiseCopyable, Result>(
+        _ value: Value, byteCount: Int, _ operation: MapError.Operation,
+        _ body: (UnsafeRawPointer) throws(MapError) -> Result
+    ) throws(MapError) -> Result {
+        let count = max(byteCount, MemoryLayout<Value>.size, 1)
+        return try withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) {
+            (buffer: UnsafeMutableRawBufferPointer) throws(MapError) -> Result in
+            guard let base = buffer.baseAddress else {
+                throw error(operation, .descriptor(.noMemory))
+            }
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            buffer.storeBytes(of: value, as: Value.self)
+            return try body(UnsafeRawPointer(base))
+        }
+    }
+
+    /// Checks that `Value` has the map's value size (a single value, not per-CPU).
+    @inline(__always)
+    func checkValueType<Value: BitwiseCopyable>(_ type: Value.Type, _ operation: MapError.Operation) throws(MapError) {
+        guard !self.type.isPerCPU else {
+            throw error(operation, .requiresPerCPUAccess(self.type))
+        }
+        try checkValueSize(type, operation)
+    }
+
+    @inline(__always)
+    func checkValueSize<Value: BitwiseCopyable>(_ type: Value.Type, _ operation: MapError.Operation) throws(MapError) {
+        let size = MemoryLayout<Value>.size
+        guard size == Int(valueSize) || MemoryLayout<Value>.stride == Int(valueSize) else {
+            throw error(operation, .valueSizeMismatch(given: size, expected: Int(valueSize)))
+        }
+    }
+
+    /// Runs `fill` on a value buffer of ``valueBufferSize`` bytes and, when it reports a value,
+    /// reads one `Value` from its start.
+    @inline(__always)
+    func readValue<Value: BitwiseCopyable>(
+        _ type: Value.Type, _ fill: (UnsafeMutableRawPointer) throws(MapError) -> Bool
+    ) throws(MapError) -> Value? {
+        let byteCount = max(valueBufferSize, MemoryLayout<Value>.stride, 1)
+        return try withUnsafeTemporaryAllocation(byteCount: byteCount, alignment: max(MemoryLayout<Value>.alignment, 8)) {
+            (buffer: UnsafeMutableRawBufferPointer) throws(MapError) -> Value? in
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            guard let base = buffer.baseAddress, try fill(base) else { return nil }
+            return base.loadUnaligned(as: Value.self)
+        }
+    }
+}
+
+// MARK: - Typed access
+
+extension Map {
+    /// The value stored under `key`, nil when there is none (`BPF_MAP_LOOKUP_ELEM`).
+    ///
+    /// `Key` and `Value` must have the map's key and value sizes (their size, or their stride
+    /// when that is what C's `sizeof` gives).
+    public func lookup<Key: BitwiseCopyable, Value: BitwiseCopyable>(
+        _ key: Key, as type: Value.Type = Value.self
+    ) throws(MapError) -> Value? {
+        try checkValueType(Value.self, .lookup)
+        return try withKey(key, .lookup) { (keyPointer: UnsafeRawPointer?) throws(MapError) -> Value? in
+            try readValue(Value.self) { (valuePointer: UnsafeMutableRawPointer) throws(MapError) -> Bool in
+                try elementCall(.lookup, key: keyPointer, value: valuePointer, flags: 0)
+            }
+        }
+    }
+
+    /// Stores `value` under `key` (`BPF_MAP_UPDATE_ELEM`).
+    public func update<Key: BitwiseCopyable, Value: BitwiseCopyable>(
+        _ key: Key, _ value: Value, flags: MapUpdateFlags = .any
+    ) throws(MapError) {
+        try checkValueType(Value.self, .update)
+        try withKey(key, .update) { (keyPointer: UnsafeRawPointer?) throws(MapError) in
+            try withValue(value, .update) { (valuePointer: UnsafeRawPointer?) throws(MapError) in
+                _ = try elementCall(.update, key: keyPointer, value: valuePointer, flags: flags.rawValue)
+            }
+        }
+    }
+
+    /// Removes `key`; false when it was not there (`BPF_MAP_DELETE_ELEM`).
+    @discardableResult
+    public func delete<Key: BitwiseCopyable>(_ key: Key) throws(MapError) -> Bool {
+        try withKey(key, .delete) { (keyPointer: UnsafeRawPointer?) throws(MapError) -> Bool in
+            try elementCall(.delete, key: keyPointer, value: nil, flags: 0)
+        }
+    }
+
+    /// The value stored under `key`, which is removed; nil when there is none
+    /// (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`; hash maps need Linux 5.14).
+    public func lookupAndDelete<Key: BitwiseCopyable, Value: BitwiseCopyable>(
+        _ key: Key, as type: Value.Type = Value.self
+    ) throws(MapError) -> Value? {
+        try checkValueType(Value.self, .lookupAndDelete)
+        return try withKey(key, .lookupAndDelete) { (keyPointer: UnsafeRawPointer?) throws(MapError) -> Value? in
+            try readValue(Value.self) { (valuePointer: UnsafeMutableRawPointer) throws(MapError) -> Bool in
+                try elementCall(.lookupAndDelete, key: keyPointer, value: valuePointer, flags: 0)
+            }
+        }
+    }
+
+    @inline(__always)
+    func withValue<Value: BitwiseCopyable, Result>(
+        _ value: Value, _ operation: MapError.Operation, _ body: (UnsafeRawPointer?) throws(MapError) -> Result
+    ) throws(MapError) -> Result {
+        if MemoryLayout<Value>.size == Int(valueSize) {
+            return try withUnsafeBytes(of: value) { (bytes: UnsafeRawBufferPointer) throws(MapError) -> Result in
+                try body(bytes.baseAddress)
+            }
+        }
+        return try withPadded(value, byteCount: Int(valueSize), operation) { (pointer: UnsafeRawPointer) throws(MapError) in
+            try body(pointer)
+        }
+    }
+
+    // MARK: Queues and stacks
+
+    /// Adds `value` to a queue or stack (an update without key). With ``MapUpdateFlags/exist`` a
+    /// full map drops its oldest element instead of failing.
+    public func push<Value: BitwiseCopyable>(_ value: Value, flags: MapUpdateFlags = .any) throws(MapError) {
+        try checkValueType(Value.self, .update)
+        try withValue(value, .update) { (valuePointer: UnsafeRawPointer?) throws(MapError) in
+            _ = try elementCall(.update, key: nil, value: valuePointer, flags: flags.rawValue)
+        }
+    }
+
+    /// Removes and returns the next element of a queue (oldest) or stack (newest); nil when empty.
+    public func pop<Value: BitwiseCopyable>(as type: Value.Type = Value.self) throws(MapError) -> Value? {
+        try checkValueType(Value.self, .lookupAndDelete)
+        return try readValue(Value.self) { (valuePointer: UnsafeMutableRawPointer) throws(MapError) -> Bool in
+            try elementCall(.lookupAndDelete, key: nil, value: valuePointer, flags: 0)
+        }
+    }
+
+    /// The element ``pop(as:)`` would return, left in place; nil when empty.
+    public func peek<Value: BitwiseCopyable>(as type: Value.Type = Value.self) throws(MapError) -> Value? {
+        try checkValueType(Value.self, .lookup)
+        return try readValue(Value.self) { (valuePointer: UnsafeMutableRawPointer) throws(MapError) -> Bool in
+            try elementCall(.lookup, key: nil, value: valuePointer, flags: 0)
+        }
+    }
+
+    // MARK: Maps of maps and program arrays
+
+    /// Stores `map` under `key` of an array or hash of maps. The kernel keeps a reference to the
+    /// inner map; `map` may be closed afterwards.
+    public func update<Key: BitwiseCopyable>(_ key: Key, map: Map, flags: MapUpdateFlags = .any) throws(MapError) {
+        try map.withRawDescriptor(.update) { (inner: UInt32) throws(MapError) in
+            try update(key, inner, flags: flags)
+        }
+    }
+
+    /// Stores `program` under `key` of a program array, for tail calls.
+    public func update<Key: BitwiseCopyable>(_ key: Key, program: Program, flags: MapUpdateFlags = .any) throws(MapError) {
+        try program.descriptor.borrow(orThrow: { error(.update, .closed) }) { (raw: Int32) throws(MapError) in
+            try update(key, UInt32(bitPattern: raw), flags: flags)
+        }
+    }
+
+    /// The ID of the map or program stored under `key` of a map of maps or program array, nil
+    /// when the slot is empty. Open it with ``Map/init(id:)`` or ``Program/init(id:)``.
+    public func lookupObjectID<Key: BitwiseCopyable>(_ key: Key) throws(MapError) -> UInt32? {
+        try lookup(key, as: UInt32.self)
+    }
+
+    // MARK: Per-CPU maps
+
+    /// The values stored under `key` of a per-CPU map, one per possible CPU; nil when absent.
+    public func lookupPerCPU<Key: BitwiseCopyable, Value: BitwiseCopyable>(
+        _ key: Key, as type: Value.Type = Value.self
+    ) throws(MapError) -> [Value]? {
+        try checkPerCPU(Value.self, .lookup)
+        return try withKey(key, .lookup) { (keyPointer: UnsafeRawPointer?) throws(MapError) -> [Value]? in
+            try withUnsafeTemporaryAllocation(byteCount: max(valueBufferSize, 1), alignment: 8) {
+                (buffer: UnsafeMutableRawBufferPointer) throws(MapError) -> [Value]? in
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                guard let base = buffer.baseAddress,
+                    try elementCall(.lookup, key: keyPointer, value: base, flags: 0)
+                else { return nil }
+                return perCPUValues(UnsafeRawBufferPointer(buffer), as: Value.self)
+            }
+        }
+    }
+
+    /// Stores one value per possible CPU under `key` of a per-CPU map.
+    public func updatePerCPU<Key: BitwiseCopyable, Value: BitwiseCopyable>(
+        _ key: Key, _ values: [Value], flags: MapUpdateFlags = .any
+    ) throws(MapError) {
+        try checkPerCPU(Value.self, .update)
+        guard values.count == valueCopies else {
+            throw error(.update, .perCPUValueCountMismatch(given: values.count, possibleCPUs: valueCopies))
+        }
+        try withKey(key, .update) { (keyPointer: UnsafeRawPointer?) throws(MapError) in
+            try withUnsafeTemporaryAllocation(byteCount: max(valueBufferSize, 1), alignment: 8) {
+                (buffer: UnsafeMutableRawBufferPointer) throws(MapError) in
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                storePerCPUValues(values, into: buffer)
+                _ = try elementCall(.update, key: keyPointer, value: buffer.baseAddress, flags: flags.rawValue)
+            }
+        }
+    }
+
+    /// The distance between two CPUs' values in a per-CPU value buffer.
+    var perCPUSlotSize: Int {
+        (Int(valueSize) + 7) & ~7
+    }
+
+    func checkPerCPU<Value: BitwiseCopyable>(_ type: Value.Type, _ operation: MapError.Operation) throws(MapError) {
+        guard self.type.isPerCPU else {
+            throw error(operation, .notPerCPU(self.type))
+        }
+        try checkValueSize(type, operation)
+    }
+
+    func perCPUValues<Value: BitwiseCopyable>(_ buffer: UnsafeRawBufferPointer, as type: Value.Type) -> [Value] {
+        let slot = perCPUSlotSize
+        var values: [Value] = []
+        values.reserveCapacity(valueCopies)
+        for cpu in 0..<valueCopies {
+            let offset = cpu * slot
+            guard offset + MemoryLayout<Value>.size <= buffer.count else { break }
+            values.append(buffer.loadUnaligned(fromByteOffset: offset, as: Value.self))
+        }
+        return values
+    }
+
+    func storePerCPUValues<Value: BitwiseCopyable>(_ values: [Value], into buffer: UnsafeMutableRawBufferPointer) {
+        let slot = perCPUSlotSize
+        for (cpu, value) in values.enumerated() {
+            let offset = cpu * slot
+            guard offset + MemoryLayout<Value>.size <= buffer.count else { break }
+            buffer.storeBytes(of: value, toByteOffset: offset, as: Value.self)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import EBPFSys
+
+/// What one `BPF_PROG_TEST_RUN` reported.
+public struct ProgramTestRunResult: Sendable, Hashable {
+    /// The program's return value.
+    public var returnValue: UInt32
+    /// The average time of one run, in nanoseconds.
+    public var durationNanoseconds: UInt32
+    /// The packet as the program left it (empty when no packet was given).
+    public var data: [UInt8]
+    /// The context as the program left it (empty when no context was given).
+    public var context: [UInt8]
+
+    /// The average time of one run.
+    public var duration: Duration {
+        .nanoseconds(Int64(durationNanoseconds))
+    }
+}
+
+extension Program {
+    /// The room added to the packet's size for the output, since programs may grow the packet
+    /// (`bpf_xdp_adjust_tail`, `bpf_skb_change_tail`).
+    public static let testRunOutputHeadroom = 256
+
+    /// Runs the program in the kernel on `data` and `context` (`BPF_PROG_TEST_RUN`), `repeat`
+    /// times, and returns the result of the last run with the average duration.
+    ///
+    /// Which program types can be run, and what `data` and `context` must hold, is the kernel's
+    /// choice: socket filters and TC programs take an Ethernet frame of at least 14 bytes and
+    /// optionally a `__sk_buff` context; XDP programs a frame and optionally an `xdp_md`.
+    ///
+    /// - Parameter dataOutCapacity: room for the output packet; by default the input's size plus
+    ///   ``testRunOutputHeadroom``.
+    public func testRun(
+        data: [UInt8] = [], context: [UInt8] = [], repeat count: UInt32 = 1, dataOutCapacity: Int? = nil
+    ) throws(ProgramError) -> ProgramTestRunResult {
+        let outCapacity = data.isEmpty ? 0 : max(dataOutCapacity ?? data.count + Program.testRunOutputHeadroom, 0)
+        guard let dataSize = UInt32(exactly: data.count), let outSize = UInt32(exactly: outCapacity),
+            let contextSize = UInt32(exactly: context.count)
+        else {
+            throw error(.testRun, .syscall(BPFSyscallError(command: .progTestRun, errno: .argumentListTooLong)))
+        }
+        var dataOut = [UInt8](repeating: 0, count: outCapacity)
+        var contextOut = [UInt8](repeating: 0, count: context.count)
+        let attributes = try withRawDescriptor(.testRun) { (raw: UInt32) throws(ProgramError) -> ProgTestRunAttr in
+            var attributes = ProgTestRunAttr()
+            attributes.progFD = raw
+            attributes.repeat = count
+            attributes.dataSizeIn = dataSize
+            attributes.dataSizeOut = outSize
+            attributes.ctxSizeIn = contextSize
+            attributes.ctxSizeOut = contextSize
+            let result = data.withUnsafeBytes { dataIn in
+                dataOut.withUnsafeMutableBytes { dataOutBytes in
+                    context.withUnsafeBytes { contextIn in
+                        contextOut.withUnsafeMutableBytes { contextOutBytes in
+                            attributes.dataIn = dataSize > 0 ? Sys.address(of: dataIn.baseAddress) : 0
+                            attributes.dataOut = outSize > 0 ? Sys.address(of: dataOutBytes.baseAddress) : 0
+                            attributes.ctxIn = contextSize > 0 ? Sys.address(of: contextIn.baseAddress) : 0
+                            attributes.ctxOut = contextSize > 0 ? Sys.address(of: contextOutBytes.baseAddress) : 0
+                            return Result { () throws(BPFSyscallError) in try Sys.progTestRun(&attributes) }
+                        }
+                    }
+                }
+            }
+            do throws(BPFSyscallError) {
+                try result.get()
+            } catch where error.errno == .noSpace && Int(attributes.dataSizeOut) > outCapacity {
+                throw self.error(.testRun, .outputTooLarge(needed: Int(attributes.dataSizeOut), offered: outCapacity))
+            } catch {
+                throw self.error(.testRun, .syscall(error))
+            }
+            return attributes
+        }
+        dataOut.removeSubrange(min(Int(attributes.dataSizeOut), dataOut.count)...)
+        contextOut.removeSubrange(min(Int(attributes.ctxSizeOut), contextOut.count)...)
+        return ProgramTestRunResult(
+            returnValue: attributes.retval, durationNanoseconds: attributes.duration, data: dataOut, context: contextOut)
+    }
+}

@@ -1,0 +1,168 @@
+import EBPFSys
+import Glibc
+import Synchronization
+
+/// The one descriptor of a ``Map`` or ``Program``, shared by every thread that uses the object.
+///
+/// Operations borrow the raw number for the length of one system call. ``close()`` may run while
+/// other threads are inside such a call: the number is then released by the last of them, so a
+/// call never runs on a number the kernel has already handed to someone else. Borrowing is two
+/// atomic operations and no lock, so operations on one map from many threads do not serialise.
+final class SharedDescriptor: Sendable {
+    /// The number while open. Only read inside ``borrow(orThrow:_:)`` or by callers that accept
+    /// that it may be closed under them (``Program/fileDescriptorValue``).
+    let rawValue: Int32
+
+    /// Bit 63: close requested. The bits below: operations in flight.
+    private let state = Atomic<UInt64>(0)
+    private static let closeRequested: UInt64 = 1 << 63
+
+    /// The owner of the number; closing it is the only thing done under the lock.
+    private let owner: Mutex<FileDescriptor>
+
+    init(_ descriptor: consuming FileDescriptor) {
+        rawValue = descriptor.rawValue
+        owner = Mutex(descriptor)
+    }
+
+    var isClosed: Bool {
+        state.load(ordering: .acquiring) & Self.closeRequested != 0
+    }
+
+    /// Runs `body` with the raw number, which stays open until `body` returns.
+    /// - Throws: `closedError()` when the descriptor was closed; whatever `body` throws.
+    @inline(__always)
+    func borrow<Result: ~Copyable, Failure: Error>(
+        orThrow closedError: () -> Failure, _ body: (Int32) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        guard acquire() else {
+            throw closedError()
+        }
+        defer { release() }
+        return try body(rawValue)
+    }
+
+    /// Runs `body` with the raw number, which stays open until `body` returns; nil when closed.
+    func borrowIfOpen<Result, Failure: Error>(_ body: (Int32) throws(Failure) -> Result) throws(Failure) -> Result? {
+        guard acquire() else {
+            return nil
+        }
+        defer { release() }
+        return try body(rawValue)
+    }
+
+    /// Counts one more operation in flight, unless the descriptor is closed.
+    private func acquire() -> Bool {
+        var current = state.load(ordering: .relaxed)
+        while true {
+            guard current & Self.closeRequested == 0 else {
+                return false
+            }
+            let (exchanged, original) = state.compareExchange(
+                expected: current, desired: current &+ 1, ordering: .acquiring)
+            if exchanged { return true }
+            current = original
+        }
+    }
+
+    private func release() {
+        let before = state.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue
+        if before == Self.closeRequested | 1 {
+            // The last operation in flight after close() was called; nobody can report an error.
+            _ = try? closeOwner()
+        }
+    }
+
+    /// Closes the descriptor now, or when the last operation in flight ends. Calling it again does
+    /// nothing.
+    func close() throws(Errno) {
+        let before = state.bitwiseOr(Self.closeRequested, ordering: .acquiringAndReleasing).oldValue
+        guard before & Self.closeRequested == 0 else { return }
+        if before == 0 {
+            try closeOwner()
+        }
+    }
+
+    private func closeOwner() throws(Errno) {
+        try owner.withLock { (descriptor: inout FileDescriptor) throws(Errno) -> Void in
+            try descriptor.close()
+        }
+    }
+
+    /// A new descriptor for the same object, close-on-exec and above 0.
+    func duplicate<Failure: Error>(
+        orThrow closedError: () -> Failure, wrapping wrap: (Errno) -> Failure
+    ) throws(Failure) -> FileDescriptor {
+        let copy = try borrow(orThrow: closedError) { (raw: Int32) throws(Failure) -> Int32 in
+            fcntl(raw, F_DUPFD_CLOEXEC, 1)
+        }
+        guard copy >= 0 else {
+            throw wrap(Errno(rawValue: Glibc.errno))
+        }
+        do throws(Errno) {
+            return try FileDescriptor(adopting: copy)
+        } catch {
+            throw wrap(error)
+        }
+    }
+}
+
+/// Where an object is pinned, remembered so that `unpin()` can remove it.
+final class PinState: Sendable {
+    private let path = Mutex<String?>(nil)
+
+    init(_ initial: String? = nil) {
+        path.withLock { $0 = initial }
+    }
+
+    var current: String? {
+        path.withLock { $0 }
+    }
+
+    func set(_ newPath: String?) {
+        path.withLock { $0 = newPath }
+    }
+
+    /// Removes the pin file, if any. A file that is already gone is not an error.
+    func remove() -> (path: String, errno: Errno)? {
+        path.withLock { (pinned: inout String?) -> (path: String, errno: Errno)? in
+            guard let current = pinned else { return nil }
+            if unlink(current) != 0 {
+                let error = Errno(rawValue: Glibc.errno)
+                if error != .noSuchFileOrDirectory {
+                    return (current, error)
+                }
+            }
+            pinned = nil
+            return nil
+        }
+    }
+}
+
+/// Names as the kernel keeps them: at most 15 bytes of `[A-Za-z0-9_.]`.
+enum KernelObjectName {
+    /// `name` cut to the kernel's length and validated. The full name stays with the Swift object.
+    static func make(_ name: String) throws(BPFObjectNameError) -> BPFObjectName {
+        let utf8 = Array(name.utf8.prefix(BPFObjectName.maximumLength))
+        return try BPFObjectName(String(decoding: utf8, as: UTF8.self))
+    }
+}
+
+// MARK: - Typed throws through the standard library's buffer accessors
+
+// `Array.withUnsafeBytes` and friends rethrow untyped errors; these keep the caller's error type.
+extension Array where Element: BitwiseCopyable {
+    @inline(__always)
+    func withBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try withUnsafeBytes { bytes in Swift.Result { () throws(Failure) in try body(bytes) } }.get()
+    }
+
+    @inline(__always)
+    mutating func withMutableBytes<Result, Failure: Error>(
+        _ body: (UnsafeMutableRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try withUnsafeMutableBytes { bytes in Swift.Result { () throws(Failure) in try body(bytes) } }.get()
+    }
+}
