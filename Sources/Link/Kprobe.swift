@@ -33,7 +33,7 @@ public struct ProbeOptions: Sendable {
 /// (`sys_execve`) is retried with it (`__x64_sys_execve`). Requires `CONFIG_KPROBES`.
 ///
 /// ```swift
-/// let probe = try Kprobe(symbol: "sys_execve", programDescriptor: program)
+/// let probe = try Kprobe(symbol: "sys_execve", program: objects.kprobeExecve)
 /// ```
 public final class Kprobe: Link {
     let state: PerfEventLinkState
@@ -42,16 +42,17 @@ public final class Kprobe: Link {
     /// Whether this is a kretprobe.
     public let isReturnProbe: Bool
 
-    /// Attaches the kprobe program behind `programDescriptor` to `symbol` (a kretprobe with
+    /// Attaches `program` (of type ``ProgramType/kprobe``) to `symbol` (a kretprobe with
     /// `isReturnProbe`).
     /// - Throws: ``LinkError/notSupported(feature:requirement:detail:)`` naming `CONFIG_KPROBES`
     ///   where the kernel has no kprobes; ``LinkError/kernelSymbolNotFound(symbol:tried:)``.
     public init(
-        symbol: String, programDescriptor program: borrowing FileDescriptor, isReturnProbe: Bool = false,
-        options: ProbeOptions = ProbeOptions()
+        symbol: String, program: Program, isReturnProbe: Bool = false, options: ProbeOptions = ProbeOptions()
     ) throws(LinkError) {
         let hook = "\(isReturnProbe ? "kretprobe" : "kprobe") \(symbol)"
-        try Features.requireProgramType(program, [.kprobe], hook: hook)
+        guard program.type == .kprobe else {
+            throw .wrongProgramType(hook: hook, expected: [.kprobe], actual: program.type)
+        }
         if options.maxActive != 0 && !isReturnProbe {
             throw .invalidOption("maxActive applies to kretprobes only (\(hook))")
         }
@@ -62,12 +63,16 @@ public final class Kprobe: Link {
         guard !symbol.isEmpty, !symbol.contains(where: { $0 == " " || $0 == "\n" || $0 == ":" }) else {
             throw .invalidName(symbol, reason: "a kernel symbol has no spaces or colons")
         }
-        let opened = try Kprobe.openEvent(symbol: symbol, isReturnProbe: isReturnProbe, options: options)
-        let chosen = opened.target
-        let attachment = try PerfEventAttachment.attach(
-            program: program, perfEvent: opened.perfEvent, tracefsEvent: opened.tracefsEvent, cookie: options.cookie,
-            hook: hook)
-        state = PerfEventLinkState(attachment, hook: hook)
+        let (state, chosen) = try Features.withProgram(program, [.kprobe], hook: hook) {
+            (descriptor) throws(LinkError) -> (PerfEventLinkState, String) in
+            let opened = try Kprobe.openEvent(symbol: symbol, isReturnProbe: isReturnProbe, options: options)
+            let chosen = opened.target
+            let attachment = try PerfEventAttachment.attach(
+                program: descriptor, perfEvent: opened.perfEvent, tracefsEvent: opened.tracefsEvent,
+                cookie: options.cookie, hook: hook)
+            return (PerfEventLinkState(attachment, hook: hook), chosen)
+        }
+        self.state = state
         self.symbol = chosen
         self.isReturnProbe = isReturnProbe
     }

@@ -1,3 +1,4 @@
+import EBPFCollection
 import EBPFSys
 import Glibc
 import Synchronization
@@ -97,17 +98,24 @@ public final class RawLink: Link {
         }
     }
 
-    /// Replaces the link's program (`BPF_LINK_UPDATE`).
-    public func update(programDescriptor new: borrowing FileDescriptor) throws(LinkError) {
-        try update(newProgram: new.rawValue, expectedProgram: nil)
+    /// Replaces the link's program (`BPF_LINK_UPDATE`), for the link kinds that allow it (cgroup,
+    /// XDP, tcx, netns, iterator and struct_ops links).
+    public func update(program new: Program) throws(LinkError) {
+        let done: Void? = try new.withFileDescriptorValue { (number) throws(LinkError) in
+            try update(newProgram: number, expectedProgram: nil)
+        }
+        if done == nil { throw .programClosed(program: new.name, hook: "link update") }
     }
 
     /// Replaces the link's program only if it still runs `old` (`BPF_F_REPLACE`); otherwise the
     /// kernel refuses with `EPERM`.
-    public func update(
-        programDescriptor new: borrowing FileDescriptor, replacing old: borrowing FileDescriptor
-    ) throws(LinkError) {
-        try update(newProgram: new.rawValue, expectedProgram: old.rawValue)
+    public func update(program new: Program, replacing old: Program) throws(LinkError) {
+        let done: Void?? = try new.withFileDescriptorValue { (newNumber) throws(LinkError) in
+            try old.withFileDescriptorValue { (oldNumber) throws(LinkError) in
+                try update(newProgram: newNumber, expectedProgram: oldNumber)
+            }
+        }
+        guard case .some(.some) = done else { throw .programClosed(program: new.name, hook: "link update") }
     }
 
     private func update(newProgram: Int32, expectedProgram: Int32?) throws(LinkError) {

@@ -44,6 +44,8 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
     case wrongProgramType(hook: String, expected: [ProgramType], actual: ProgramType)
     /// The link was closed already.
     case closed
+    /// The program was closed before it could be attached.
+    case programClosed(program: String, hook: String)
 
     public var description: String {
         switch self {
@@ -81,6 +83,8 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
             "\(hook) needs a program of type \(expected.map(\.description).joined(separator: " or ")), not \(actual)"
         case .closed:
             "the link is closed"
+        case .programClosed(let program, let hook):
+            "program \(program) is closed; cannot attach it to \(hook)"
         }
     }
 }

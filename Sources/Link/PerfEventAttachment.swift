@@ -34,7 +34,7 @@ struct PerfEventAttachment: ~Copyable, Sendable {
     /// Attaches `program` to `perfEvent`. Takes ownership of the event (and `tracefsEvent`) even
     /// when it throws; both are released again then.
     static func attach(
-        program: borrowing FileDescriptor, perfEvent: consuming FileDescriptor,
+        program: Int32, perfEvent: consuming FileDescriptor,
         tracefsEvent: consuming TracefsProbeEvent?, cookie: UInt64, hook: String
     ) throws(LinkError) -> PerfEventAttachment {
         var attachment = PerfEventAttachment(perfEvent: perfEvent, tracefsEvent: tracefsEvent)
@@ -47,11 +47,11 @@ struct PerfEventAttachment: ~Copyable, Sendable {
         return attachment
     }
 
-    private mutating func attach(program: borrowing FileDescriptor, cookie: UInt64, hook: String) throws(LinkError) {
+    private mutating func attach(program: Int32, cookie: UInt64, hook: String) throws(LinkError) {
         guard let eventNumber = perfEvent?.rawValue else { throw .closed }
         if Features.hasPerfEventLink {
             var attributes = LinkCreatePerfEventAttr()
-            attributes.progFD = UInt32(bitPattern: program.rawValue)
+            attributes.progFD = UInt32(bitPattern: program)
             attributes.targetFD = UInt32(bitPattern: eventNumber)
             attributes.attachType = AttachType.perfEvent.rawValue
             attributes.bpfCookie = cookie
@@ -70,7 +70,7 @@ struct PerfEventAttachment: ~Copyable, Sendable {
                 detail: "BPF_LINK_CREATE with BPF_PERF_EVENT returned EINVAL")
         }
         do {
-            try PerfEvent.ioctl(eventNumber, PerfEvent.setBPFRequest, UInt(bitPattern: Int(program.rawValue)))
+            try PerfEvent.ioctl(eventNumber, PerfEvent.setBPFRequest, UInt(bitPattern: Int(program)))
         } catch {
             throw .perfEventIOCTL(request: "PERF_EVENT_IOC_SET_BPF (\(hook))", errno: error)
         }
@@ -146,21 +146,16 @@ public enum Features {
         ).takeDescriptor()
     }
 
-    /// The type of the program behind `descriptor`, from `BPF_OBJ_GET_INFO_BY_FD`.
-    static func programType(of descriptor: borrowing FileDescriptor, hook: String) throws(LinkError) -> ProgramType {
-        do {
-            return ProgramType(rawValue: try Sys.objectInfo(of: descriptor, as: ProgInfo.self).type)
-        } catch {
-            throw .syscall(operation: "query program for \(hook)", error: error)
+    /// Runs `body` with `program`'s descriptor after checking that its type is one of `expected`.
+    static func withProgram<Result>(
+        _ program: Program, _ expected: [ProgramType], hook: String, _ body: (Int32) throws(LinkError) -> Result
+    ) throws(LinkError) -> Result {
+        guard expected.contains(program.type) else {
+            throw .wrongProgramType(hook: hook, expected: expected, actual: program.type)
         }
-    }
-
-    /// Throws ``LinkError/wrongProgramType(hook:expected:actual:)`` unless the program's type is
-    /// one of `expected`.
-    static func requireProgramType(
-        _ descriptor: borrowing FileDescriptor, _ expected: [ProgramType], hook: String
-    ) throws(LinkError) {
-        let actual = try programType(of: descriptor, hook: hook)
-        guard expected.contains(actual) else { throw .wrongProgramType(hook: hook, expected: expected, actual: actual) }
+        guard let result = try program.withFileDescriptorValue(body) else {
+            throw .programClosed(program: program.name, hook: hook)
+        }
+        return result
     }
 }

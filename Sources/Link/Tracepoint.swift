@@ -6,7 +6,7 @@ import Glibc
 /// (`group:name`, as listed under tracefs `events/`) fires. Requires tracefs to find the id.
 ///
 /// ```swift
-/// let link = try Tracepoint(group: "syscalls", name: "sys_enter_getpid", programDescriptor: program)
+/// let link = try Tracepoint(group: "syscalls", name: "sys_enter_getpid", program: program)
 /// ```
 public final class Tracepoint: Link {
     let state: PerfEventLinkState
@@ -15,15 +15,17 @@ public final class Tracepoint: Link {
 
     /// Attaches to tracepoint `group:name`; `cookie` needs Linux 5.15.
     public init(
-        group: String, name: String, programDescriptor program: borrowing FileDescriptor, cookie: UInt64 = 0
+        group: String, name: String, program: Program, cookie: UInt64 = 0
     ) throws(LinkError) {
         let hook = "tracepoint \(group):\(name)"
-        try Features.requireProgramType(program, [.tracepoint], hook: hook)
-        let id = try Tracefs.tracepointID(group: group, name: name)
-        let event = try openTracepointEvent(id: id, pid: -1, what: hook)
-        let attachment = try PerfEventAttachment.attach(
-            program: program, perfEvent: event, tracefsEvent: nil, cookie: cookie, hook: hook)
-        state = PerfEventLinkState(attachment, hook: hook)
+        state = try Features.withProgram(program, [.tracepoint], hook: hook) {
+            (descriptor) throws(LinkError) -> PerfEventLinkState in
+            let id = try Tracefs.tracepointID(group: group, name: name)
+            let event = try openTracepointEvent(id: id, pid: -1, what: hook)
+            let attachment = try PerfEventAttachment.attach(
+                program: descriptor, perfEvent: event, tracefsEvent: nil, cookie: cookie, hook: hook)
+            return PerfEventLinkState(attachment, hook: hook)
+        }
         self.group = group
         self.name = name
     }
@@ -38,22 +40,24 @@ public final class Tracepoint: Link {
 public enum RawTracepoint {
     /// Attaches the program to raw tracepoint `name` (such as `sys_enter`) and returns the link.
     public static func attach(
-        name: String, programDescriptor program: borrowing FileDescriptor, cookie: UInt64 = 0
+        name: String, program: Program, cookie: UInt64 = 0
     ) throws(LinkError) -> RawLink {
         let hook = "raw tracepoint \(name)"
-        try Features.requireProgramType(program, [.rawTracepoint, .rawTracepointWritable], hook: hook)
-        var attributes = RawTracepointOpenAttr()
-        attributes.progFD = UInt32(bitPattern: program.rawValue)
-        attributes.cookie = cookie
-        let nameCopy = CStringCopy(name)
-        attributes.name = nameCopy.address
-        do {
-            return RawLink(adopting: try Sys.rawTracepointOpen(attributes))
-        } catch {
-            if error.errno == .noSuchFileOrDirectory {
-                throw .tracepointNotFound(group: "raw", name: name)
+        return try Features.withProgram(program, [.rawTracepoint, .rawTracepointWritable], hook: hook) {
+            (descriptor) throws(LinkError) -> RawLink in
+            var attributes = RawTracepointOpenAttr()
+            attributes.progFD = UInt32(bitPattern: descriptor)
+            attributes.cookie = cookie
+            let nameCopy = CStringCopy(name)
+            attributes.name = nameCopy.address
+            do throws(BPFSyscallError) {
+                return RawLink(adopting: try Sys.rawTracepointOpen(attributes))
+            } catch {
+                if error.errno == .noSuchFileOrDirectory {
+                    throw .tracepointNotFound(group: "raw", name: name)
+                }
+                throw .syscall(operation: "attach \(hook)", error: error)
             }
-            throw .syscall(operation: "attach \(hook)", error: error)
         }
     }
 }
@@ -67,34 +71,37 @@ public final class PerfEventSampler: Link {
     /// `frequency` is true) and attaches the program to each.
     ///
     /// ```swift
-    /// let sampler = try PerfEventSampler(softwareEvent: .cpuClock, frequency: 99, programDescriptor: program)
+    /// let sampler = try PerfEventSampler(softwareEvent: .cpuClock, frequency: 99, program: program)
     /// ```
     public init(
         type: PerfEventType = .software, config: UInt64 = SoftwareEvent.cpuClock.rawValue,
-        samplePeriod: UInt64, useFrequency: Bool = false, programDescriptor program: borrowing FileDescriptor,
-        cookie: UInt64 = 0
+        samplePeriod: UInt64, useFrequency: Bool = false, program: Program, cookie: UInt64 = 0
     ) throws(LinkError) {
         let hook = "perf event type \(type.rawValue) config \(config)"
-        try Features.requireProgramType(program, [.perfEvent], hook: hook)
         guard samplePeriod > 0 else { throw .invalidOption("the sample period (or frequency) must be above 0") }
         var attributes = PerfEventAttr()
         attributes.type = type.rawValue
         attributes.config = config
         attributes.samplePeriod = samplePeriod
         if useFrequency { attributes.flags.insert(.frequency) }
-        var states: [PerfEventLinkState] = []
-        for cpu in try PerfEventSampler.onlineCPUs() {
-            let event: FileDescriptor
-            do {
-                event = try PerfEvent.open(attributes, pid: -1, cpu: cpu)
-            } catch {
-                throw .perfEventOpen(event: "\(hook) on CPU \(cpu)", errno: error)
+        let cpus = try PerfEventSampler.onlineCPUs()
+        self.states = try Features.withProgram(program, [.perfEvent], hook: hook) {
+            (descriptor) throws(LinkError) -> [PerfEventLinkState] in
+            var states: [PerfEventLinkState] = []
+            for cpu in cpus {
+                let event: FileDescriptor
+                do throws(Errno) {
+                    event = try PerfEvent.open(attributes, pid: -1, cpu: cpu)
+                } catch {
+                    throw .perfEventOpen(event: "\(hook) on CPU \(cpu)", errno: error)
+                }
+                let attachment = try PerfEventAttachment.attach(
+                    program: descriptor, perfEvent: event, tracefsEvent: nil, cookie: cookie,
+                    hook: "\(hook) on CPU \(cpu)")
+                states.append(PerfEventLinkState(attachment, hook: hook))
             }
-            let attachment = try PerfEventAttachment.attach(
-                program: program, perfEvent: event, tracefsEvent: nil, cookie: cookie, hook: "\(hook) on CPU \(cpu)")
-            states.append(PerfEventLinkState(attachment, hook: hook))
+            return states
         }
-        self.states = states
     }
 
     public func close() throws(LinkError) {

@@ -10,7 +10,7 @@ import Glibc
 ///
 /// ```swift
 /// let bash = try Executable(path: "/bin/bash")
-/// let probe = try Uprobe(executable: bash, symbol: "readline", programDescriptor: program)
+/// let probe = try Uprobe(executable: bash, symbol: "readline", program: program)
 /// ```
 public final class Uprobe: Link {
     let state: PerfEventLinkState
@@ -23,26 +23,27 @@ public final class Uprobe: Link {
 
     /// Attaches to function `symbol` of `executable` (plus ``ProbeOptions/offset`` bytes).
     public convenience init(
-        executable: Executable, symbol: String, programDescriptor program: borrowing FileDescriptor,
-        isReturnProbe: Bool = false, options: ProbeOptions = ProbeOptions()
+        executable: Executable, symbol: String, program: Program, isReturnProbe: Bool = false, options: ProbeOptions = ProbeOptions()
     ) throws(LinkError) {
         let start = try executable.offset(of: symbol)
         let (offset, overflow) = start.addingReportingOverflow(options.offset)
         guard !overflow else { throw .invalidOption("offset \(options.offset) past \(symbol) overflows") }
         try self.init(
-            executable: executable, fileOffset: offset, label: symbol, programDescriptor: program,
+            executable: executable, fileOffset: offset, label: symbol, program: program,
             isReturnProbe: isReturnProbe, options: options)
     }
 
     /// Attaches at file offset `fileOffset` of `executable` (``ProbeOptions/offset`` is ignored).
     public init(
         executable: Executable, fileOffset: UInt64, label: String? = nil,
-        programDescriptor program: borrowing FileDescriptor, isReturnProbe: Bool = false,
+        program: Program, isReturnProbe: Bool = false,
         options: ProbeOptions = ProbeOptions()
     ) throws(LinkError) {
         let name = label ?? "0x\(String(fileOffset, radix: 16))"
         let hook = "\(isReturnProbe ? "uretprobe" : "uprobe") \(executable.path):\(name)"
-        try Features.requireProgramType(program, [.kprobe], hook: hook)
+        guard program.type == .kprobe else {
+            throw .wrongProgramType(hook: hook, expected: [.kprobe], actual: program.type)
+        }
         if options.maxActive != 0 { throw .invalidOption("maxActive applies to kretprobes only (\(hook))") }
         if let pid = options.pid, pid <= 0 { throw .invalidOption("pid \(pid) is not a process id") }
         guard !executable.path.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }) || !options.forceTracefs
@@ -68,9 +69,15 @@ public final class Uprobe: Link {
             tracefsEvent = consume event
         }
         guard let opened = perfEvent.take() else { throw .closed }
-        let attachment = try PerfEventAttachment.attach(
-            program: program, perfEvent: opened, tracefsEvent: tracefsEvent.take(), cookie: options.cookie, hook: hook)
-        state = PerfEventLinkState(attachment, hook: hook)
+        var pending: OpenedProbeEvent? = OpenedProbeEvent(perfEvent: opened, tracefsEvent: tracefsEvent.take(), target: name)
+        state = try Features.withProgram(program, [.kprobe], hook: hook) {
+            (descriptor) throws(LinkError) -> PerfEventLinkState in
+            guard let event = pending.take() else { throw .closed }
+            let attachment = try PerfEventAttachment.attach(
+                program: descriptor, perfEvent: event.perfEvent, tracefsEvent: event.tracefsEvent,
+                cookie: options.cookie, hook: hook)
+            return PerfEventLinkState(attachment, hook: hook)
+        }
         path = executable.path
         offset = fileOffset
         self.isReturnProbe = isReturnProbe

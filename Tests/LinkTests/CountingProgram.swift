@@ -7,7 +7,7 @@ import Glibc
 /// one process: the tests' way of seeing that an attached program really runs, and how often.
 struct Counter: ~Copyable {
     let map: FileDescriptor
-    let program: FileDescriptor
+    let program: Program
 
     /// Loads the counting program as `type`; with `process`, it counts only that thread group.
     /// With `addingCookie` it adds the attach cookie (`bpf_get_attach_cookie`) instead of 1.
@@ -50,10 +50,11 @@ struct Counter: ~Copyable {
         builder.label("out")
         builder.append(contentsOf: [.mov64(.r0, 0), .exit()])
         let bytes = try builder.build().encoded(byteOrder: .host)
-        let program = try Sys.loadProgram(
-            type: type.rawValue, instructions: bytes, license: "GPL",
-            expectedAttachType: expectedAttachType?.rawValue ?? 0
-        ).takeDescriptor()
+        let program = try Program(
+            adopting: Sys.loadProgram(
+                type: type.rawValue, instructions: bytes, license: "GPL",
+                expectedAttachType: expectedAttachType?.rawValue ?? 0
+            ).takeDescriptor())
         self.map = map
         self.program = program
     }
@@ -66,9 +67,8 @@ struct Counter: ~Copyable {
 }
 
 /// A trivial program (`r0 = 0; exit`) of `type`.
-func trivialProgram(type: ProgramType, expectedAttachType: AttachType? = nil) throws -> FileDescriptor {
-    let bytes = try [Instruction.mov64(.r0, 0), .exit()].encoded(byteOrder: .host)
-    return try Sys.loadProgram(
-        type: type.rawValue, instructions: bytes, license: "GPL", expectedAttachType: expectedAttachType?.rawValue ?? 0
-    ).takeDescriptor()
+func trivialProgram(type: ProgramType, expectedAttachType: AttachType? = nil) throws -> Program {
+    let spec = ProgramSpec(
+        name: "trivial", type: type, attachType: expectedAttachType, instructions: [.mov64(.r0, 0), .exit()])
+    return try Program(spec: spec)
 }

@@ -58,7 +58,7 @@ struct KprobeNotSupportedTests {
         options.forceTracefs = forceTracefs
         for isReturnProbe in [false, true] {
             #expect {
-                try Kprobe(symbol: "sys_getpid", programDescriptor: program, isReturnProbe: isReturnProbe, options: options)
+                try Kprobe(symbol: "sys_getpid", program: program, isReturnProbe: isReturnProbe, options: options)
             } throws: { error in
                 guard case LinkError.notSupported(let feature, let requirement, _) = error else { return false }
                 return feature == "kprobes" && requirement == "CONFIG_KPROBES"
@@ -92,7 +92,7 @@ struct KprobeTests {
         var options = ProbeOptions()
         options.forceTracefs = throughTracefs
         options.groupPrefix = "swiftebpf_test"
-        let probe = try Kprobe(symbol: "sys_execve", programDescriptor: counter.program, options: options)
+        let probe = try Kprobe(symbol: "sys_execve", program: counter.program, options: options)
         #expect(probe.usesTracefs == throughTracefs)
         #expect(probe.symbol.hasSuffix("sys_execve"))
         try Self.execTrue(times: 3)
@@ -109,7 +109,7 @@ struct KprobeTests {
         var options = ProbeOptions()
         options.maxActive = maxActive
         options.groupPrefix = "swiftebpf_test"
-        let probe = try Kprobe(symbol: "sys_execve", programDescriptor: counter.program, isReturnProbe: true, options: options)
+        let probe = try Kprobe(symbol: "sys_execve", program: counter.program, isReturnProbe: true, options: options)
         #expect(probe.usesTracefs == (maxActive > 0))
         try Self.execTrue(times: 2)
         #expect(try counter.count() == 2)
@@ -124,7 +124,7 @@ struct KprobeTests {
             options.forceTracefs = forceTracefs
             options.groupPrefix = "swiftebpf_test"
             #expect {
-                try Kprobe(symbol: "no_such_kernel_function_xyz", programDescriptor: program, options: options)
+                try Kprobe(symbol: "no_such_kernel_function_xyz", program: program, options: options)
             } throws: { error in
                 if case LinkError.kernelSymbolNotFound("no_such_kernel_function_xyz", _) = error { return true }
                 return false
@@ -138,7 +138,7 @@ struct KprobeTests {
         let counter = try Counter(type: .kprobe, addingCookie: true)
         var options = ProbeOptions()
         options.cookie = 42
-        let probe = try Kprobe(symbol: "sys_execve", programDescriptor: counter.program, options: options)
+        let probe = try Kprobe(symbol: "sys_execve", program: counter.program, options: options)
         #expect(probe.usesBPFLink)
         try Self.execTrue(times: 2)
         #expect(try counter.count() == 84)

@@ -39,7 +39,7 @@ struct TracepointTests {
 
     @Test func tracepointCountsSyscalls() throws {
         let counter = try Counter(type: .tracepoint, onlyThread: currentThreadID())
-        let link = try Tracepoint(group: "syscalls", name: "sys_enter_getpid", programDescriptor: counter.program)
+        let link = try Tracepoint(group: "syscalls", name: "sys_enter_getpid", program: counter.program)
         callGetpid(times: 5)
         #expect(try counter.count() == 5)
         try link.close()
@@ -50,13 +50,13 @@ struct TracepointTests {
     @Test func missingTracepointIsNamed() throws {
         let program = try trivialProgram(type: .tracepoint)
         #expect {
-            try Tracepoint(group: "syscalls", name: "sys_enter_nothing_like_this", programDescriptor: program)
+            try Tracepoint(group: "syscalls", name: "sys_enter_nothing_like_this", program: program)
         } throws: { error in
             if case LinkError.tracepointNotFound("syscalls", "sys_enter_nothing_like_this") = error { return true }
             return false
         }
         #expect(throws: LinkError.self) {
-            try Tracepoint(group: "..", name: "x", programDescriptor: program)
+            try Tracepoint(group: "..", name: "x", program: program)
         }
     }
 
@@ -64,7 +64,7 @@ struct TracepointTests {
         // sys_enter(regs, id): the second argument is the syscall number.
         let counter = try Counter(
             type: .rawTracepoint, onlyThread: currentThreadID(), contextWord: (offset: 8, value: getpidSyscall))
-        let link = try RawTracepoint.attach(name: "sys_enter", programDescriptor: counter.program)
+        let link = try RawTracepoint.attach(name: "sys_enter", program: counter.program)
         callGetpid(times: 4)
         #expect(try counter.count() == 4)
         let info = try link.info()
@@ -80,7 +80,7 @@ struct TracepointTests {
         let path = "/sys/fs/bpf/swiftebpf_test_link_\(getpid())"
         let counter = try Counter(
             type: .rawTracepoint, onlyThread: currentThreadID(), contextWord: (offset: 8, value: getpidSyscall))
-        let link = try RawTracepoint.attach(name: "sys_enter", programDescriptor: counter.program)
+        let link = try RawTracepoint.attach(name: "sys_enter", program: counter.program)
         let id = try link.info().id
         try link.pin(at: path)
         defer { unlink(path) }
@@ -110,7 +110,7 @@ struct TracepointTests {
     @Test func rawTracepointUnknownNameIsNamed() throws {
         let program = try trivialProgram(type: .rawTracepoint)
         #expect {
-            try RawTracepoint.attach(name: "no_such_tracepoint_xyz", programDescriptor: program)
+            try RawTracepoint.attach(name: "no_such_tracepoint_xyz", program: program)
         } throws: { error in
             if case LinkError.tracepointNotFound(_, "no_such_tracepoint_xyz") = error { return true }
             return false
@@ -120,7 +120,7 @@ struct TracepointTests {
     @Test func samplingProgramRunsOnCPUClock() throws {
         let counter = try Counter(type: .perfEvent)
         let sampler = try PerfEventSampler(
-            samplePeriod: 1000, useFrequency: true, programDescriptor: counter.program)
+            samplePeriod: 1000, useFrequency: true, program: counter.program)
         var spin: UInt64 = 0
         let start = clock()
         while clock() - start < CLOCKS_PER_SEC / 5 { spin &+= 1 }

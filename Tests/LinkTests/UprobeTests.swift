@@ -29,7 +29,7 @@ struct UprobeTests {
         let target = try Executable(path: try UprobeTarget.binary.get())
         let counter = try Counter(type: .kprobe)
         let probe = try Uprobe(
-            executable: target, symbol: "counted", programDescriptor: counter.program,
+            executable: target, symbol: "counted", program: counter.program,
             options: Self.options(forceTracefs: throughTracefs))
         #expect(probe.usesTracefs == throughTracefs)
         _ = try UprobeTarget.run(calls: 7)
@@ -55,7 +55,7 @@ struct UprobeTests {
         let target = try Executable(path: try UprobeTarget.binary.get())
         let counter = try Counter(type: .kprobe)
         let probe = try Uprobe(
-            executable: target, symbol: "counted", programDescriptor: counter.program, isReturnProbe: true,
+            executable: target, symbol: "counted", program: counter.program, isReturnProbe: true,
             options: Self.options(forceTracefs: throughTracefs))
         _ = try UprobeTarget.run(calls: 4)
         #expect(try counter.count() == 4)
@@ -69,7 +69,7 @@ struct UprobeTests {
         let waiting = try UprobeTarget.Waiting(calls: 6)
         var options = Self.options(forceTracefs: throughTracefs)
         options.pid = waiting.pid
-        let probe = try Uprobe(executable: target, symbol: "counted", programDescriptor: counter.program, options: options)
+        let probe = try Uprobe(executable: target, symbol: "counted", program: counter.program, options: options)
         _ = try UprobeTarget.run(calls: 9)  // another process: not counted
         _ = try waiting.go()
         #expect(try counter.count() == 6)
@@ -83,7 +83,7 @@ struct UprobeTests {
         #expect(try UprobeTarget.run(calls: 1) == 0)
         var options = Self.options(forceTracefs: throughTracefs)
         options.referenceCounterOffset = try target.offset(of: "counted_semaphore")
-        let probe = try Uprobe(executable: target, symbol: "counted", programDescriptor: counter.program, options: options)
+        let probe = try Uprobe(executable: target, symbol: "counted", program: counter.program, options: options)
         #expect(try UprobeTarget.run(calls: 2) == 1)
         #expect(try counter.count() == 2)
         try probe.close()
@@ -97,7 +97,7 @@ struct UprobeTests {
         let counter = try Counter(type: .kprobe, addingCookie: true)
         var options = Self.options(forceTracefs: throughTracefs)
         options.cookie = 1000
-        let probe = try Uprobe(executable: target, symbol: "counted", programDescriptor: counter.program, options: options)
+        let probe = try Uprobe(executable: target, symbol: "counted", program: counter.program, options: options)
         #expect(probe.usesBPFLink)
         _ = try UprobeTarget.run(calls: 3)
         #expect(try counter.count() == 3000)
@@ -110,7 +110,7 @@ struct UprobeTests {
         let target = try Executable(path: try UprobeTarget.binary.get())
         let counter = try Counter(type: .kprobe)
         #expect {
-            try Uprobe(executable: target, symbol: "no_such_function", programDescriptor: counter.program)
+            try Uprobe(executable: target, symbol: "no_such_function", program: counter.program)
         } throws: { error in
             guard case LinkError.binarySymbolNotFound("no_such_function", let path) = error else { return false }
             return path == target.path
@@ -121,7 +121,7 @@ struct UprobeTests {
         let target = try Executable(path: try UprobeTarget.binary.get())
         let program = try trivialProgram(type: .socketFilter)
         #expect {
-            try Uprobe(executable: target, symbol: "counted", programDescriptor: program)
+            try Uprobe(executable: target, symbol: "counted", program: program)
         } throws: { error in
             guard case LinkError.wrongProgramType(_, let expected, let actual) = error else { return false }
             return expected == [.kprobe] && actual == .socketFilter
@@ -136,7 +136,7 @@ struct UprobeTests {
         var options = Self.options(forceTracefs: true)
         options.pid = 4_194_304
         #expect {
-            try Uprobe(executable: target, symbol: "counted", programDescriptor: counter.program, options: options)
+            try Uprobe(executable: target, symbol: "counted", program: counter.program, options: options)
         } throws: { error in
             guard case LinkError.perfEventOpen(_, let errno) = error else { return false }
             return errno == .noSuchProcess
