@@ -146,3 +146,33 @@ struct KprobeTests {
         try probe.close()
     }
 }
+
+@Suite(
+    "kprobe.multi and kprobe.session without CONFIG_FPROBE (root)", .checksFileDescriptorLeaks, .lacks(.kprobeMulti),
+    .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+struct KprobeMultiNotSupportedTests {
+    @Test(arguments: [KprobeMulti.Mode.entry, .return, .session])
+    func notSupportedNamesTheConfigOption(mode: KprobeMulti.Mode) throws {
+        let attachType: AttachType = mode == .session ? .traceKprobeSession : .traceKprobeMulti
+        let program = try trivialProgram(type: .kprobe, expectedAttachType: attachType)
+        #expect {
+            try KprobeMulti.attach(symbols: ["vfs_read", "vfs_write"], program: program, mode: mode, cookies: [1, 2])
+        } throws: { error in
+            guard case LinkError.notSupported(let feature, let requirement, _) = error else { return false }
+            return feature.hasPrefix("kprobe.") && requirement.contains("CONFIG_FPROBE")
+        }
+    }
+
+    @Test func badArgumentsAreRefusedBeforeTheKernel() throws {
+        let program = try trivialProgram(type: .kprobe, expectedAttachType: .traceKprobeMulti)
+        #expect(throws: LinkError.self) { try KprobeMulti.attach(symbols: [], program: program) }
+        #expect(throws: LinkError.self) { try KprobeMulti.attach(symbols: ["a"], program: program, cookies: [1, 2]) }
+        let socketFilter = try trivialProgram(type: .socketFilter)
+        #expect {
+            try KprobeMulti.attach(symbols: ["vfs_read"], program: socketFilter)
+        } throws: { error in
+            if case LinkError.wrongProgramType = error { return true }
+            return false
+        }
+    }
+}

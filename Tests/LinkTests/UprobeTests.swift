@@ -106,6 +106,20 @@ struct UprobeTests {
         try probe.close()
     }
 
+    @Test("uprobe.multi counts calls with per-symbol cookies")
+    func uprobeMulti() throws {
+        let target = try Executable(path: try UprobeTarget.binary.get())
+        let counter = try Counter(type: .kprobe, expectedAttachType: .traceUprobeMulti, addingCookie: true)
+        let link = try UprobeMulti.attach(
+            executable: target, symbols: ["counted", "main"], program: counter.program, cookies: [1, 1000])
+        _ = try UprobeTarget.run(calls: 5)
+        #expect(try counter.count() == 1005)
+        #expect(try link.info().type == 12)  // BPF_LINK_TYPE_UPROBE_MULTI
+        try link.close()
+        _ = try UprobeTarget.run(calls: 5)
+        #expect(try counter.count() == 1005)
+    }
+
     @Test func unknownSymbolNamesIt() throws {
         let target = try Executable(path: try UprobeTarget.binary.get())
         let counter = try Counter(type: .kprobe)
