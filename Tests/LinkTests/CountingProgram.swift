@@ -13,7 +13,8 @@ struct Counter: ~Copyable {
     /// With `addingCookie` it adds the attach cookie (`bpf_get_attach_cookie`) instead of 1.
     init(
         type: ProgramType, expectedAttachType: AttachType? = nil, onlyProcess process: Int32? = nil,
-        onlyThread thread: Int32? = nil, contextWord: (offset: Int16, value: Int32)? = nil, addingCookie: Bool = false
+        onlyThread thread: Int32? = nil, contextWord: (offset: Int16, value: Int32)? = nil, addingCookie: Bool = false,
+        returning returnValue: Int32 = 0
     ) throws {
         let map = try Sys.createMap(type: 2, keySize: 4, valueSize: 8, maxEntries: 1)
         var builder = ProgramBuilder()
@@ -48,7 +49,7 @@ struct Counter: ~Copyable {
             .atomic(.add, .r7, on: .r0, size: .doubleWord),
         ])
         builder.label("out")
-        builder.append(contentsOf: [.mov64(.r0, 0), .exit()])
+        builder.append(contentsOf: [.mov64(.r0, returnValue), .exit()])
         let bytes = try builder.build().encoded(byteOrder: .host)
         let program = try Program(
             adopting: Sys.loadProgram(
