@@ -33,7 +33,7 @@ let package = Package(
         .testTarget(name: "ELFFileTests", dependencies: ["EBPFELFFile", "TestSupport"]),
         .testTarget(name: "ASMTests", dependencies: ["EBPFASM", "EBPFELFFile", "TestSupport"]),
         .testTarget(name: "BTFTests", dependencies: ["EBPFBTF", "TestSupport"]),
-        .testTarget(name: "CollectionTests", dependencies: ["EBPFCollection", "TestSupport"]),
+        .testTarget(name: "CollectionTests", dependencies: ["EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "ELFTests", dependencies: ["EBPFELF", "TestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),

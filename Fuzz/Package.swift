@@ -7,9 +7,19 @@ let package = Package(
     name: "swift-ebpf-fuzz",
     dependencies: [.package(name: "swift-ebpf", path: "..")],
     targets: [
+        // What every fuzz target shares: the hand-over to libFuzzer's driver and seed writing.
+        .target(name: "FuzzDriver"),
         .executableTarget(
             name: "fuzz-elffile",
-            dependencies: [.product(name: "EBPF", package: "swift-ebpf")]
+            dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
+        ),
+        .executableTarget(
+            name: "fuzz-btf",
+            dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
+        ),
+        .executableTarget(
+            name: "fuzz-btfext",
+            dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,8 @@
 #!/bin/sh
-# Builds one libFuzzer target of swift-ebpf and runs it on the testdata objects as the seed corpus.
-#   Fuzz/run.sh fuzz-elffile [RUNS]     (RUNS defaults to 1000000 executions)
+# Builds one libFuzzer target of swift-ebpf and runs it on the target's seed corpus (which the
+# target writes itself: `TARGET --write-seeds DIR`; from the testdata objects and, for BTF, the
+# host's vmlinux BTF).
+#   Fuzz/run.sh fuzz-elffile|fuzz-btf|fuzz-btfext [RUNS]     (RUNS defaults to 1000000 executions)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 target=${1:?usage: run.sh TARGET [RUNS]}
@@ -10,5 +12,5 @@ swift build -c release --package-path "$here" --product "$target" \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-cp "$here"/../testdata/*.o "$corpus"/
+"$here/.build/release/$target" --write-seeds "$corpus"
 "$here/.build/release/$target" -runs="$runs" -max_len=65536 -print_final_stats=1 "$corpus"

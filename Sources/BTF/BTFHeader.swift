@@ -79,33 +79,3 @@ public struct BTFHeader: Sendable, Hashable {
         self = try result.get()
     }
 }
-
-/// Why a BTF blob could not be used. Each case names what was wrong and where.
-public enum BTFError: Error, Equatable, CustomStringConvertible {
-    case truncatedHeader(available: Int, needed: Int)
-    case badMagic(UInt16)
-    case unsupportedVersion(UInt8)
-    case badHeaderLength(UInt32, blobSize: Int)
-    case unknownHeaderField(offset: Int)
-    case sectionOutOfBounds(section: String, offset: UInt32, length: UInt32, available: UInt64)
-    case misalignedTypeSection(offset: UInt32)
-
-    public var description: String {
-        switch self {
-        case .truncatedHeader(let available, let needed):
-            "BTF header truncated: \(available) bytes, need \(needed)"
-        case .badMagic(let magic):
-            "not BTF: magic 0x\(String(magic, radix: 16)) at offset 0, expected 0xeb9f"
-        case .unsupportedVersion(let version):
-            "unsupported BTF version \(version) at offset 2 (only version 1 exists)"
-        case .badHeaderLength(let length, let blobSize):
-            "BTF header length \(length) at offset 4 is invalid for a \(blobSize)-byte blob"
-        case .unknownHeaderField(let offset):
-            "BTF header has a non-zero field this library does not know at offset \(offset)"
-        case .sectionOutOfBounds(let section, let offset, let length, let available):
-            "BTF \(section) section (offset \(offset), length \(length)) exceeds the \(available) bytes after the header"
-        case .misalignedTypeSection(let offset):
-            "BTF type section offset \(offset) is not 4-byte aligned"
-        }
-    }
-}

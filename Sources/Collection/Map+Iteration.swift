@@ -25,10 +25,14 @@ public struct RawMapIterator: Sendable {
     /// The next key and its value bytes (``Map/valueBufferSize`` of them), nil at the end.
     public mutating func next() throws(MapError) -> (key: [UInt8], value: [UInt8])? {
         guard !finished else { return nil }
-        while visitedKeys < Int(map.maxEntries) {
+        while true {
             guard let key = try map.nextKey(after: previousKey) else {
                 finished = true
                 return nil
+            }
+            guard visitedKeys < Int(map.maxEntries) else {
+                finished = true
+                throw map.error(.iterate, .iterationAborted(afterKeys: visitedKeys))
             }
             previousKey = key
             visitedKeys += 1
@@ -37,8 +41,6 @@ public struct RawMapIterator: Sendable {
             guard let value = try map.lookup(keyBytes: key) else { continue }
             return (key, value)
         }
-        finished = true
-        throw map.error(.iterate, .iterationAborted(afterKeys: visitedKeys))
     }
 }
 

@@ -27,6 +27,7 @@ public struct MapError: Error, CustomStringConvertible, Sendable {
         case deleteBatch = "batch delete"
         case freeze, pin, unpin, close, clone
         case info = "get info of"
+        case memoryMap = "memory-map"
     }
 
     /// Why it failed.
@@ -55,6 +56,10 @@ public struct MapError: Error, CustomStringConvertible, Sendable {
         case possibleCPUs(PossibleCPUsError)
         /// The map was closed before the operation.
         case closed
+        /// Only arrays created with ``MapFlags/mmapable`` can be memory-mapped.
+        case notMemoryMappable(MapType, MapFlags)
+        /// `mmap` failed.
+        case memoryMapFailed(Errno)
         /// Removing the pin file failed.
         case unlinkFailed(path: String, errno: Errno)
         /// Duplicating or closing the descriptor failed.
@@ -101,6 +106,10 @@ extension MapError.Reason: CustomStringConvertible {
             return "\(error)"
         case .closed:
             return "the map is closed"
+        case .notMemoryMappable(let type, let flags):
+            return "\(type) with flags 0x\(String(flags.rawValue, radix: 16)) cannot be memory-mapped; create an array with BPF_F_MMAPABLE"
+        case .memoryMapFailed(let errno):
+            return "mmap: \(errno)"
         case .unlinkFailed(let path, let errno):
             return "removing \(path): \(errno)"
         case .descriptor(let errno):

@@ -19,7 +19,7 @@ enum Testdata {
         .deletingLastPathComponent()
         .appendingPathComponent("testdata")
 
-    static let llvmObjdump = "/opt/swift/usr/bin/llvm-objdump"
+    static let llvmObjdump = Toolchain.tool("llvm-objdump") ?? "llvm-objdump (not found on PATH or in /opt/swift/usr/bin)"
 
     /// Every `*.o` in testdata, sorted.
     static func objectPaths() throws -> [String] {

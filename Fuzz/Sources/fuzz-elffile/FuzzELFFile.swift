@@ -1,4 +1,5 @@
 import EBPF
+import FuzzDriver
 
 /// Reads arbitrary bytes as an ELF file and walks everything the reader offers. Any outcome but
 /// a crash is fine: malformed input must end in an `ELFError`.
@@ -16,19 +17,14 @@ public func fuzzELFFile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("fuzz_elffile_main")
 public func fuzzMain(
     _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> CInt {
-    var count = argc
-    var arguments = argv
-    return runFuzzerDriver(&count, &arguments, fuzzELFFile)
+    FuzzDriver.run(argc: argc, argv: argv, callback: fuzzELFFile) {
+        FuzzDriver.testdataObjects().compactMap { name in
+            guard let file = try? ELFFile(path: FuzzDriver.testdata + "/" + name) else { return nil }
+            return (name, file.bytes)
+        }
+    }
 }

@@ -1,0 +1,167 @@
+import EBPFELFFile
+
+extension BTFExt {
+    /// The size of the header up to and including the line info fields.
+    static let minimumHeaderSize = 24
+    /// The size of the header with the CO-RE relocation fields.
+    static let headerSizeWithCoreRelocations = 32
+
+    /// Parses a `.BTF.ext` section, resolving its strings and type ids against `spec`, the
+    /// object's `.BTF` section.
+    public init(bytes: [UInt8], spec: BTFSpec) throws(BTFExtError) {
+        try self.init(bytes: bytes[...], spec: spec)
+    }
+
+    /// Parses a `.BTF.ext` section, resolving its strings and type ids against `spec`, the
+    /// object's `.BTF` section.
+    public init(bytes: ArraySlice<UInt8>, spec: BTFSpec) throws(BTFExtError) {
+        guard bytes.count >= Self.minimumHeaderSize else {
+            throw .truncatedHeader(available: bytes.count, needed: Self.minimumHeaderSize)
+        }
+        let first = bytes[bytes.startIndex]
+        let second = bytes[bytes.startIndex + 1]
+        let magicLittle = UInt16(first) | UInt16(second) << 8
+        let byteOrder: BTFByteOrder
+        if magicLittle == BTFHeader.magic {
+            byteOrder = .littleEndian
+        } else if magicLittle.byteSwapped == BTFHeader.magic {
+            byteOrder = .bigEndian
+        } else {
+            throw .badMagic(magicLittle)
+        }
+        let parser = ExtParser(
+            reader: ByteReader(bytes: bytes, byteOrder: byteOrder == .littleEndian ? .littleEndian : .bigEndian),
+            spec: spec)
+        let version = bytes[bytes.startIndex + 2]
+        guard version == 1 else { throw .unsupportedVersion(version) }
+        let headerLength = try parser.word(4, in: "header")
+        guard headerLength >= UInt32(Self.minimumHeaderSize), UInt64(headerLength) <= UInt64(bytes.count) else {
+            throw .badHeaderLength(headerLength, available: bytes.count)
+        }
+        self.init(byteOrder: byteOrder)
+        let functions = try parser.subsection("func_info", header: 8, minimumRecord: 8, headerLength: headerLength)
+        funcInfos = try parser.records(functions) { (record: Int) throws(BTFExtError) -> BTFFuncInfo in
+            BTFFuncInfo(
+                instructionOffset: try parser.instructionOffset(record, in: "func_info"),
+                type: try parser.typeID(record + 4, in: "func_info"))
+        }
+        let lines = try parser.subsection("line_info", header: 16, minimumRecord: 16, headerLength: headerLength)
+        lineInfos = try parser.records(lines) { (record: Int) throws(BTFExtError) -> BTFLineInfo in
+            let lineAndColumn = try parser.word(record + 12, in: "line_info")
+            return BTFLineInfo(
+                instructionOffset: try parser.instructionOffset(record, in: "line_info"),
+                fileName: try parser.string(record + 4, in: "line_info"),
+                line: try parser.string(record + 8, in: "line_info"),
+                lineNumber: lineAndColumn >> 10, column: lineAndColumn & 0x3FF)
+        }
+        if headerLength >= UInt32(Self.headerSizeWithCoreRelocations) {
+            let relocations = try parser.subsection(
+                "core_relo", header: 24, minimumRecord: 16, headerLength: headerLength)
+            coreRelocations = try parser.records(relocations) { (record: Int) throws(BTFExtError) -> BTFCoreRelocation in
+                BTFCoreRelocation(
+                    instructionOffset: try parser.instructionOffset(record, in: "core_relo"),
+                    type: try parser.typeID(record + 4, in: "core_relo"),
+                    accessString: try parser.string(record + 8, in: "core_relo"),
+                    kind: BTFCoreRelocationKind(rawValue: try parser.word(record + 12, in: "core_relo")))
+            }
+        }
+    }
+}
+
+/// Where one subsection's records are.
+struct ExtSubsection {
+    var name: String
+    var start: Int
+    var end: Int
+    var recordSize: Int
+}
+
+/// Bounds-checked reads of a `.BTF.ext` section with errors that name the subsection.
+struct ExtParser {
+    let reader: ByteReader
+    let spec: BTFSpec
+
+    func word(_ offset: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
+        do {
+            return try reader.readU32(at: offset)
+        } catch {
+            throw .truncatedRecords(subsection: subsection, offset: offset, needed: 4, available: max(reader.count - offset, 0))
+        }
+    }
+
+    func string(_ field: Int, in subsection: String) throws(BTFExtError) -> String {
+        let offset = try word(field, in: subsection)
+        guard let string = spec.string(at: offset) else {
+            throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
+        }
+        return string
+    }
+
+    func typeID(_ field: Int, in subsection: String) throws(BTFExtError) -> BTFTypeID {
+        let id = try word(field, in: subsection)
+        guard id < spec.typeCount else {
+            throw .typeIDOutOfRange(subsection: subsection, offset: field, type: BTFTypeID(id), typeCount: spec.typeCount)
+        }
+        return BTFTypeID(id)
+    }
+
+    func instructionOffset(_ field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
+        let offset = try word(field, in: subsection)
+        guard offset % 8 == 0 else {
+            throw .misalignedInstructionOffset(subsection: subsection, offset: field, instructionOffset: offset)
+        }
+        return offset
+    }
+
+    /// Locates a subsection from its offset and length at `header` in the header; nil if empty.
+    func subsection(
+        _ name: String, header field: Int, minimumRecord: UInt32, headerLength: UInt32
+    ) throws(BTFExtError) -> ExtSubsection? {
+        let offset = try word(field, in: "header")
+        let length = try word(field + 4, in: "header")
+        let start = UInt64(headerLength) + UInt64(offset)
+        guard start + UInt64(length) <= UInt64(reader.count) else {
+            throw .subsectionOutOfBounds(
+                subsection: name, offset: offset, length: length, available: reader.count - Int(headerLength))
+        }
+        guard length > 0 else { return nil }
+        let recordSize = try word(Int(start), in: name)
+        guard recordSize >= minimumRecord else {
+            throw .recordSizeTooSmall(subsection: name, offset: Int(start), recordSize: recordSize, minimum: minimumRecord)
+        }
+        return ExtSubsection(name: name, start: Int(start) + 4, end: Int(start + UInt64(length)), recordSize: Int(recordSize))
+    }
+
+    /// Reads every `btf_ext_info_sec` of a subsection and decodes its records with `decode`,
+    /// which gets each record's offset.
+    func records<Record>(
+        _ subsection: ExtSubsection?, _ decode: (Int) throws(BTFExtError) -> Record
+    ) throws(BTFExtError) -> [String: [Record]] {
+        guard let subsection else { return [:] }
+        var result: [String: [Record]] = [:]
+        var position = subsection.start
+        while position < subsection.end {
+            guard subsection.end - position >= 8 else {
+                throw .truncatedRecords(
+                    subsection: subsection.name, offset: position, needed: 8, available: subsection.end - position)
+            }
+            let sectionName = try string(position, in: subsection.name)
+            let count = try word(position + 4, in: subsection.name)
+            let needed = UInt64(count) * UInt64(subsection.recordSize)
+            let available = subsection.end - position - 8
+            guard needed <= UInt64(available) else {
+                throw .truncatedRecords(subsection: subsection.name, offset: position, needed: needed, available: available)
+            }
+            var records = result[sectionName] ?? []
+            records.reserveCapacity(records.count + Int(count))
+            var record = position + 8
+            for _ in 0..<count {
+                records.append(try decode(record))
+                record += subsection.recordSize
+            }
+            result[sectionName] = records
+            position = record
+        }
+        return result
+    }
+}
