@@ -116,13 +116,20 @@ public enum UprobeMulti {
 }
 
 /// The error for a failed multi-probe `BPF_LINK_CREATE`: `EOPNOTSUPP`/`ENOTSUPP` mean the kernel
-/// was built without the feature, `ENOENT` (kprobes) that a symbol is missing.
+/// was built without the feature, `EINVAL` that it predates the attach type (the program and
+/// arguments were checked before), `ENOENT` (kprobes) that a symbol is missing.
 func multiLinkError(
     _ error: BPFSyscallError, feature: String, requirement: String, symbols: [String], hook: String
 ) -> LinkError {
     switch error.errno {
     case .notSupported, .kernelNotSupported:
-        return .notSupported(feature: feature, requirement: requirement, detail: "BPF_LINK_CREATE returned \(error.errno)")
+        return .notSupported(
+            feature: feature, requirement: requirement,
+            detail: "BPF_LINK_CREATE returned \(error.errno): the kernel was built without it")
+    case .invalidArgument:
+        return .notSupported(
+            feature: feature, requirement: requirement,
+            detail: "BPF_LINK_CREATE returned EINVAL: the kernel does not know this attach type")
     case .noSuchFileOrDirectory where feature.hasPrefix("kprobe"):
         return .kernelSymbolNotFound(symbol: symbols.joined(separator: ", "), tried: symbols)
     default:

@@ -11,8 +11,8 @@ import TestSupport
     "BTF tracing programs (VM tier)", .serialized, .checksFileDescriptorLeaks, .requires(.tracingPrograms),
     .enabled(if: Privileges.canAdminister, "needs CAP_SYS_ADMIN"))
 struct TracingTests {
-    /// Loads the counting program (only this thread, getpid calls) as fentry or fexit on
-    /// `__x64_sys_getpid`.
+    /// Loads the counting program (only this thread) as fentry or fexit on `__task_pid_nr_ns`,
+    /// which getpid(2) calls once (syscall wrappers such as `__x64_sys_getpid` have no BTF on 6.1).
     static func loadCounter(attachType: AttachType, map: borrowing FileDescriptor, thread: Int32) throws -> Program {
         let instructions = try ProgramBuilder {
             Instruction.callHelper(14)
@@ -30,11 +30,7 @@ struct TracingTests {
             Instruction.mov64(.r0, 0)
             Instruction.exit()
         }.build().encoded(byteOrder: .host)
-        #if arch(x86_64)
-            let target = "__x64_sys_getpid"
-        #else
-            let target = "__arm64_sys_getpid"
-        #endif
+        let target = "__task_pid_nr_ns"
         var attributes = ProgLoadAttr()
         attributes.progType = ProgramType.tracing.rawValue
         attributes.expectedAttachType = attachType.rawValue
