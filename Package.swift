@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "EBPFBTF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFSys"], path: "Sources/BTF"),
         .target(name: "EBPFCollection", dependencies: ["EBPFSys", "EBPFASM", "EBPFBTF"], path: "Sources/Collection"),
         .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection"], path: "Sources/ELF"),
-        .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "CEBPF"], path: "Sources/Link"),
+        .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "EBPFASM", "CEBPF"], path: "Sources/Link"),
         .target(
             name: "EBPF",
             dependencies: ["EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink"],
@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "BTFTests", dependencies: ["EBPFBTF", "TestSupport"]),
         .testTarget(name: "CollectionTests", dependencies: ["EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "ELFTests", dependencies: ["EBPFELF", "TestSupport"]),
-        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "TestSupport"]),
+        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
     ],
