@@ -27,6 +27,10 @@ let package = Package(
         ),
         .executableTarget(name: "ebpf", dependencies: ["EBPF"], path: "Sources/ebpf-cli"),
 
+        // Writes EBPFSys's attribute structs and the kernel enums from BTF (Scripts/gen-sys-types).
+        .target(name: "SysTypesGenerator", dependencies: ["EBPFBTF"], path: "Sources/SysTypesGenerator"),
+        .executableTarget(name: "gen-sys-types", dependencies: ["SysTypesGenerator"], path: "Sources/gen-sys-types"),
+
         // Shared by the test targets: descriptor-leak checks, testdata lookup, privilege gates.
         .target(name: "TestSupport", dependencies: ["EBPFSys"], path: "Tests/TestSupport"),
         .testTarget(name: "SysTests", dependencies: ["EBPFSys", "EBPFASM", "TestSupport"]),
@@ -38,6 +42,7 @@ let package = Package(
         .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SysTypesGeneratorTests", dependencies: ["SysTypesGenerator", "EBPFBTF", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
