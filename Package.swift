@@ -10,6 +10,9 @@ let package = Package(
     products: [
         .library(name: "EBPF", targets: ["EBPF"]),
         .executable(name: "ebpf", targets: ["ebpf"]),
+        .executable(name: "bpf2swift", targets: ["bpf2swift"]),
+        .plugin(name: "BPF2SwiftPlugin", targets: ["BPF2SwiftPlugin"]),
+        .executable(name: "execcount", targets: ["execcount"]),
     ],
     targets: [
         .target(name: "CEBPF", path: "Sources/CSys"),
@@ -26,6 +29,14 @@ let package = Package(
             path: "Sources/EBPF"
         ),
         .executableTarget(name: "ebpf", dependencies: ["EBPF"], path: "Sources/ebpf-cli"),
+        .executableTarget(name: "bpf2swift", dependencies: ["EBPF"], path: "Sources/bpf2swift"),
+        // Compiles a target's bpf/*.bpf.c (excluded from the target) with bpf2swift during the build.
+        .plugin(name: "BPF2SwiftPlugin", capability: .buildTool(), dependencies: ["bpf2swift"], path: "Plugins/BPF2SwiftPlugin"),
+
+        // Examples: `swift run execcount` (as root).
+        .executableTarget(
+            name: "execcount", dependencies: ["EBPF"], path: "Examples/execcount", exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
 
         // Writes EBPFSys's attribute structs and the kernel enums from BTF (Scripts/gen-sys-types).
         .target(name: "SysTypesGenerator", dependencies: ["EBPFBTF"], path: "Sources/SysTypesGenerator"),

@@ -1,0 +1,65 @@
+// execcount: counts execve calls with the classic kprobe program, or with the syscall tracepoint
+// where the kernel has no kprobes. The BPF side is bpf/execcount.bpf.c, compiled and turned into
+// Swift (loadExeccountObjects, ExeccountObjects) by the BPF2SwiftPlugin during `swift build`.
+import EBPF
+import Glibc
+
+/// Set by the SIGINT handler; the loop below polls it once a second.
+nonisolated(unsafe) var interrupted: sig_atomic_t = 0
+
+func message(_ text: String) {
+    let bytes = Array((text + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+func mountTracefsIfNeeded() throws {
+    if (try? Tracefs.find()) != nil { return }
+    guard geteuid() == 0 else { return }
+    let path = Tracefs.standardPaths[0]
+    guard mount("nodev", path, "tracefs", 0, nil) == 0 else {
+        throw ExampleError("mounting tracefs at \(path) failed: \(String(cString: strerror(errno)))")
+    }
+    message("tracefs was not mounted; mounted it at \(path)")
+}
+
+struct ExampleError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+func main() throws {
+    let objects = try loadExeccountObjects()
+    defer { try? objects.close() }
+
+    let link: any Link
+    do {
+        link = try Kprobe(symbol: "sys_execve", program: objects.kprobeExecve)
+        message("attached kprobe to \((link as? Kprobe)?.symbol ?? "sys_execve")")
+    } catch LinkError.notSupported(let feature, let requirement, _) {
+        message("\(feature) not supported by this kernel (needs \(requirement)); using tracepoint syscalls:sys_enter_execve instead")
+        try mountTracefsIfNeeded()
+        link = try Tracepoint(group: "syscalls", name: "sys_enter_execve", program: objects.tracepointExecve)
+    }
+    defer { try? link.close() }
+
+    signal(SIGINT) { _ in interrupted = 1 }
+    signal(SIGTERM) { _ in interrupted = 1 }
+    message("counting execve calls; Ctrl-C to stop")
+    while interrupted == 0 {
+        var pause = timespec(tv_sec: 1, tv_nsec: 0)
+        // nanosleep returns early on a signal, which is when the loop should end.
+        _ = nanosleep(&pause, &pause)
+        if interrupted != 0 { break }
+        let count: UInt64 = try objects.kprobeMap.lookup(UInt32(0)) ?? 0
+        print("sys_execve called \(count) times")
+        fflush(stdout)
+    }
+    message("detaching and closing")
+}
+
+do {
+    try main()
+} catch {
+    message("execcount: \(error)")
+    exit(1)
+}
