@@ -1,0 +1,134 @@
+import EBPFASM
+import EBPFBTF
+import EBPFSys
+
+/// The object's BTF as loaded into the kernel for one collection load.
+struct LoadedObjectBTF {
+    let handle: BTFHandle
+    /// The descriptor's number; valid while ``handle`` is open, which it is for the whole load.
+    let rawDescriptor: UInt32
+    /// Offsets of the line info strings (file names and source lines) in the loaded blob, whose
+    /// string table differs from the object's.
+    let stringOffsets: [String: UInt32]
+}
+
+extension CollectionLoader {
+    /// Fixes up the object's BTF the way the kernel needs it, sanitises it for the running
+    /// kernel and loads it, adding the strings the programs' line info refers to.
+    func loadObjectBTF(programs: [String: ProgramSpec]) throws(CollectionError) -> LoadedObjectBTF? {
+        guard let types = spec.types else { return nil }
+        let graph: BTFTypeGraph
+        do {
+            graph = try types.typeGraph()
+        } catch {
+            throw CollectionError(.loadBTF, .btf(error))
+        }
+        let fixed = spec.fixedUpForKernel(graph)
+        let sanitized: BTFTypeGraph
+        do {
+            let required = BTFFeatures(requiredBy: fixed)
+            let supported = try BTFFeatureProbes.kernel.supported(required)
+            sanitized = fixed.sanitized(for: supported.union(BTFFeatures.all.subtracting(required)))
+        } catch {
+            throw CollectionError(.loadBTF, .btfLoad(error))
+        }
+        var offsets: [String: UInt32] = [:]
+        let bytes: [UInt8]
+        do {
+            var builder = try BTFBuilder(graph: sanitized, base: types.base)
+            for program in programs.values {
+                for info in program.lineInfos {
+                    for string in [info.fileName, info.line] where offsets[string] == nil {
+                        offsets[string] = try builder.addString(string)
+                    }
+                }
+            }
+            bytes = try builder.bytes(byteOrder: .host)
+        } catch {
+            throw CollectionError(.loadBTF, .btfLoad(.marshalling(error)))
+        }
+        let handle: BTFHandle
+        do {
+            handle = try BTFHandle(bytes: bytes)
+        } catch {
+            throw CollectionError(.loadBTF, .btfLoad(error))
+        }
+        let raw: Int32
+        do {
+            raw = try handle.withDescriptor { (descriptor: borrowing FileDescriptor) throws(BTFLoadError) -> Int32 in
+                descriptor.rawValue
+            }
+        } catch {
+            try? handle.close()
+            throw CollectionError(.loadBTF, .btfLoad(error))
+        }
+        return LoadedObjectBTF(handle: handle, rawDescriptor: UInt32(bitPattern: raw), stringOffsets: offsets)
+    }
+}
+
+extension CollectionSpec {
+    /// The object's BTF as the kernel accepts it (what libbpf does before `BPF_BTF_LOAD`):
+    ///
+    /// - a `DATASEC` of a data-section map gets the map's size and each variable the offset the
+    ///   ELF symbol gave it (clang leaves both to the loader);
+    /// - extern variables (`.kconfig`) become allocated globals, since the kernel refuses
+    ///   extern linkage on variables;
+    /// - a `DATASEC` without a map (`.ksyms`, whose entries are extern functions and kernel
+    ///   variables) becomes a section of 4-byte `int` variables, one per entry, since the
+    ///   kernel wants only variables there;
+    /// - extern functions (kfunc declarations) become static, the linkage every kernel takes.
+    ///
+    /// Type ids stay as they are; new types (an `int` and the replacement variables) are added
+    /// after the last one.
+    public func fixedUpForKernel(_ graph: BTFTypeGraph) -> BTFTypeGraph {
+        var types = graph.types
+        var intID: BTFTypeID?
+        func intType() -> BTFTypeID {
+            if let intID { return intID }
+            let id = BTFTypeID(rawValue: UInt32(truncatingIfNeeded: types.count))
+            types.append(.int(BTFInt(name: "int", size: 4, encoding: .signed, offset: 0, bits: 32)))
+            intID = id
+            return id
+        }
+        let first = Int(graph.firstTypeID.rawValue)
+        for index in first..<graph.types.count {
+            switch graph.types[index] {
+            case .function(var function) where function.linkage == .extern:
+                function.linkage = .static
+                types[index] = .function(function)
+            case .variable(var variable) where variable.linkage == .extern:
+                variable.linkage = .global
+                types[index] = .variable(variable)
+            case .dataSection(var section):
+                if let map = maps[section.name] {
+                    section.size = map.valueSize
+                    for position in section.variables.indices {
+                        let entry = section.variables[position]
+                        guard case .variable(let variable)? = graph[entry.type],
+                            let variableSpec = variables[variable.name], variableSpec.mapName == section.name
+                        else { continue }
+                        section.variables[position].offset = variableSpec.offset
+                        section.variables[position].size = variableSpec.size
+                    }
+                    // The kernel wants the entries in offset order.
+                    section.variables.sort { $0.offset < $1.offset }
+                } else {
+                    let int = intType()
+                    var entries: [BTFVariableSectionInfo] = []
+                    for (position, entry) in section.variables.enumerated() {
+                        let name = graph[entry.type]?.name ?? "ksym_\(position)"
+                        let id = BTFTypeID(rawValue: UInt32(truncatingIfNeeded: types.count))
+                        types.append(.variable(BTFVariable(name: name, type: int, linkage: .global)))
+                        entries.append(BTFVariableSectionInfo(type: id, offset: UInt32(truncatingIfNeeded: position * 4), size: 4))
+                    }
+                    section.variables = entries
+                    section.size = UInt32(truncatingIfNeeded: entries.count * 4)
+                }
+                types[index] = .dataSection(section)
+            default:
+                continue
+            }
+        }
+        return BTFTypeGraph(types: types, firstTypeID: graph.firstTypeID)
+    }
+}

@@ -1,0 +1,243 @@
+import EBPFASM
+import EBPFBTF
+import EBPFSys
+import Glibc
+
+extension CollectionLoader {
+    // MARK: - Creating maps
+
+    /// Creates map `name`, or takes its replacement, or reuses the compatible map pinned under
+    /// the pin path; writes the byte contents of maps it creates and freezes those that ask for
+    /// it (unless they also hold programs or maps, which come later).
+    func createMap(_ name: String) throws(CollectionError) {
+        guard var mapSpec = spec.maps[name] else {
+            throw CollectionError(.select, .notInSpec(kind: .map, name: name))
+        }
+        if mapSpec.type == .perfEventArray && mapSpec.maxEntries == 0 {
+            do {
+                mapSpec.maxEntries = UInt32(truncatingIfNeeded: try PossibleCPUs.count())
+            } catch {
+                throw CollectionError(.map(name), .map(MapError(mapName: name, operation: .create, reason: .possibleCPUs(error))))
+            }
+        }
+        if let replacement = options.mapReplacements[name] {
+            try checkCompatible(replacement, with: mapSpec)
+            objects.maps[name] = replacement
+            objects.replacedMapNames.insert(name)
+            return
+        }
+        switch mapSpec.pinning {
+        case .none:
+            objects.maps[name] = try createAndFill(mapSpec)
+        case .byName:
+            guard let pinPath = options.pinPath else {
+                throw CollectionError(.map(name), .pinPathRequired(map: name))
+            }
+            let path = pinPath.hasSuffix("/") ? pinPath + name : pinPath + "/" + name
+            let existing: Map?
+            do throws(MapError) {
+                existing = try Map(pinnedAt: path)
+            } catch where error.syscallError?.errno == .noSuchFileOrDirectory {
+                existing = nil
+            } catch {
+                throw CollectionError(.map(name), .map(error))
+            }
+            if let existing {
+                objects.maps[name] = existing
+                try checkCompatible(existing, with: mapSpec)
+                return
+            }
+            let map = try createAndFill(mapSpec)
+            objects.maps[name] = map
+            do throws(MapError) {
+                try map.pin(at: path)
+            } catch {
+                throw CollectionError(.map(name), .map(error))
+            }
+            objects.createdPins.append(path)
+        default:
+            throw CollectionError(.map(name), .unsupportedPinning(map: name, pinning: mapSpec.pinning))
+        }
+    }
+
+    /// Whether an existing map can stand in for `mapSpec` (cilium's `checkCompatible`).
+    func checkCompatible(_ map: Map, with mapSpec: MapSpec) throws(CollectionError) {
+        func differ(_ field: String, _ expected: some CustomStringConvertible, _ found: some CustomStringConvertible) -> CollectionError {
+            CollectionError(
+                .map(mapSpec.name),
+                .incompatibleMap(name: mapSpec.name, field: field, expected: expected.description, found: found.description))
+        }
+        guard map.type == mapSpec.type else { throw differ("type", mapSpec.type.rawValue, map.type.rawValue) }
+        guard map.keySize == mapSpec.keySize else { throw differ("key size", mapSpec.keySize, map.keySize) }
+        guard map.valueSize == mapSpec.valueSize else { throw differ("value size", mapSpec.valueSize, map.valueSize) }
+        guard map.maxEntries == mapSpec.maxEntries else { throw differ("max entries", mapSpec.maxEntries, map.maxEntries) }
+        // The kernel adds BPF_F_RDONLY_PROG-like bits on its own for some types; compare what
+        // the spec asks for, ignoring the token bit, which is about how the map was created.
+        let relevant = mapSpec.flags.subtracting(.tokenFileDescriptor)
+        guard map.flags.subtracting(.tokenFileDescriptor) == relevant else {
+            throw differ("flags", relevant.rawValue, map.flags.rawValue)
+        }
+    }
+
+    /// Creates the map with the object's BTF for its key and value (when loaded), writes its
+    /// byte contents and freezes it when it asks for it and holds no references.
+    private func createAndFill(_ mapSpec: MapSpec) throws(CollectionError) -> Map {
+        let name = mapSpec.name
+        func failure(_ reason: MapError.Reason) -> CollectionError {
+            CollectionError(.map(name), .map(MapError(mapName: name, operation: .create, reason: reason)))
+        }
+        if mapSpec.type == .structOps {
+            throw CollectionError(
+                .map(name), .unsupported(UnsupportedFeatureError(feature: "struct_ops maps in this loader")))
+        }
+        var attributes = MapCreateAttr()
+        attributes.mapType = mapSpec.type.rawValue
+        attributes.keySize = mapSpec.keySize
+        attributes.valueSize = mapSpec.valueSize
+        attributes.maxEntries = mapSpec.maxEntries
+        attributes.mapFlags = mapSpec.flags.rawValue
+        attributes.mapExtra = mapSpec.mapExtra
+        if mapSpec.flags.contains(.numaNode) {
+            attributes.numaNode = mapSpec.numaNode
+        }
+        do {
+            attributes.mapName = try KernelObjectName.make(name)
+        } catch {
+            throw failure(.invalidName(error))
+        }
+        if let token {
+            attributes.mapTokenFD = token
+            attributes.mapFlags |= MapFlags.tokenFileDescriptor.rawValue
+        }
+        let descriptor = try withObjectBTF(for: mapSpec) { (btf: UInt32?, keyType: UInt32, valueType: UInt32) throws(CollectionError) -> FileDescriptor in
+            var withBTF = attributes
+            if let btf {
+                withBTF.btfFD = btf
+                withBTF.btfKeyTypeID = keyType
+                withBTF.btfValueTypeID = valueType
+            }
+            return try createDescriptor(withBTF, spec: mapSpec)
+        }
+        let map: Map
+        do throws(MapError) {
+            map = try Map(
+                owning: descriptor, name: name, type: mapSpec.type, keySize: mapSpec.keySize,
+                valueSize: mapSpec.valueSize, maxEntries: mapSpec.maxEntries, flags: mapSpec.flags, operation: .create)
+        } catch {
+            throw CollectionError(.map(name), .map(error))
+        }
+        do throws(MapError) {
+            var holdsReferences = false
+            for entry in mapSpec.contents {
+                guard case .bytes(let value) = entry.value else {
+                    holdsReferences = true
+                    continue
+                }
+                try map.update(keyBytes: entry.key, valueBytes: value)
+            }
+            if mapSpec.freeze && !holdsReferences {
+                try map.freeze()
+            }
+        } catch {
+            try? map.close()
+            throw CollectionError(.map(name), .map(error))
+        }
+        return map
+    }
+
+    /// Runs `body` with the BTF descriptor and type ids for `mapSpec`, or nil and zeros when the
+    /// map has no BTF types or the object's BTF is not loaded.
+    private func withObjectBTF<Result: ~Copyable>(
+        for mapSpec: MapSpec, _ body: (UInt32?, UInt32, UInt32) throws(CollectionError) -> Result
+    ) throws(CollectionError) -> Result {
+        guard let objectBTF, mapSpec.keyType != nil || mapSpec.valueType != nil else {
+            return try body(nil, 0, 0)
+        }
+        // The handle stays open for the whole load, so its number is valid here.
+        return try body(objectBTF.rawDescriptor, mapSpec.keyType?.rawValue ?? 0, mapSpec.valueType?.rawValue ?? 0)
+    }
+
+    private func createDescriptor(_ attributes: MapCreateAttr, spec mapSpec: MapSpec) throws(CollectionError) -> FileDescriptor {
+        var attributes = attributes
+        let name = mapSpec.name
+        func failure(_ error: BPFSyscallError) -> CollectionError {
+            CollectionError(.map(name), .map(MapError(mapName: name, operation: .create, reason: .syscall(error))))
+        }
+        guard mapSpec.type == .arrayOfMaps || mapSpec.type == .hashOfMaps else {
+            do throws(BPFSyscallError) {
+                return try Sys.mapCreate(attributes)
+            } catch {
+                throw failure(error)
+            }
+        }
+        guard var template = mapSpec.innerMap else {
+            throw CollectionError(.map(name), .map(MapError(mapName: name, operation: .create, reason: .missingInnerMap(mapSpec.type))))
+        }
+        // The kernel copies the template's properties; the template itself is closed again.
+        template.contents = []
+        template.freeze = false
+        template.pinning = .none
+        let inner: Map
+        do throws(MapError) {
+            inner = try Map(spec: template)
+        } catch {
+            throw CollectionError(.map(name), .map(error))
+        }
+        defer { try? inner.close() }
+        // The template stays open until the deferred close, so its number is valid here.
+        attributes.innerMapFD = UInt32(bitPattern: inner.descriptor.rawValue)
+        do throws(BPFSyscallError) {
+            return try Sys.mapCreate(attributes)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    // MARK: - References in contents
+
+    /// Writes the contents that name programs (program arrays) and maps (maps of maps), then
+    /// freezes the map if it asks for it. Pinned maps that were reused are left as they are.
+    func fillReferences(ofMap name: String) throws(CollectionError) {
+        guard let mapSpec = spec.maps[name], let map = objects.maps[name], !objects.replacedMapNames.contains(name)
+        else { return }
+        let references = mapSpec.contents.filter {
+            if case .bytes = $0.value { return false }
+            return true
+        }
+        guard !references.isEmpty, !isReusedPin(name) else { return }
+        do throws(MapError) {
+            for entry in references {
+                switch entry.value {
+                case .bytes:
+                    continue
+                case .program(let programName):
+                    guard let program = objects.programs[programName] else {
+                        throw MapError(mapName: name, operation: .update, reason: .unresolvedContentsReference(name: programName, entryIndex: 0))
+                    }
+                    try program.descriptor.borrow(orThrow: { MapError(mapName: name, operation: .update, reason: .closed) }) {
+                        (raw: Int32) throws(MapError) in
+                        try map.update(keyBytes: entry.key, valueBytes: withUnsafeBytes(of: UInt32(bitPattern: raw)) { Array($0) })
+                    }
+                case .map(let innerName):
+                    guard let inner = objects.maps[innerName] else {
+                        throw MapError(mapName: name, operation: .update, reason: .unresolvedContentsReference(name: innerName, entryIndex: 0))
+                    }
+                    try inner.withRawDescriptor(.update) { (raw: UInt32) throws(MapError) in
+                        try map.update(keyBytes: entry.key, valueBytes: withUnsafeBytes(of: raw) { Array($0) })
+                    }
+                }
+            }
+            if mapSpec.freeze {
+                try map.freeze()
+            }
+        } catch {
+            throw CollectionError(.fillMap(name), .map(error))
+        }
+    }
+
+    /// Whether map `name` was found pinned rather than created by this load.
+    func isReusedPin(_ name: String) -> Bool {
+        guard let path = objects.maps[name]?.pinnedPath else { return false }
+        return !objects.createdPins.contains(path)
+    }
+}
