@@ -7,9 +7,13 @@ import Glibc
 /// Set by the SIGINT handler; the loop below polls it once a second.
 nonisolated(unsafe) var interrupted: sig_atomic_t = 0
 
-func message(_ text: String) {
+/// Writes a line to standard error: what the program is doing, apart from the counts.
+func message(_ text: String) { writeLine(text, to: STDERR_FILENO) }
+
+/// Writes straight to the descriptor, so a pipe reading the counts sees each line at once.
+func writeLine(_ text: String, to descriptor: Int32) {
     let bytes = Array((text + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
 }
 
 func mountTracefsIfNeeded() throws {
@@ -27,19 +31,27 @@ struct ExampleError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// The kprobe on sys_execve where the kernel has kprobes, the syscall tracepoint otherwise.
+func attach(_ objects: ExeccountObjects) throws -> any Link {
+    let kprobeError: LinkError
+    do {
+        let probe = try Kprobe(symbol: "sys_execve", program: objects.kprobeExecve)
+        message("attached kprobe to \(probe.symbol)")
+        return probe
+    } catch {
+        kprobeError = error
+    }
+    guard case .notSupported(let feature, let requirement, _) = kprobeError else { throw kprobeError }
+    message("\(feature) not supported by this kernel (needs \(requirement)); using tracepoint syscalls:sys_enter_execve instead")
+    try mountTracefsIfNeeded()
+    return try Tracepoint(group: "syscalls", name: "sys_enter_execve", program: objects.tracepointExecve)
+}
+
 func main() throws {
     let objects = try loadExeccountObjects()
     defer { try? objects.close() }
 
-    let link: any Link
-    do {
-        link = try Kprobe(symbol: "sys_execve", program: objects.kprobeExecve)
-        message("attached kprobe to \((link as? Kprobe)?.symbol ?? "sys_execve")")
-    } catch LinkError.notSupported(let feature, let requirement, _) {
-        message("\(feature) not supported by this kernel (needs \(requirement)); using tracepoint syscalls:sys_enter_execve instead")
-        try mountTracefsIfNeeded()
-        link = try Tracepoint(group: "syscalls", name: "sys_enter_execve", program: objects.tracepointExecve)
-    }
+    let link = try attach(objects)
     defer { try? link.close() }
 
     signal(SIGINT) { _ in interrupted = 1 }
@@ -47,12 +59,12 @@ func main() throws {
     message("counting execve calls; Ctrl-C to stop")
     while interrupted == 0 {
         var pause = timespec(tv_sec: 1, tv_nsec: 0)
+        var remaining = timespec()
         // nanosleep returns early on a signal, which is when the loop should end.
-        _ = nanosleep(&pause, &pause)
+        _ = nanosleep(&pause, &remaining)
         if interrupted != 0 { break }
         let count: UInt64 = try objects.kprobeMap.lookup(UInt32(0)) ?? 0
-        print("sys_execve called \(count) times")
-        fflush(stdout)
+        writeLine("sys_execve called \(count) times", to: STDOUT_FILENO)
     }
     message("detaching and closing")
 }
