@@ -29,7 +29,8 @@ let package = Package(
             path: "Sources/EBPF"
         ),
         .executableTarget(name: "ebpf", dependencies: ["EBPF"], path: "Sources/ebpf-cli"),
-        .executableTarget(name: "bpf2swift", dependencies: ["EBPF"], path: "Sources/bpf2swift"),
+        .target(name: "BPF2SwiftGenerator", dependencies: ["EBPF"], path: "Sources/BPF2SwiftGenerator"),
+        .executableTarget(name: "bpf2swift", dependencies: ["BPF2SwiftGenerator"], path: "Sources/bpf2swift"),
         // Compiles a target's bpf/*.bpf.c (excluded from the target) with bpf2swift during the build.
         .plugin(name: "BPF2SwiftPlugin", capability: .buildTool(), dependencies: ["bpf2swift"], path: "Plugins/BPF2SwiftPlugin"),
 
@@ -53,6 +54,10 @@ let package = Package(
         .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
+        // Runs bpf2swift on its bpf/ sources through the plugin too, so the generated API is compiled and used.
+        .testTarget(
+            name: "BPF2SwiftTests", dependencies: ["BPF2SwiftGenerator", "execcount", "EBPF", "TestSupport"], exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
         .testTarget(name: "SysTypesGeneratorTests", dependencies: ["SysTypesGenerator", "EBPFBTF", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

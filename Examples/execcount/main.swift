@@ -54,6 +54,12 @@ func main() throws {
     let link = try attach(objects)
     defer { try? link.close() }
 
+    // A parent may have blocked these (a blocked mask is inherited through exec); Ctrl-C must work.
+    var stopSignals = sigset_t()
+    sigemptyset(&stopSignals)
+    sigaddset(&stopSignals, SIGINT)
+    sigaddset(&stopSignals, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
     signal(SIGINT) { _ in interrupted = 1 }
     signal(SIGTERM) { _ in interrupted = 1 }
     message("counting execve calls; Ctrl-C to stop")

@@ -3,20 +3,16 @@ import Glibc
 
 /// `bpf2swift`: compiles a BPF C source for both byte orders and writes Swift that embeds the
 /// objects and loads them by name, as bpf2go does for Go.
-@main
-enum BPF2Swift {
-    static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        exit(run(arguments: arguments, report: { printError($0) }))
-    }
-
-    static func printError(_ line: String) {
+public enum BPF2Swift {
+    /// Writes `bpf2swift: <line>` to standard error.
+    public static func printError(_ line: String) {
         let bytes = Array("bpf2swift: \(line)\n".utf8)
         _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
-    /// Runs one invocation; messages go to `report`. Returns the exit status.
-    static func run(arguments: [String], report: (String) -> Void) -> Int32 {
+    /// Runs one invocation with the words after the program name; messages go to `report`.
+    /// Returns the exit status: 0 done (or up to date), 1 failed, 2 bad command line.
+    public static func run(arguments: [String], report: (String) -> Void) -> Int32 {
         let options: Options
         do {
             options = try Options.parse(arguments)
