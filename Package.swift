@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "bpf2swift", targets: ["bpf2swift"]),
         .plugin(name: "BPF2SwiftPlugin", targets: ["BPF2SwiftPlugin"]),
         .executable(name: "execcount", targets: ["execcount"]),
+        .executable(name: "execinfo", targets: ["execinfo"]),
     ],
     targets: [
         .target(name: "CEBPF", path: "Sources/CSys"),
@@ -37,6 +38,10 @@ let package = Package(
         // Examples: `swift run execcount` (as root).
         .executableTarget(
             name: "execcount", dependencies: ["EBPF"], path: "Examples/execcount", exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
+        // CO-RE: task_struct fields through BPF_CORE_READ, against Examples/include/vmlinux.h.
+        .executableTarget(
+            name: "execinfo", dependencies: ["EBPF"], path: "Examples/execinfo", exclude: ["bpf"],
             plugins: ["BPF2SwiftPlugin"]),
 
         // Writes EBPFSys's attribute structs and the kernel enums from BTF (Scripts/gen-sys-types).
