@@ -56,6 +56,9 @@ let package = Package(
         .testTarget(name: "BTFTests", dependencies: ["EBPFBTF", "TestSupport"]),
         .testTarget(name: "CollectionTests", dependencies: ["EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "ELFTests", dependencies: ["EBPFELF", "TestSupport"]),
+        .testTarget(
+            name: "LoaderTests",
+            dependencies: ["EBPFELF", "EBPFCollection", "EBPFBTF", "EBPFASM", "EBPFSys", "EBPFLink", "TestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),

@@ -76,7 +76,9 @@ extension CollectionSpec {
     /// - a `DATASEC` without a map (`.ksyms`, whose entries are extern functions and kernel
     ///   variables) becomes a section of 4-byte `int` variables, one per entry, since the
     ///   kernel wants only variables there;
-    /// - extern functions (kfunc declarations) become static, the linkage every kernel takes.
+    /// - extern functions (kfunc declarations) become static, the linkage every kernel takes,
+    ///   and their prototypes' unnamed parameters get names (`arg1`...), which the kernel
+    ///   demands of every `FUNC`.
     ///
     /// Type ids stay as they are; new types (an `int` and the replacement variables) are added
     /// after the last one.
@@ -92,10 +94,19 @@ extension CollectionSpec {
         }
         let first = Int(graph.firstTypeID.rawValue)
         for index in first..<graph.types.count {
-            switch graph.types[index] {
+            switch types[index] {
             case .function(var function) where function.linkage == .extern:
                 function.linkage = .static
                 types[index] = .function(function)
+                let prototype = Int(function.prototype.rawValue)
+                if prototype < types.count, case .functionPrototype(var signature) = types[prototype] {
+                    for position in signature.parameters.indices where signature.parameters[position].name.isEmpty {
+                        // A type of 0 marks variadic functions; that entry has no name either.
+                        guard signature.parameters[position].type.rawValue != 0 else { continue }
+                        signature.parameters[position].name = "arg\(position + 1)"
+                    }
+                    types[prototype] = .functionPrototype(signature)
+                }
             case .variable(var variable) where variable.linkage == .extern:
                 variable.linkage = .global
                 types[index] = .variable(variable)
@@ -116,10 +127,20 @@ extension CollectionSpec {
                     let int = intType()
                     var entries: [BTFVariableSectionInfo] = []
                     for (position, entry) in section.variables.enumerated() {
+                        let offset = UInt32(truncatingIfNeeded: position * 4)
+                        // A kernel variable keeps its id, retyped; the kernel refuses `void`
+                        // variables and extern linkage. A kfunc gets a variable of its own.
+                        if case .variable(var variable)? = graph[entry.type] {
+                            variable.type = int
+                            variable.linkage = .global
+                            types[Int(entry.type.rawValue)] = .variable(variable)
+                            entries.append(BTFVariableSectionInfo(type: entry.type, offset: offset, size: 4))
+                            continue
+                        }
                         let name = graph[entry.type]?.name ?? "ksym_\(position)"
                         let id = BTFTypeID(rawValue: UInt32(truncatingIfNeeded: types.count))
                         types.append(.variable(BTFVariable(name: name, type: int, linkage: .global)))
-                        entries.append(BTFVariableSectionInfo(type: id, offset: UInt32(truncatingIfNeeded: position * 4), size: 4))
+                        entries.append(BTFVariableSectionInfo(type: id, offset: offset, size: 4))
                     }
                     section.variables = entries
                     section.size = UInt32(truncatingIfNeeded: entries.count * 4)

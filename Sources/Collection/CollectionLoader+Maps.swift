@@ -150,12 +150,21 @@ extension CollectionLoader {
     private func withObjectBTF<Result: ~Copyable>(
         for mapSpec: MapSpec, _ body: (UInt32?, UInt32, UInt32) throws(CollectionError) -> Result
     ) throws(CollectionError) -> Result {
-        guard let objectBTF, mapSpec.keyType != nil || mapSpec.valueType != nil else {
+        guard let objectBTF, mapSpec.keyType != nil || mapSpec.valueType != nil,
+            !Self.mapTypesWithoutBTF.contains(mapSpec.type)
+        else {
             return try body(nil, 0, 0)
         }
         // The handle stays open for the whole load, so its number is valid here.
         return try body(objectBTF.rawDescriptor, mapSpec.keyType?.rawValue ?? 0, mapSpec.valueType?.rawValue ?? 0)
     }
+
+    /// Map types whose key and value the kernel does not take BTF for (their values are
+    /// descriptors, CPU numbers or nothing), so libbpf leaves it out for them too.
+    static let mapTypesWithoutBTF: Set<MapType> = [
+        .perfEventArray, .cgroupArray, .stackTrace, .arrayOfMaps, .hashOfMaps, .devmap, .devmapHash, .cpumap,
+        .xskmap, .sockmap, .sockhash, .queue, .stack, .arena,
+    ]
 
     private func createDescriptor(_ attributes: MapCreateAttr, spec mapSpec: MapSpec) throws(CollectionError) -> FileDescriptor {
         var attributes = attributes

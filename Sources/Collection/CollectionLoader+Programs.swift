@@ -128,7 +128,9 @@ extension CollectionLoader {
         _ instruction: inout Instruction, symbol: KernelSymbolSpec, index: Int, program: String
     ) throws(CollectionError) {
         if instruction.loadImmediateSource == .btfID {
-            guard let found = try findKernelType(named: symbol.name, kind: .variable) else {
+            // `bpf_ksym_exists(kfunc)` loads a kfunc's address the same way.
+            let kind: BTFKind = symbol.kind == .function ? .function : .variable
+            guard let found = try findKernelType(named: symbol.name, kind: kind) else {
                 guard symbol.isWeak else {
                     throw CollectionError(.link(program), .kernelSymbolNotFound(name: symbol.name, kind: .kernelSymbol))
                 }

@@ -27,7 +27,9 @@ extension Program {
     ///
     /// Which program types can be run, and what `data` and `context` must hold, is the kernel's
     /// choice: socket filters and TC programs take an Ethernet frame of at least 14 bytes and
-    /// optionally a `__sk_buff` context; XDP programs a frame and optionally an `xdp_md`.
+    /// optionally a `__sk_buff` context; XDP programs a frame and optionally an `xdp_md`; raw
+    /// tracepoints take only a context (the tracepoint's arguments, 8 bytes each) and run once,
+    /// in the calling thread, whatever `repeat` says.
     ///
     /// - Parameter dataOutCapacity: room for the output packet; by default the input's size plus
     ///   ``testRunOutputHeadroom``.
@@ -42,6 +44,7 @@ extension Program {
         }
         var dataOut = [UInt8](repeating: 0, count: outCapacity)
         var contextOut = [UInt8](repeating: 0, count: context.count)
+        let isRawTracepoint = type == .rawTracepoint || type == .rawTracepointWritable
         let attributes = try withRawDescriptor(.testRun) { (raw: UInt32) throws(ProgramError) -> ProgTestRunAttr in
             var attributes = ProgTestRunAttr()
             attributes.progFD = raw
@@ -58,6 +61,13 @@ extension Program {
                             attributes.dataOut = outSize > 0 ? Sys.address(of: dataOutBytes.baseAddress) : 0
                             attributes.ctxIn = contextSize > 0 ? Sys.address(of: contextIn.baseAddress) : 0
                             attributes.ctxOut = contextSize > 0 ? Sys.address(of: contextOutBytes.baseAddress) : 0
+                            if isRawTracepoint {
+                                // The kernel runs raw tracepoints once, on the arguments only,
+                                // and refuses a repeat count or an output context.
+                                attributes.repeat = 0
+                                attributes.ctxSizeOut = 0
+                                attributes.ctxOut = 0
+                            }
                             return Result { () throws(BPFSyscallError) in try Sys.progTestRun(&attributes) }
                         }
                     }
