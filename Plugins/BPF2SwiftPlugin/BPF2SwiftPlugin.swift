@@ -13,6 +13,11 @@ import PackagePlugin
 /// clang has the BPF target); bpf2swift checks that it can compile for BPF and says so when not.
 /// Headers a source includes count as inputs from the second build on: bpf2swift records them
 /// in a dependency file that the plugin reads back.
+///
+/// These are build commands, not prebuild commands: a prebuild command may only run a prebuilt
+/// binary, not an executable built from this package like bpf2swift, and its outputs are found by
+/// listing a directory after it ran. Build commands declare their outputs, so SwiftPM compiles
+/// each generated file into the target and reruns bpf2swift only when an input changed.
 @main
 struct BPF2SwiftPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
