@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         // Runs bpf2swift on its bpf/ sources through the plugin too, so the generated API is compiled and used.
         .testTarget(
-            name: "BPF2SwiftTests", dependencies: ["BPF2SwiftGenerator", "execcount", "EBPF", "TestSupport"], exclude: ["bpf"],
+            name: "BPF2SwiftTests", dependencies: ["BPF2SwiftGenerator", "execcount", "execinfo", "EBPF", "TestSupport"], exclude: ["bpf"],
             plugins: ["BPF2SwiftPlugin"]),
         .testTarget(name: "SysTypesGeneratorTests", dependencies: ["SysTypesGenerator", "EBPFBTF", "TestSupport"]),
     ],

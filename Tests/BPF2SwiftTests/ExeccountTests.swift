@@ -55,6 +55,43 @@ struct ExeccountTests {
     }
 }
 
+/// `execinfo`, the CO-RE example: the task_struct fields it reads (relocated for this kernel) name
+/// the process that exec'd and its parent.
+@Suite("execinfo example", .serialized, .checksFileDescriptorLeaks)
+struct ExecinfoTests {
+    @Test(.enabled(if: Privileges.canAdminister, "needs root (CAP_SYS_ADMIN) to attach; CapEff is \(String(Privileges.effectiveCapabilities, radix: 16))"))
+    func reportsTheExecsParentAndUser() throws {
+        let executable = BPF2SwiftTestSupport.executable("execinfo")
+        try #require(access(executable, X_OK) == 0, "\(executable) was not built")
+        let directory = try BPF2SwiftTestSupport.temporaryDirectory()
+        defer { BPF2SwiftTestSupport.cleanUp(directory) }
+        // A shell with a recognisable name execs /bin/true as its child; execinfo must report the
+        // child with the shell's pid and command as its parent.
+        let script = """
+            '\(executable)' > '\(directory)/out' 2> '\(directory)/err' &
+            pid=$!
+            for i in $(seq 100); do grep -q Ctrl-C '\(directory)/err' && break; sleep 0.1; done
+            cp /bin/sh '\(directory)/parentsh'
+            '\(directory)/parentsh' -c '/bin/true; echo "parent $$" > "\(directory)/parent"'
+            sleep 2.2
+            kill -INT $pid
+            ( sleep 10; kill -KILL $pid 2>/dev/null ) &
+            watchdog=$!
+            wait $pid
+            echo "status $?"
+            kill $watchdog 2>/dev/null
+            """
+        let result = try runSubprocess("/bin/sh", ["-c", script])
+        let output = String(decoding: try Files.read(directory + "/out"), as: UTF8.self)
+        let messages = String(decoding: try Files.read(directory + "/err"), as: UTF8.self)
+        #expect(result.text == "status 0\n", "stderr: \(messages)")
+        let parentLine = String(decoding: try Files.read(directory + "/parent"), as: UTF8.self)
+        let parent = String(parentLine.dropFirst("parent ".count).dropLast())
+        let expected = "(true) uid \(geteuid()), parent \(parent) (parentsh)"
+        #expect(output.split(separator: "\n").contains { $0.hasSuffix(expected) }, "no line ending in \(expected): \(output)")
+    }
+}
+
 @Suite("bpf2swift on every testdata source", .checksFileDescriptorLeaks)
 struct TestdataGenerationTests {
     /// Each `testdata/*.c` generates Swift that type-checks against the built EBPF module.
