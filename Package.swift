@@ -20,9 +20,12 @@ let package = Package(
         .target(name: "EBPFCollection", dependencies: ["EBPFSys", "EBPFASM", "EBPFBTF"], path: "Sources/Collection"),
         .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFCollection"], path: "Sources/ELF"),
         .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "CEBPF"], path: "Sources/Link"),
+        .target(name: "EBPFReaders", dependencies: ["EBPFCollection", "EBPFSys", "CEBPF"], path: "Sources/Readers"),
         .target(
             name: "EBPF",
-            dependencies: ["EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink"],
+            dependencies: [
+                "EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink", "EBPFReaders",
+            ],
             path: "Sources/EBPF"
         ),
         .executableTarget(name: "ebpf", dependencies: ["EBPF"], path: "Sources/ebpf-cli"),
@@ -36,6 +39,7 @@ let package = Package(
         .testTarget(name: "CollectionTests", dependencies: ["EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "ELFTests", dependencies: ["EBPFELF", "TestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "TestSupport"]),
+        .testTarget(name: "ReadersTests", dependencies: ["EBPFReaders", "EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
     ],
