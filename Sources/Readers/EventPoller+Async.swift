@@ -11,10 +11,13 @@ extension EventPoller {
     /// Waits for readiness without blocking a thread of Swift's cooperative pool: the blocking
     /// epoll_wait runs on a short-lived thread of its own (Dispatch would do, but it keeps
     /// descriptors of its own open for the rest of the process). Task cancellation wakes it.
-    func waitAsync() async -> AsyncWaitOutcome {
+    ///
+    /// - Parameter holdingReadSlot: the caller already holds the read slot (an iteration in
+    ///   progress); otherwise the wait takes it for its duration.
+    func waitAsync(holdingReadSlot: Bool = false) async -> AsyncWaitOutcome {
         let outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<AsyncWaitOutcome, Never>) in
-                let job = BlockingJob { continuation.resume(returning: self.waitBlocking()) }
+                let job = BlockingJob { continuation.resume(returning: self.waitBlocking(holdingReadSlot: holdingReadSlot)) }
                 if !job.start() {
                     continuation.resume(returning: .failed(.systemCall(call: "pthread_create", map: label, errno: .resourceTemporarilyUnavailable)))
                 }
@@ -28,15 +31,17 @@ extension EventPoller {
         return outcome
     }
 
-    private func waitBlocking() -> AsyncWaitOutcome {
-        do throws(ReaderError) {
-            try beginRead()
-        } catch .closed {
-            return .closed
-        } catch {
-            return .failed(error)
+    private func waitBlocking(holdingReadSlot: Bool) -> AsyncWaitOutcome {
+        if !holdingReadSlot {
+            do throws(ReaderError) {
+                try beginRead()
+            } catch .closed {
+                return .closed
+            } catch {
+                return .failed(error)
+            }
         }
-        defer { endRead() }
+        defer { if !holdingReadSlot { endRead() } }
         do throws(ReaderError) {
             _ = try wait(until: nil)
             return .ready

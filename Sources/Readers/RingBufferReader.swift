@@ -21,7 +21,7 @@ public struct RingBufferRecordView {
 
     /// A copy that outlives the closure.
     public func copy() -> RingBufferRecord {
-        RingBufferRecord(ring: ring, bytes: Array(bytes))
+        RingBufferRecord(ring: ring, bytes: Array(bytes)[...])
     }
 }
 
@@ -29,11 +29,17 @@ public struct RingBufferRecordView {
 public struct RingBufferRecord: Sendable, Hashable {
     /// The index of the ring the record came from, in the order the reader was given the maps.
     public var ring: Int
-    public var bytes: [UInt8]
+    /// The record's bytes. Records from ``RingBufferReader/records`` share one buffer per batch
+    /// of records copied together, so keeping one record keeps that buffer alive.
+    public var bytes: ArraySlice<UInt8>
 
-    public init(ring: Int, bytes: [UInt8]) {
+    public init(ring: Int, bytes: ArraySlice<UInt8>) {
         self.ring = ring
         self.bytes = bytes
+    }
+
+    public init(ring: Int, bytes: [UInt8]) {
+        self.init(ring: ring, bytes: bytes[...])
     }
 
     /// The bytes decoded as `Value`, nil when the record is shorter than `Value`.
@@ -59,11 +65,12 @@ public struct RingBufferRecord: Sendable, Hashable {
 /// }
 /// ```
 public final class RingBufferReader: @unchecked Sendable {
-    // Sendable by hand: `consumerPositions` and `nextRing` are touched only by the thread that
-    // holds the poller's read slot; the mappings are released only when nobody reads.
+    // Sendable by hand: `nextRing` is touched only by the thread that holds the poller's read
+    // slot; the mappings are released only when nobody reads. The consumer position is read from
+    // the shared page each time rather than cached, so that readers which take turns on one map
+    // (another process, libbpf) stay consistent.
     let rings: [RingMapping]
     let poller: EventPoller
-    private var consumerPositions: [UInt64]
     private var nextRing = 0
 
     /// The names of the maps, by ring index.
@@ -97,7 +104,6 @@ public final class RingBufferReader: @unchecked Sendable {
         }
         self.rings = rings
         self.mapNames = rings.map(\.mapName)
-        self.consumerPositions = rings.map { $0.loadConsumerPosition() }
     }
 
     deinit {
@@ -175,11 +181,41 @@ public final class RingBufferReader: @unchecked Sendable {
         defer { poller.endRead() }
         var count = 0
         for index in rings.indices {
-            while try nextRecord(in: index, body) != nil {
-                count &+= 1
-            }
+            count &+= try drain(ring: index, body)
         }
         return count
+    }
+
+    /// Hands every committed record of ring `index` to `body`; stops at an empty ring or a busy
+    /// record. The batch form of ``nextRecord(in:_:)``: the producer position is loaded once per
+    /// batch instead of once per record.
+    private func drain(ring index: Int, _ body: (RingBufferRecordView) -> Void) throws(ReaderError) -> Int {
+        let ring = rings[index]
+        var consumer = ring.loadConsumerPosition()
+        var count = 0
+        while true {
+            let producer = ring.loadProducerPosition()
+            guard consumer < producer else { return count }
+            while consumer < producer {
+                let header = ring.data + Int(consumer & ring.mask)
+                let word = cebpf_load_acquire_u32(header)
+                if word & RingBufferHeader.busyBit != 0 {
+                    return count
+                }
+                let length = word & ~(RingBufferHeader.busyBit | RingBufferHeader.discardBit)
+                guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
+                    throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
+                }
+                let next = consumer &+ RingBufferHeader.footprint(length)
+                if word & RingBufferHeader.discardBit == 0 {
+                    let start = ring.data + Int((consumer &+ UInt64(RingBufferHeader.size)) & ring.mask)
+                    body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: start, count: Int(length))))
+                    count &+= 1
+                }
+                consumer = next
+                cebpf_store_release_u64(ring.consumerPosition, consumer)
+            }
+        }
     }
 
     /// The next record, waiting until `deadline`.
@@ -220,7 +256,7 @@ public final class RingBufferReader: @unchecked Sendable {
         in index: Int, _ body: (RingBufferRecordView) -> Result
     ) throws(ReaderError) -> Result? {
         let ring = rings[index]
-        var consumer = consumerPositions[index]
+        var consumer = ring.loadConsumerPosition()
         // Acquire pairs with the kernel's release of the producer position: the headers below it
         // are visible once the position is.
         let producer = ring.loadProducerPosition()
@@ -238,14 +274,12 @@ public final class RingBufferReader: @unchecked Sendable {
             let next = consumer &+ RingBufferHeader.footprint(length)
             if word & RingBufferHeader.discardBit != 0 {
                 consumer = next
-                consumerPositions[index] = consumer
                 cebpf_store_release_u64(ring.consumerPosition, consumer)
                 continue
             }
             // The data pages are mapped twice, so the record is contiguous even where it wraps.
             let start = ring.data + Int((consumer &+ UInt64(RingBufferHeader.size)) & ring.mask)
             let result = body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: start, count: Int(length))))
-            consumerPositions[index] = next
             // Release: the kernel may reuse the space only after our reads of it are done.
             cebpf_store_release_u64(ring.consumerPosition, next)
             return result

@@ -5,7 +5,7 @@ import Glibc
 // ebpf-bench: runs each scenario for swift-ebpf and for libbpf in the same process on the same data,
 // interleaved, and prints `<scenario> swift_ms=<median> libbpf_ms=<median> ratio=<swift/libbpf>`.
 //
-//     swift run -c release --package-path Benchmarks ebpf-bench btf [--iterations N]
+//     swift run -c release --package-path Benchmarks ebpf-bench btf|ringbuf [--iterations N]
 
 let vmlinuxPath = "/sys/kernel/btf/vmlinux"
 
@@ -199,6 +199,8 @@ if let flag = arguments.firstIndex(of: "--iterations"), flag + 1 < arguments.cou
 switch arguments.first {
 case "btf", nil:
     runBTF(iterations: iterations)
+case "ringbuf":
+    runRingbuf(iterations: min(iterations, 15))
 default:
-    fail("unknown scenario group \(arguments[0]); known: btf")
+    fail("unknown scenario group \(arguments[0]); known: btf, ringbuf")
 }
