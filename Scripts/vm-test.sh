@@ -33,6 +33,7 @@ command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v busybox >/dev/null || [[ -x /bin/busybox ]] || missing+=(busybox-static)
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"
+    apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
 fi
 if ! command -v vng >/dev/null; then
@@ -48,7 +49,7 @@ fi
 # --- build on the host -------------------------------------------------------------------------
 if ((skip_build == 0)); then
     log "building tests"
-    flock /tmp/swift-build.lock swift build --build-tests >&2
+    flock -o /tmp/swift-build.lock swift build --build-tests >&2
 fi
 binary="$root/.build/debug/swift-ebpfPackageTests.xctest"
 [[ -x "$binary" ]] || { log "no test binary at $binary"; exit 2; }
