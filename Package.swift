@@ -18,8 +18,8 @@ let package = Package(
         .target(name: "EBPFASM", path: "Sources/ASM"),
         .target(name: "EBPFBTF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFSys"], path: "Sources/BTF"),
         .target(name: "EBPFCollection", dependencies: ["EBPFSys", "EBPFASM", "EBPFBTF"], path: "Sources/Collection"),
-        .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFCollection"], path: "Sources/ELF"),
-        .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "CEBPF"], path: "Sources/Link"),
+        .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection"], path: "Sources/ELF"),
+        .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "EBPFASM", "CEBPF"], path: "Sources/Link"),
         .target(name: "EBPFReaders", dependencies: ["EBPFCollection", "EBPFSys", "CEBPF"], path: "Sources/Readers"),
         .target(
             name: "EBPF",
@@ -30,6 +30,10 @@ let package = Package(
         ),
         .executableTarget(name: "ebpf", dependencies: ["EBPF"], path: "Sources/ebpf-cli"),
 
+        // Writes EBPFSys's attribute structs and the kernel enums from BTF (Scripts/gen-sys-types).
+        .target(name: "SysTypesGenerator", dependencies: ["EBPFBTF"], path: "Sources/SysTypesGenerator"),
+        .executableTarget(name: "gen-sys-types", dependencies: ["SysTypesGenerator"], path: "Sources/gen-sys-types"),
+
         // Shared by the test targets: descriptor-leak checks, testdata lookup, privilege gates.
         .target(name: "TestSupport", dependencies: ["EBPFSys"], path: "Tests/TestSupport"),
         .testTarget(name: "SysTests", dependencies: ["EBPFSys", "EBPFASM", "TestSupport"]),
@@ -38,10 +42,11 @@ let package = Package(
         .testTarget(name: "BTFTests", dependencies: ["EBPFBTF", "TestSupport"]),
         .testTarget(name: "CollectionTests", dependencies: ["EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "ELFTests", dependencies: ["EBPFELF", "TestSupport"]),
-        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "TestSupport"]),
+        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "ReadersTests", dependencies: ["EBPFReaders", "EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SysTypesGeneratorTests", dependencies: ["SysTypesGenerator", "EBPFBTF", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

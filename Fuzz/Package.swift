@@ -21,6 +21,10 @@ let package = Package(
             name: "fuzz-btfext",
             dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
         ),
+        .executableTarget(
+            name: "fuzz-collectionspec",
+            dependencies: [.product(name: "EBPF", package: "swift-ebpf")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,5 @@
+import EBPFBTF
+
 /// A map as an object file describes it, before it is created.
 public struct MapSpec: Sendable, Hashable {
     /// The map's name in the object (a variable in `.maps` or `maps`, or a data section such as `.rodata`).
@@ -20,6 +22,13 @@ public struct MapSpec: Sendable, Hashable {
     /// Freeze the map after writing its contents, so the program sees constant values
     /// (`.rodata` and other read-only data).
     public var freeze: Bool
+    /// The key's type in the object's BTF, for BTF-defined maps; nil otherwise.
+    public var keyType: BTFTypeID?
+    /// The value's type in the object's BTF: the value of a BTF-defined map, the `DATASEC` of a
+    /// data-section map, the struct of a struct_ops map; nil otherwise.
+    public var valueType: BTFTypeID?
+    /// For struct_ops maps: the program each function-pointer member is set to, by member name.
+    public var structOpsPrograms: [String: String]
     // An array keeps the recursive inner-map spec on the heap without a class of our own.
     private var innerMapStorage: [MapSpec]
 
@@ -32,7 +41,8 @@ public struct MapSpec: Sendable, Hashable {
     public init(
         name: String, type: MapType, keySize: UInt32, valueSize: UInt32, maxEntries: UInt32,
         flags: MapFlags = [], pinning: MapPinning = .none, numaNode: UInt32 = 0, mapExtra: UInt64 = 0,
-        innerMap: MapSpec? = nil, contents: [MapEntry] = [], freeze: Bool = false
+        innerMap: MapSpec? = nil, contents: [MapEntry] = [], freeze: Bool = false,
+        keyType: BTFTypeID? = nil, valueType: BTFTypeID? = nil, structOpsPrograms: [String: String] = [:]
     ) {
         self.name = name
         self.type = type
@@ -45,6 +55,9 @@ public struct MapSpec: Sendable, Hashable {
         self.mapExtra = mapExtra
         self.contents = contents
         self.freeze = freeze
+        self.keyType = keyType
+        self.valueType = valueType
+        self.structOpsPrograms = structOpsPrograms
         self.innerMapStorage = innerMap.map { [$0] } ?? []
     }
 }
@@ -78,6 +91,13 @@ public struct MapPinning: RawRepresentable, Sendable, Hashable {
     public static let none = MapPinning(rawValue: 0)
     /// `LIBBPF_PIN_BY_NAME`: pinned under the pin path by the map's name, and reused when present.
     public static let byName = MapPinning(rawValue: 1)
+
+    /// An iproute2 pinning value of a legacy `bpf_elf_map` that libbpf has no constant for:
+    /// `PIN_OBJECT_NS` (1) or a custom namespace id. Stored above 0xFFFF so that it never equals
+    /// a `LIBBPF_PIN_*` value.
+    public static func iproute2(_ value: UInt32) -> MapPinning {
+        MapPinning(rawValue: 0x1_0000 &+ value)
+    }
 }
 
 /// Flags for creating a map (`map_flags` of `BPF_MAP_CREATE`).

@@ -1,4 +1,5 @@
 import EBPFASM
+import EBPFBTF
 
 /// A program as an object file describes it, before it is loaded: plain data that tests can build,
 /// compare and inspect without privileges.
@@ -23,13 +24,25 @@ public struct ProgramSpec: Sendable, Hashable {
     public var license: String
     /// `LINUX_VERSION_CODE` for kernels that require it for kprobes; 0 otherwise.
     public var kernelVersion: UInt32
-    /// The program's instructions, followed by those of every subprogram it may call.
+    /// The instructions of the program's own function. Calls of subprograms name their callee in
+    /// ``Instruction/symbolReference`` (with a constant of -1 until linked); the linker appends the
+    /// callees from ``CollectionSpec/subprograms``.
     public var instructions: [Instruction]
+    /// BTF function info (`.BTF.ext`) for the function, its offsets in bytes from the function's
+    /// first instruction. The kernel needs it for bpf-to-bpf calls and BTF-typed arguments.
+    public var functionInfos: [BTFFuncInfo]
+    /// BTF line info (`.BTF.ext`): the source line of instructions, offsets in bytes from the
+    /// function's first instruction. Makes the verifier's log readable.
+    public var lineInfos: [BTFLineInfo]
+    /// CO-RE relocations (`.BTF.ext`), offsets in bytes from the function's first instruction;
+    /// applied against the target kernel's BTF at load time.
+    public var coreRelocations: [BTFCoreRelocation]
 
     public init(
         name: String, sectionName: String = "", type: ProgramType, attachType: AttachType? = nil,
         attachTarget: String? = nil, flags: ProgramFlags = [], license: String = "GPL",
-        kernelVersion: UInt32 = 0, instructions: [Instruction]
+        kernelVersion: UInt32 = 0, instructions: [Instruction], functionInfos: [BTFFuncInfo] = [],
+        lineInfos: [BTFLineInfo] = [], coreRelocations: [BTFCoreRelocation] = []
     ) {
         self.name = name
         self.sectionName = sectionName
@@ -40,6 +53,9 @@ public struct ProgramSpec: Sendable, Hashable {
         self.license = license
         self.kernelVersion = kernelVersion
         self.instructions = instructions
+        self.functionInfos = functionInfos
+        self.lineInfos = lineInfos
+        self.coreRelocations = coreRelocations
     }
 }
 

@@ -70,26 +70,3 @@ public struct BPFObjectFile: Sendable {
     }
 }
 
-/// Why a file is not a usable BPF object. Each case names what was found.
-public enum BPFObjectError: Error, Equatable, CustomStringConvertible {
-    /// The ELF layer rejected the file.
-    case elf(ELFError)
-    /// The ELF machine is not `EM_BPF` (247).
-    case notBPF(machine: UInt16)
-    /// The ELF type is not `ET_REL`: BPF objects are relocatable files.
-    case notRelocatable(type: UInt16)
-    /// The `license` section has no terminating NUL.
-    case unterminatedLicense
-    /// The `version` section is not 4 bytes long.
-    case badVersionSize(Int)
-
-    public var description: String {
-        switch self {
-        case .elf(let error): "\(error)"
-        case .notBPF(let machine): "not a BPF object: ELF machine is \(machine), expected 247 (EM_BPF)"
-        case .notRelocatable(let type): "not a BPF object: ELF type is \(type), expected 1 (ET_REL)"
-        case .unterminatedLicense: "section 'license': missing terminating NUL"
-        case .badVersionSize(let size): "section 'version': \(size) bytes, expected 4"
-        }
-    }
-}

@@ -1,137 +1,5 @@
-// Attribute structs and commands for programs. Layouts follow the kernel's `union bpf_attr` (Linux
-// 6.18); see Sys+Map.swift for why the structs may be longer than an older kernel's.
-
-// MARK: - Attributes
-
-/// Attributes of `BPF_PROG_LOAD`. `attachProgFD` is a union with `attach_btf_obj_fd`
-/// (``attachBTFObjFD``). The kernel writes `log_true_size` (Linux 6.4 and later).
-public struct ProgLoadAttr: BitwiseCopyable, Sendable {
-    public var progType: UInt32 = 0
-    public var insnCnt: UInt32 = 0
-    public var insns: UInt64 = 0
-    public var license: UInt64 = 0
-    public var logLevel: UInt32 = 0
-    public var logSize: UInt32 = 0
-    public var logBuf: UInt64 = 0
-    public var kernVersion: UInt32 = 0
-    public var progFlags: UInt32 = 0
-    public var progName = BPFObjectName()
-    public var progIfindex: UInt32 = 0
-    public var expectedAttachType: UInt32 = 0
-    public var progBTFFD: UInt32 = 0
-    public var funcInfoRecSize: UInt32 = 0
-    public var funcInfo: UInt64 = 0
-    public var funcInfoCnt: UInt32 = 0
-    public var lineInfoRecSize: UInt32 = 0
-    public var lineInfo: UInt64 = 0
-    public var lineInfoCnt: UInt32 = 0
-    public var attachBTFID: UInt32 = 0
-    public var attachProgFD: UInt32 = 0
-    public var coreReloCnt: UInt32 = 0
-    public var fdArray: UInt64 = 0
-    public var coreRelos: UInt64 = 0
-    public var coreReloRecSize: UInt32 = 0
-    public var logTrueSize: UInt32 = 0
-    public var progTokenFD: Int32 = 0
-    public var fdArrayCnt: UInt32 = 0
-    public var signature: UInt64 = 0
-    public var signatureSize: UInt32 = 0
-    public var keyringID: Int32 = 0
-
-    public init() {}
-
-    /// The union member `attach_btf_obj_fd`, which shares storage with ``attachProgFD``.
-    public var attachBTFObjFD: UInt32 {
-        get { attachProgFD }
-        set { attachProgFD = newValue }
-    }
-}
-
-/// Attributes of `BPF_PROG_TEST_RUN` (the kernel's `test` member). The kernel writes `retval`,
-/// `duration`, `data_size_out` and `ctx_size_out`.
-public struct ProgTestRunAttr: BitwiseCopyable, Sendable {
-    public var progFD: UInt32 = 0
-    public var retval: UInt32 = 0
-    public var dataSizeIn: UInt32 = 0
-    public var dataSizeOut: UInt32 = 0
-    public var dataIn: UInt64 = 0
-    public var dataOut: UInt64 = 0
-    public var `repeat`: UInt32 = 0
-    public var duration: UInt32 = 0
-    public var ctxSizeIn: UInt32 = 0
-    public var ctxSizeOut: UInt32 = 0
-    public var ctxIn: UInt64 = 0
-    public var ctxOut: UInt64 = 0
-    public var flags: UInt32 = 0
-    public var cpu: UInt32 = 0
-    public var batchSize: UInt32 = 0
-    public var padding0: UInt32 = 0
-
-    public init() {}
-}
-
-/// Attributes of `BPF_PROG_ATTACH` and `BPF_PROG_DETACH`. `targetFD` is a union with
-/// `target_ifindex`, `relativeFD` with `relative_id`.
-public struct ProgAttachAttr: BitwiseCopyable, Sendable {
-    public var targetFD: UInt32 = 0
-    public var attachBPFFD: UInt32 = 0
-    public var attachType: UInt32 = 0
-    public var attachFlags: UInt32 = 0
-    public var replaceBPFFD: UInt32 = 0
-    public var relativeFD: UInt32 = 0
-    public var expectedRevision: UInt64 = 0
-
-    public init() {}
-
-    /// The union member `target_ifindex`, which shares storage with ``targetFD``.
-    public var targetIfindex: UInt32 {
-        get { targetFD }
-        set { targetFD = newValue }
-    }
-
-    /// The union member `relative_id`, which shares storage with ``relativeFD``.
-    public var relativeID: UInt32 {
-        get { relativeFD }
-        set { relativeFD = newValue }
-    }
-}
-
-/// Attributes of `BPF_PROG_DETACH`.
-public typealias ProgDetachAttr = ProgAttachAttr
-
-/// Attributes of `BPF_PROG_QUERY` (the kernel's `query` member). `targetFD` is a union with
-/// `target_ifindex`, `progCnt` with `count`. The kernel writes `attach_flags`, `prog_cnt`, the
-/// arrays and `revision`.
-public struct ProgQueryAttr: BitwiseCopyable, Sendable {
-    public var targetFD: UInt32 = 0
-    public var attachType: UInt32 = 0
-    public var queryFlags: UInt32 = 0
-    public var attachFlags: UInt32 = 0
-    public var progIDs: UInt64 = 0
-    public var progCnt: UInt32 = 0
-    public var padding0: UInt32 = 0
-    public var progAttachFlags: UInt64 = 0
-    public var linkIDs: UInt64 = 0
-    public var linkAttachFlags: UInt64 = 0
-    public var revision: UInt64 = 0
-
-    public init() {}
-
-    /// The union member `target_ifindex`, which shares storage with ``targetFD``.
-    public var targetIfindex: UInt32 {
-        get { targetFD }
-        set { targetFD = newValue }
-    }
-}
-
-/// Attributes of `BPF_PROG_BIND_MAP` (the kernel's `prog_bind_map` member).
-public struct ProgBindMapAttr: BitwiseCopyable, Sendable {
-    public var progFD: UInt32 = 0
-    public var mapFD: UInt32 = 0
-    public var flags: UInt32 = 0
-
-    public init() {}
-}
+// Program loading with the verifier's log, and test runs. The attribute structs and the uniform
+// command functions are generated (Generated/ProgramAttributes.swift, Generated/Sys+Commands.swift).
 
 // MARK: - Commands
 
@@ -272,11 +140,6 @@ extension Sys {
         return try progLoad(attributes, logLevel: logLevel, logSize: logSize)
     }
 
-    /// `BPF_PROG_TEST_RUN`: runs a program once or `repeat` times on the given input.
-    public static func progTestRun(_ attributes: inout ProgTestRunAttr) throws(BPFSyscallError) {
-        _ = try BPFSyscall.perform(.progTestRun, &attributes)
-    }
-
     /// Runs `program` on `data` with `BPF_PROG_TEST_RUN` and returns its return value. With
     /// `dataOutCapacity` above 0 the packet as the program left it is returned too.
     public static func testRun(
@@ -302,30 +165,6 @@ extension Sys {
         try result.get()
         output.removeSubrange(min(Int(attributes.dataSizeOut), output.count)...)
         return ProgramTestRun(returnValue: attributes.retval, duration: attributes.duration, dataOut: output)
-    }
-
-    /// `BPF_PROG_ATTACH`: attaches a program to a cgroup, socket map, network namespace and the like.
-    public static func progAttach(_ attributes: ProgAttachAttr) throws(BPFSyscallError) {
-        var attributes = attributes
-        _ = try BPFSyscall.perform(.progAttach, &attributes)
-    }
-
-    /// `BPF_PROG_DETACH`: detaches what ``progAttach(_:)`` attached.
-    public static func progDetach(_ attributes: ProgDetachAttr) throws(BPFSyscallError) {
-        var attributes = attributes
-        _ = try BPFSyscall.perform(.progDetach, &attributes)
-    }
-
-    /// `BPF_PROG_QUERY`: lists the programs attached to a target; the kernel fills the arrays and
-    /// sets `prog_cnt` to the number attached.
-    public static func progQuery(_ attributes: inout ProgQueryAttr) throws(BPFSyscallError) {
-        _ = try BPFSyscall.perform(.progQuery, &attributes)
-    }
-
-    /// `BPF_PROG_BIND_MAP`: keeps a map alive as long as the program. Requires Linux 5.10.
-    public static func progBindMap(_ attributes: ProgBindMapAttr) throws(BPFSyscallError) {
-        var attributes = attributes
-        _ = try BPFSyscall.perform(.progBindMap, &attributes)
     }
 
     // MARK: - Helpers

@@ -61,6 +61,8 @@ enum UsageError: Error, Equatable, CustomStringConvertible {
     case missingValue(option: String)
     case unexpectedValue(option: String)
     case unexpectedArgument(String)
+    case missingArgument(String)
+    case invalidValue(option: String, value: String)
 
     var description: String {
         switch self {
@@ -69,6 +71,8 @@ enum UsageError: Error, Equatable, CustomStringConvertible {
         case .missingValue(let option): "option '\(option)' needs a value"
         case .unexpectedValue(let option): "option '\(option)' takes no value"
         case .unexpectedArgument(let argument): "unexpected argument '\(argument)'"
+        case .missingArgument(let what): "missing \(what)"
+        case .invalidValue(let option, let value): "invalid value '\(value)' for option '\(option)'"
         }
     }
 }

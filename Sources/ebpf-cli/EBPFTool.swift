@@ -5,6 +5,18 @@ import Glibc
 enum Command: Equatable {
     case help
     case version
+    /// `ebpf btf dump FILE [--format c|raw]`.
+    case btfDump(path: String, format: BTFDumpFormat)
+    /// `ebpf inspect OBJ [--json]`: the spec read from an object file, as text or as JSON.
+    case inspect(path: String, json: Bool)
+}
+
+/// How `ebpf btf dump` prints a spec.
+enum BTFDumpFormat: String, Equatable {
+    /// C declarations, a drop-in for `bpftool btf dump file FILE format c`.
+    case c
+    /// One line per type, as `bpftool btf dump file FILE` prints by default.
+    case raw
 }
 
 /// The `ebpf` command-line tool: inspect BPF objects, load them, dump BTF.
@@ -18,6 +30,13 @@ enum EBPFTool {
         COMMANDS:
           help          Show this help.
           version       Print the version of swift-ebpf.
+          btf dump FILE [--format c|raw]
+                        Print the BTF of FILE (raw BTF such as /sys/kernel/btf/vmlinux, or an
+                        ELF object with a .BTF section). `--format c` writes a vmlinux.h-style
+                        header, like `bpftool btf dump file FILE format c`; raw is the default.
+          inspect OBJ [--json]
+                        Print the programs, maps and variables of a BPF object file; --json
+                        prints them as JSON.
 
         OPTIONS:
           -h, --help    Show this help.
@@ -25,7 +44,16 @@ enum EBPFTool {
 
     /// Parses the words after the program name into a command.
     static func parse(_ words: [String]) throws(UsageError) -> Command {
-        let arguments = try Arguments(words)
+        let arguments = try Arguments(words, valueOptions: ["format"], flagOptions: ["json"])
+        // Options are parsed for every command at once; each command rejects those not its own.
+        func allowOnly(_ allowed: Set<String>) throws(UsageError) {
+            if let option = arguments.options.keys.sorted().first(where: { !allowed.contains($0) }) {
+                throw .unknownOption("--" + option)
+            }
+            if let flag = arguments.flags.sorted().first(where: { !allowed.contains($0) }) {
+                throw .unknownOption("--" + flag)
+            }
+        }
         if arguments.flags.contains("help") { return .help }
         guard let name = arguments.positionals.first else { return .help }
         let rest = arguments.positionals.dropFirst()
@@ -34,21 +62,79 @@ enum EBPFTool {
             return .help
         case "version":
             if let extra = rest.first { throw .unexpectedArgument(extra) }
+            try allowOnly([])
             return .version
+        case "btf":
+            guard let subcommand = rest.first else { throw .missingArgument("btf subcommand (dump)") }
+            guard subcommand == "dump" else { throw .unknownCommand("btf " + subcommand) }
+            let operands = rest.dropFirst()
+            guard let path = operands.first else { throw .missingArgument("FILE") }
+            if let extra = operands.dropFirst().first { throw .unexpectedArgument(extra) }
+            try allowOnly(["format"])
+            let formatName = arguments.options["format"] ?? "raw"
+            guard let format = BTFDumpFormat(rawValue: formatName) else {
+                throw .invalidValue(option: "--format", value: formatName)
+            }
+            return .btfDump(path: path, format: format)
+        case "inspect":
+            guard let path = rest.first else { throw .missingArgument("OBJ") }
+            if let extra = rest.dropFirst().first { throw .unexpectedArgument(extra) }
+            try allowOnly(["json"])
+            return .inspect(path: path, json: arguments.flags.contains("json"))
         default:
             throw .unknownCommand(name)
         }
     }
 
     /// Runs a command, writing its output to `output`; returns the process exit status.
-    static func run(_ command: Command, output: (String) -> Void) -> Int32 {
+    static func run(
+        _ command: Command, output: (String) -> Void,
+        errorOutput: (String) -> Void = { writeStandardError($0 + "\n") }
+    ) -> Int32 {
         switch command {
         case .help:
             output(usage)
         case .version:
             output("ebpf (swift-ebpf) \(SwiftEBPF.version)")
+        case .btfDump(let path, let format):
+            do {
+                let text = try dumpBTF(path: path, format: format)
+                // The printed text already ends in a newline; `output` adds one.
+                output(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+            } catch {
+                errorOutput("ebpf: btf dump \(path): \(error)")
+                return 1
+            }
+        case .inspect(let path, let json):
+            let spec: CollectionSpec
+            do {
+                spec = try CollectionSpec(elfFile: path)
+            } catch {
+                errorOutput("ebpf: \(path): \(error)")
+                return 1
+            }
+            output(json ? Inspect.json(spec) : Inspect.text(spec))
         }
         return 0
+    }
+
+    /// The BTF of `path` printed in `format`. A file starting with the ELF magic is read as an
+    /// object file (its `.BTF` section), anything else as a raw BTF blob.
+    static func dumpBTF(path: String, format: BTFDumpFormat) throws(BTFError) -> String {
+        let spec = try isELFFile(path) ? KernelBTF.loadELF(path: path) : BTFSpec(path: path)
+        switch format {
+        case .c: return try spec.cHeader()
+        case .raw: return try spec.rawDump()
+        }
+    }
+
+    static func isELFFile(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var magic: [UInt8] = [0, 0, 0, 0]
+        let count = magic.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, 4) }
+        return count == 4 && magic == [0x7F, 0x45, 0x4C, 0x46]
     }
 
     static func main() {
@@ -60,7 +146,21 @@ enum EBPFTool {
             writeStandardError("ebpf: \(error)\nRun 'ebpf --help' for usage.\n")
             exit(64)  // EX_USAGE
         }
-        exit(run(command) { print($0) })
+        exit(run(command) { text in writeStandardOutput(text + "\n") })
+    }
+
+    /// Writes all of `text`, retrying short writes (a header of vmlinux is several megabytes).
+    static func writeStandardOutput(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(STDOUT_FILENO, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                offset += written
+            }
+        }
     }
 
     static func writeStandardError(_ text: String) {

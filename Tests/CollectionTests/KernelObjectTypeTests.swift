@@ -11,6 +11,15 @@ struct KernelObjectTypeTests {
         #expect(ProgramType.netfilter.description == "BPF_PROG_TYPE_NETFILTER")
         #expect(AttachType.traceUprobeSession.rawValue == 57)
         #expect(AttachType.cgroupINetIngress.description == "BPF_CGROUP_INET_INGRESS")
+        #expect(LinkType.sockmap.rawValue == 14)
+        #expect(LinkType.uprobeMulti.description == "BPF_LINK_TYPE_UPROBE_MULTI")
+    }
+
+    /// Values with two kernel names print the current one, not the deprecated spelling.
+    @Test func aliasedValuesPrintTheCurrentName() {
+        #expect(MapType.cgroupStorageDeprecated == MapType.cgroupStorage)
+        #expect(MapType.cgroupStorageDeprecated.description == "BPF_MAP_TYPE_CGROUP_STORAGE")
+        #expect(MapType.percpuCgroupStorage.description == "BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE")
     }
 
     @Test func unknownValuesRoundTrip() {
@@ -18,5 +27,6 @@ struct KernelObjectTypeTests {
         #expect(future.rawValue == 4000)
         #expect(future.description == "BPF_MAP_TYPE_(4000)")
         #expect(ProgramType(rawValue: 999).description == "BPF_PROG_TYPE_(999)")
+        #expect(LinkType(rawValue: 99).description == "BPF_LINK_TYPE_(99)")
     }
 }

@@ -119,6 +119,36 @@ struct LayoutTests {
         expectLayout(LinkDetachAttr.self, size: 4, [(\.linkFD, 0)])
         expectLayout(IterCreateAttr.self, size: 8, [(\.linkFD, 0), (\.flags, 4)])
         expectLayout(RawTracepointOpenAttr.self, size: 24, [(\.name, 0), (\.progFD, 8), (\.cookie, 16)])
+        expectLayout(
+            TaskFDQueryAttr.self, size: 48,
+            [
+                (\.pid, 0), (\.fd, 4), (\.flags, 8), (\.bufLen, 12), (\.buf, 16), (\.progID, 24), (\.fdType, 28),
+                (\.probeOffset, 32), (\.probeAddr, 40),
+            ])
+        expectLayout(
+            ProgStreamReadByFDAttr.self, size: 24,
+            [(\.streamBuf, 0), (\.streamBufLen, 8), (\.streamID, 12), (\.progFD, 16)])
+    }
+
+    /// Union members other than the stored one read and write the stored bytes.
+    @Test func unionAccessorsShareStorage() {
+        var ids = ObjectIDAttr()
+        ids.linkID = 7
+        #expect(ids.startID == 7)
+        #expect(ids.id == 7)
+        #expect(ids.progID == 7)
+
+        var iter = IterLinkInfo()
+        iter.taskTID = 0x1122_3344
+        iter.taskPID = 0x5566_7788
+        #expect(iter.taskTID == 0x1122_3344)
+        #expect(iter.taskPID == 0x5566_7788)
+        #expect(iter.cgroupID != 0)
+        #expect(iter.order == 0)
+
+        var element = MapElemAttr()
+        element.nextKey = 42
+        #expect(element.value == 42)
     }
 
     @Test func programInfo() {

@@ -5,7 +5,9 @@ import Glibc
 // ebpf-bench: runs each scenario for swift-ebpf and for libbpf in the same process on the same data,
 // interleaved, and prints `<scenario> swift_ms=<median> libbpf_ms=<median> ratio=<swift/libbpf>`.
 //
-//     swift run -c release --package-path Benchmarks ebpf-bench btf|ringbuf [--iterations N]
+//     swift run -c release --package-path Benchmarks ebpf-bench btf [--iterations N]
+//     swift run -c release --package-path Benchmarks ebpf-bench elf [--iterations N] [--object PATH]
+//     swift run -c release --package-path Benchmarks ebpf-bench ringbuf [--iterations N]
 
 let vmlinuxPath = "/sys/kernel/btf/vmlinux"
 
@@ -196,11 +198,18 @@ if let flag = arguments.firstIndex(of: "--iterations"), flag + 1 < arguments.cou
     iterations = max(value, 1)
     arguments.removeSubrange(flag...(flag + 1))
 }
+var objectPath: String?
+if let flag = arguments.firstIndex(of: "--object"), flag + 1 < arguments.count {
+    objectPath = arguments[flag + 1]
+    arguments.removeSubrange(flag...(flag + 1))
+}
 switch arguments.first {
 case "btf", nil:
     runBTF(iterations: iterations)
+case "elf":
+    runELF(iterations: iterations, objectPath: objectPath)
 case "ringbuf":
     runRingbuf(iterations: min(iterations, 15))
 default:
-    fail("unknown scenario group \(arguments[0]); known: btf, ringbuf")
+    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf")
 }

@@ -1,0 +1,38 @@
+import EBPF
+
+/// Reads arbitrary bytes as a BPF object into a `CollectionSpec`, then reads and writes every
+/// variable. Any outcome but a crash is fine: malformed input must end in a `BPFObjectError` (or a
+/// `VariableError` for a variable whose map was dropped).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzCollectionSpec(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard var spec = try? CollectionSpec(elfBytes: bytes) else { return 0 }
+    for (name, variable) in spec.variables {
+        if let value = try? spec.value(ofVariable: name) {
+            _ = try? spec.setVariable(name, to: value.reversed())
+        }
+        _ = try? spec.setVariable(name, to: [UInt8](repeating: 0xAB, count: Int(variable.size % 64)))
+    }
+    for program in spec.programs.values {
+        _ = program.type.shortName
+        _ = program.attachType?.shortName
+    }
+    return 0
+}
+
+// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+@_cdecl("fuzz_collectionspec_main")
+public func fuzzMain(
+    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> CInt {
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments, fuzzCollectionSpec)
+}

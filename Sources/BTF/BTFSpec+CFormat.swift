@@ -1,0 +1,36 @@
+extension BTFSpec {
+    /// C declarations of every type of the spec, as a header that compiles: the output of
+    /// `bpftool btf dump file FILE format c`, the usual way to make `vmlinux.h`.
+    ///
+    /// The header has the `__VMLINUX_H__` include guard and wraps the types in the
+    /// `preserve_access_index` attribute block (unless `BPF_NO_PRESERVE_ACCESS_INDEX` is defined),
+    /// so that CO-RE programs relocate their field accesses. Structs are defined before they are
+    /// embedded by value; types reached only through pointers are declared ahead; names used twice
+    /// get a `___N` suffix; packed structs get `__attribute__((packed))`; gaps are filled with
+    /// unnamed bitfields so that every member lands at its BTF offset.
+    ///
+    /// ```swift
+    /// let header = try KernelBTF.loadVmlinux().cHeader()
+    /// ```
+    public func cHeader() throws(BTFError) -> String {
+        String(decoding: try cHeaderBytes(), as: UTF8.self)
+    }
+
+    /// `cHeader()` as UTF-8 bytes, for writing straight to a file.
+    public func cHeaderBytes() throws(BTFError) -> [UInt8] {
+        let printer = try CDeclarationPrinter(spec: self)
+        try printer.writeHeader()
+        return printer.output
+    }
+
+    /// C declarations of `ids` and of every type they need, in an order that compiles, without
+    /// the header's guard and attribute block.
+    public func cDeclarations(of ids: [BTFTypeID]) throws(BTFError) -> String {
+        let printer = try CDeclarationPrinter(spec: self)
+        for id in ids {
+            guard id.rawValue < typeCount else { throw .noSuchType(id) }
+            try printer.writeDeclarations(of: id)
+        }
+        return String(decoding: printer.output, as: UTF8.self)
+    }
+}

@@ -1,0 +1,289 @@
+import EBPFASM
+import EBPFBTF
+import EBPFCollection
+import EBPFELFFile
+
+/// `R_BPF_64_64`: the 64-bit immediate of a `lddw`.
+private let relocation64 = UInt32(1)
+/// `R_BPF_64_32`: the 32-bit immediate of a call.
+private let relocation32 = UInt32(10)
+
+extension ObjectReader {
+    /// Decodes every code section, ties relocations and local calls to symbol names, and splits
+    /// each section into its functions: those of `.text` become subprograms, those of any other
+    /// code section entry programs typed by the section name (``ProgramSection``).
+    mutating func readPrograms() throws(BPFObjectError) {
+        for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
+            let bytes = try contents(of: section)
+            let functions = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }
+                .filter { $0.key < UInt64(bytes.count) }
+            guard let first = functions.first, first.key == 0 else {
+                throw .codeWithoutFunction(section: section.displayName, offset: 0)
+            }
+            // Each function is decoded on its own, so its instructions are never copied again.
+            var bodies: [[Instruction]] = []
+            var tables: [SlotTable] = []
+            bodies.reserveCapacity(functions.count)
+            for (position, function) in functions.enumerated() {
+                let start = bytes.startIndex + Int(function.key)
+                let end = position + 1 < functions.count ? bytes.startIndex + Int(functions[position + 1].key) : bytes.endIndex
+                var body: [Instruction]
+                do {
+                    body = try Instruction.decode(bytes[start..<end], byteOrder: byteOrder)
+                } catch {
+                    throw sectionDecodingError(bytes, section: section, fallback: error)
+                }
+                body[0].symbol = function.value
+                tables.append(SlotTable(body))
+                bodies.append(body)
+            }
+            func owner(ofByteOffset offset: UInt64) -> Int {
+                var low = 0
+                var high = functions.count
+                while high - low > 1 {
+                    let middle = (low + high) / 2
+                    if functions[middle].key <= offset { low = middle } else { high = middle }
+                }
+                return low
+            }
+
+            var relocated = bodies.map { [Bool](repeating: false, count: $0.count) }
+            for relocation in relocationsBySection[section.index] ?? [] {
+                let function = owner(ofByteOffset: relocation.offset)
+                let local = relocation.offset &- functions[function].key
+                guard relocation.offset < UInt64(bytes.count), let index = tables[function].index(ofByteOffset: Int(local)),
+                    index < bodies[function].count
+                else {
+                    throw .badRelocationOffset(section: section.displayName, offset: relocation.offset)
+                }
+                try relocate(&bodies[function][index], relocation: relocation, in: section)
+                relocated[function][index] = true
+            }
+            for function in bodies.indices {
+                let base = Int64(functions[function].key) / Int64(Instruction.slotSize)
+                for index in bodies[function].indices where !relocated[function][index] {
+                    // Read fields in place: copying every instruction would retain its strings.
+                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == .function
+                    else { continue }
+                    let slot = base + Int64(tables[function].slot(ofIndex: index)) + 1
+                    let targetSlot = slot + Int64(bodies[function][index].immediate32)
+                    let targetOffset = targetSlot * Int64(Instruction.slotSize)
+                    guard targetOffset >= 0, let name = functionsBySection[section.index]?[UInt64(targetOffset)] else {
+                        throw .callTargetNotFound(
+                            section: section.displayName, offset: UInt64((slot - 1) * Int64(Instruction.slotSize)),
+                            targetSection: section.displayName, targetOffset: targetOffset)
+                    }
+                    bodies[function][index].constant = -1
+                    bodies[function][index].symbolReference = name
+                }
+            }
+
+            var extRecords = ExtRecords(ext: ext, section: section.name)
+            let isLibrary = section.name == ".text"
+            let sectionInfo = isLibrary ? ProgramSection(type: .unspec) : ProgramSection(sectionName: section.name)
+            for (position, function) in functions.enumerated() {
+                let name = function.value
+                let start = Int(function.key)
+                let end = position + 1 < functions.count ? Int(functions[position + 1].key) : bytes.count
+                let (functionInfos, lineInfos, coreRelocations) = extRecords.take(start: start, end: end)
+                var sectionInfo = sectionInfo
+                if sectionInfo.type == .structOps, sectionInfo.attachTarget == nil, let member = structOpsMembers[name] {
+                    sectionInfo.attachTarget = member
+                }
+                let program = ProgramSpec(
+                    name: name, sectionName: section.name, type: sectionInfo.type,
+                    attachType: sectionInfo.attachType, attachTarget: sectionInfo.attachTarget,
+                    flags: sectionInfo.flags, license: object.license ?? "",
+                    kernelVersion: object.kernelVersion ?? 0, instructions: bodies[position],
+                    functionInfos: functionInfos, lineInfos: lineInfos, coreRelocations: coreRelocations)
+                guard spec.programs[name] == nil, spec.subprograms[name] == nil else {
+                    throw .duplicateName(kind: "function", name: name)
+                }
+                if isLibrary {
+                    spec.subprograms[name] = program
+                } else {
+                    spec.programs[name] = program
+                }
+            }
+        }
+    }
+
+    /// The decoding error of the whole section, so its index and byte offset count from the
+    /// section's start rather than the function's. A `lddw` cut in half by the next function's
+    /// start decodes as a whole section but not per function: that is a misplaced symbol.
+    private func sectionDecodingError(
+        _ bytes: ArraySlice<UInt8>, section: ELFSection, fallback: InstructionDecodingError
+    ) -> BPFObjectError {
+        let whole: [Instruction]
+        do {
+            whole = try Instruction.decode(bytes, byteOrder: byteOrder)
+        } catch {
+            return .instructions(section: section.displayName, error)
+        }
+        let table = SlotTable(whole)
+        let misplaced = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }.first { offset, _ in
+            offset < UInt64(bytes.count) && table.index(ofByteOffset: Int(offset)) == nil
+        }
+        if let misplaced { return .misalignedFunction(section: section.displayName, symbol: misplaced.value, offset: misplaced.key) }
+        return .instructions(section: section.displayName, fallback)
+    }
+
+    /// Replaces what a relocation would patch with a symbolic reference: the map, data section,
+    /// function or extern's name in ``Instruction/symbolReference``. Map and data references get
+    /// the `lddw` source the loader will need (`BPF_PSEUDO_MAP_FD`, `BPF_PSEUDO_MAP_VALUE` with the
+    /// offset in the upper half of the constant); calls and function addresses get a constant
+    /// of -1 until the linker places the callee.
+    private mutating func relocate(_ instruction: inout Instruction, relocation: ELFRelocation, in section: ELFSection) throws(BPFObjectError) {
+        guard relocation.type == relocation64 || relocation.type == relocation32 else {
+            throw .unsupportedRelocationType(section: section.displayName, offset: relocation.offset, type: relocation.type)
+        }
+        let symbol = try symbol(of: relocation, in: section)
+        let symbolName = displayName(of: symbol)
+        func unsupported(_ reason: String) -> BPFObjectError {
+            .unsupportedRelocation(section: section.displayName, offset: relocation.offset, symbol: symbolName, reason: reason)
+        }
+
+        guard let targetIndex = symbol.section else {
+            guard symbol.isUndefined, !symbol.name.isEmpty else { throw unsupported("symbol has no section") }
+            try relocateExtern(&instruction, symbol: symbol, section: section, offset: relocation.offset)
+            return
+        }
+        let targetSection = elf.sections[targetIndex]
+        // Clang stores the addend in the instruction (BPF relocations are SHT_REL).
+        let addend = UInt64(UInt32(bitPattern: instruction.immediate32))
+
+        switch kinds[targetIndex] {
+        case .legacyMaps, .btfMaps:
+            guard instruction.isWide else { throw unsupported("map referenced by an instruction that is not lddw") }
+            var name = symbol.name
+            if symbol.kind == .section {
+                let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
+                guard !overflow, let found = legacyMapOffsets[targetIndex]?[offset] else {
+                    throw unsupported("no map at offset \(addend) of section '\(targetSection.displayName)'")
+                }
+                name = found
+            }
+            guard spec.maps[name] != nil || kinds[targetIndex] == .btfMaps else {
+                throw unsupported("not a map of section '\(targetSection.displayName)'")
+            }
+            instruction.source = Register(rawValue: LoadImmediateSource.mapFileDescriptor.rawValue)
+            instruction.constant = 0
+            instruction.symbolReference = name
+
+        case .data:
+            guard instruction.isWide else { throw unsupported("data referenced by an instruction that is not lddw") }
+            let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
+            guard !overflow, offset <= targetSection.size, offset <= UInt64(UInt32.max) else {
+                throw .dataReferenceOutOfBounds(
+                    section: section.displayName, offset: relocation.offset, dataSection: targetSection.displayName,
+                    dataOffset: offset)
+            }
+            instruction.source = Register(rawValue: LoadImmediateSource.mapValue.rawValue)
+            instruction.constant = Int64(offset) << 32
+            instruction.symbolReference = targetSection.name
+
+        case .code:
+            let target: Int64
+            if instruction.isSubprogramCall {
+                // The immediate counts slots from the next instruction; for a function symbol clang
+                // writes -1, which lands on the symbol itself.
+                target = Int64(symbol.value) &+ (Int64(instruction.immediate32) &+ 1) &* Int64(Instruction.slotSize)
+            } else if instruction.isWide {
+                target = Int64(symbol.value) &+ Int64(addend)
+                instruction.source = Register(rawValue: LoadImmediateSource.function.rawValue)
+            } else {
+                throw unsupported("code referenced by an instruction that is neither a bpf-to-bpf call nor lddw")
+            }
+            guard target >= 0, let name = functionsBySection[targetIndex]?[UInt64(target)] else {
+                throw .callTargetNotFound(
+                    section: section.displayName, offset: relocation.offset, targetSection: targetSection.displayName,
+                    targetOffset: target)
+            }
+            instruction.constant = -1
+            instruction.symbolReference = name
+
+        case .structOps, nil:
+            throw unsupported("symbol is in section '\(targetSection.displayName)', which holds no maps, data or code")
+        }
+    }
+}
+
+/// Instruction index <-> raw slot for one code section, with constant-time lookups in both
+/// directions (relocations and calls are resolved for every instruction of big objects).
+struct SlotTable {
+    /// `slots[i]` is the first slot of instruction `i`; the last element is the slot count.
+    private var slots: [Int]
+    /// `indices[s]` is the instruction starting at slot `s`, or -1 inside a `lddw`.
+    private var indices: [Int32]
+
+    init(_ instructions: [Instruction]) {
+        slots = []
+        slots.reserveCapacity(instructions.count + 1)
+        indices = []
+        indices.reserveCapacity(instructions.count * 2)
+        for (index, instruction) in instructions.enumerated() {
+            slots.append(indices.count)
+            indices.append(Int32(truncatingIfNeeded: index))
+            if instruction.isWide { indices.append(-1) }
+        }
+        slots.append(indices.count)
+    }
+
+    /// The first slot of instruction `index`, for `0...instructionCount`.
+    func slot(ofIndex index: Int) -> Int { slots[index] }
+
+    /// The instruction starting at `slot`, or nil when `slot` is outside or inside a `lddw`.
+    func index(ofSlot slot: Int64) -> Int? {
+        guard slot >= 0, slot < Int64(indices.count) else { return nil }
+        let index = indices[Int(slot)]
+        return index < 0 ? nil : Int(index)
+    }
+
+    /// The instruction starting at `byteOffset`, as relocations give it.
+    func index(ofByteOffset byteOffset: Int) -> Int? {
+        guard byteOffset >= 0, byteOffset % Instruction.slotSize == 0 else { return nil }
+        return index(ofSlot: Int64(byteOffset / Instruction.slotSize))
+    }
+}
+
+/// The `.BTF.ext` records of one code section, sorted by offset, handed out function by function
+/// in one pass (functions are visited in offset order).
+struct ExtRecords {
+    private var functions: ArraySlice<BTFFuncInfo>
+    private var lines: ArraySlice<BTFLineInfo>
+    private var relocations: ArraySlice<BTFCoreRelocation>
+
+    init(ext: BTFExt?, section: String) {
+        // Clang writes the records in offset order; sort only when a file does not.
+        func ordered<Record>(_ records: [Record], _ offset: (Record) -> UInt32) -> ArraySlice<Record> {
+            let isSorted = zip(records, records.dropFirst()).allSatisfy { offset($0) <= offset($1) }
+            return isSorted ? records[...] : records.sorted { offset($0) < offset($1) }[...]
+        }
+        functions = ordered(ext?.funcInfos[section] ?? [], \.instructionOffset)
+        lines = ordered(ext?.lineInfos[section] ?? [], \.instructionOffset)
+        relocations = ordered(ext?.coreRelocations[section] ?? [], \.instructionOffset)
+    }
+
+    /// The records in `start..<end` (bytes), rebased to `start`; records before `start` that no
+    /// function claimed are dropped.
+    mutating func take(start: Int, end: Int) -> ([BTFFuncInfo], [BTFLineInfo], [BTFCoreRelocation]) {
+        let lower = UInt32(clamping: start)
+        let upper = UInt32(clamping: end)
+        func split<Record>(_ records: inout ArraySlice<Record>, _ offset: (Record) -> UInt32, _ rebase: (inout Record) -> Void) -> [Record] {
+            while let first = records.first, offset(first) < lower { records.removeFirst() }
+            var taken: [Record] = []
+            while let first = records.first, offset(first) < upper {
+                var record = first
+                rebase(&record)
+                taken.append(record)
+                records.removeFirst()
+            }
+            return taken
+        }
+        return (
+            split(&functions, \.instructionOffset) { $0.instructionOffset -= lower },
+            split(&lines, \.instructionOffset) { $0.instructionOffset -= lower },
+            split(&relocations, \.instructionOffset) { $0.instructionOffset -= lower }
+        )
+    }
+}

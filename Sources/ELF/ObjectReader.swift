@@ -1,0 +1,198 @@
+import EBPFASM
+import EBPFBTF
+import EBPFCollection
+import EBPFELFFile
+
+extension CollectionSpec {
+    /// Reads a BPF object file (as clang writes it) into a spec. Needs no privileges and makes no
+    /// syscalls besides reading the file.
+    ///
+    /// ```swift
+    /// let spec = try CollectionSpec(elfFile: "counter.bpf.o")
+    /// print(spec.programs.keys, spec.maps.keys)
+    /// ```
+    public init(elfFile path: String) throws(BPFObjectError) {
+        try self.init(object: try BPFObjectFile(path: path))
+    }
+
+    /// Reads a BPF object from its bytes into a spec.
+    public init(elfBytes bytes: [UInt8]) throws(BPFObjectError) {
+        try self.init(object: try BPFObjectFile(bytes: bytes))
+    }
+
+    /// Reads an already opened BPF object into a spec.
+    public init(object: BPFObjectFile) throws(BPFObjectError) {
+        var reader = ObjectReader(object: object)
+        self = try reader.read()
+    }
+}
+
+/// What a section of the object holds, as far as the reader cares.
+enum SectionKind: Equatable {
+    case code
+    case legacyMaps
+    case btfMaps
+    case data(readOnly: Bool)
+    case structOps
+}
+
+/// The object reader: one context over a fixed order of phases (license, version, BTF and
+/// `.BTF.ext`, symbols, relocations, maps, BTF maps, data sections, kconfig, ksyms, struct_ops,
+/// programs), each adding to the spec what it finds. License and version were read by
+/// ``BPFObjectFile``.
+struct ObjectReader {
+    let object: BPFObjectFile
+    let elf: ELFFile
+    let byteOrder: ByteOrder
+    /// The symbol table, index 0 being the null symbol.
+    var symbols: [ELFSymbol] = []
+    /// Named, non-section symbols of each section, sorted by offset.
+    var symbolsBySection: [Int: [ELFSymbol]] = [:]
+    /// Function names of each code section by their byte offset.
+    var functionsBySection: [Int: [UInt64: String]] = [:]
+    /// Relocations by the index of the section they apply to.
+    var relocationsBySection: [Int: [ELFRelocation]] = [:]
+    var kinds: [Int: SectionKind] = [:]
+    /// The name of each map (legacy or BTF-defined) by its section and byte offset, for
+    /// references through a section symbol (static maps).
+    var legacyMapOffsets: [Int: [UInt64: String]] = [:]
+    var spec: CollectionSpec
+    /// The object's BTF and `.BTF.ext`, when it has them.
+    var types: BTFSpec?
+    var ext: BTFExt?
+    /// Offsets of the `.kconfig` externs in the `.kconfig` map.
+    var kconfigOffsets: [String: UInt32] = [:]
+    /// The struct_ops member each program of a struct_ops map fills, by program name.
+    var structOpsMembers: [String: String] = [:]
+
+    /// The largest data-section map value this reader builds: 64 MiB, well above the kernel's
+    /// limit for an array map's value (`KMALLOC_MAX_SIZE`, 4 MiB with 4 KiB pages). A `.bss`
+    /// header claiming more would otherwise make a tiny file allocate gigabytes.
+    static let maximumDataSize: UInt64 = 64 << 20
+
+    init(object: BPFObjectFile) {
+        self.object = object
+        self.elf = object.elf
+        self.byteOrder = object.elf.header.byteOrder == .littleEndian ? .littleEndian : .bigEndian
+        self.spec = CollectionSpec(byteOrder: byteOrder)
+    }
+
+    mutating func read() throws(BPFObjectError) -> CollectionSpec {
+        classifySections()
+        try readBTF()
+        try readSymbols()
+        try readRelocations()
+        try readLegacyMaps()
+        try readBTFMaps()
+        try readDataSections()
+        try readKconfig()
+        try readKsyms()
+        try readStructOps()
+        try readPrograms()
+        return spec
+    }
+
+    // MARK: - Sections
+
+    mutating func classifySections() {
+        for section in elf.sections {
+            let name = section.name
+            if name == "maps" || name.hasPrefix("maps/") {
+                kinds[section.index] = .legacyMaps
+            } else if name == ".maps" {
+                kinds[section.index] = .btfMaps
+            } else if name == ".struct_ops" || name == ".struct_ops.link" {
+                kinds[section.index] = .structOps
+            } else if section.type == .progbits && section.flags.contains(.execinstr) {
+                kinds[section.index] = .code
+            } else if section.type == .progbits && Self.hasDataName(name, ".data") {
+                kinds[section.index] = .data(readOnly: false)
+            } else if section.type == .progbits && Self.hasDataName(name, ".rodata") {
+                kinds[section.index] = .data(readOnly: true)
+            } else if section.type == .nobits && Self.hasDataName(name, ".bss") {
+                kinds[section.index] = .data(readOnly: false)
+            }
+        }
+    }
+
+    /// `base` itself or `base.anything`, as libbpf recognises data sections.
+    static func hasDataName(_ name: String, _ base: String) -> Bool {
+        name == base || name.hasPrefix(base + ".")
+    }
+
+    func contents(of section: ELFSection) throws(BPFObjectError) -> ArraySlice<UInt8> {
+        do {
+            return try elf.contents(of: section)
+        } catch {
+            throw .elf(error)
+        }
+    }
+
+    // MARK: - Symbols
+
+    mutating func readSymbols() throws(BPFObjectError) {
+        do {
+            symbols = try elf.symbols()
+        } catch {
+            throw .elf(error)
+        }
+        for symbol in symbols where symbol.index != 0 {
+            guard let sectionIndex = symbol.section, let kind = kinds[sectionIndex] else { continue }
+            guard symbol.kind != .section, symbol.kind != .file else { continue }
+            let section = elf.sections[sectionIndex]
+            let (end, overflow) = symbol.value.addingReportingOverflow(symbol.size)
+            guard !overflow, end <= section.size else {
+                throw .symbolOutOfBounds(
+                    section: section.displayName, symbol: symbol.name, offset: symbol.value, size: symbol.size)
+            }
+            symbolsBySection[sectionIndex, default: []].append(symbol)
+            if kind == .code && symbol.kind == .function {
+                guard symbol.value % UInt64(Instruction.slotSize) == 0 else {
+                    throw .misalignedFunction(section: section.displayName, symbol: symbol.name, offset: symbol.value)
+                }
+                if functionsBySection[sectionIndex, default: [:]][symbol.value] == nil {
+                    functionsBySection[sectionIndex, default: [:]][symbol.value] = symbol.name
+                }
+            }
+        }
+        for key in symbolsBySection.keys {
+            symbolsBySection[key]?.sort { ($0.value, $0.index) < ($1.value, $1.index) }
+        }
+    }
+
+    // MARK: - Relocations
+
+    mutating func readRelocations() throws(BPFObjectError) {
+        for section in elf.sections where section.type == .rel || section.type == .rela {
+            do {
+                guard let target = try elf.relocationTarget(of: section), kinds[target.index] != nil else { continue }
+                relocationsBySection[target.index, default: []].append(contentsOf: try elf.relocations(in: section))
+            } catch {
+                throw .elf(error)
+            }
+        }
+    }
+
+    /// The symbol a relocation names, checked against the table this reader loaded.
+    func symbol(of relocation: ELFRelocation, in section: ELFSection) throws(BPFObjectError) -> ELFSymbol {
+        let index = Int(relocation.symbolIndex)
+        guard index > 0, index < symbols.count else {
+            throw .unsupportedRelocation(
+                section: section.displayName, offset: relocation.offset, symbol: "#\(index)",
+                reason: "not a symbol of the symbol table")
+        }
+        return symbols[index]
+    }
+
+    /// A name for a symbol in messages: its own, or its section's for section symbols.
+    func displayName(of symbol: ELFSymbol) -> String {
+        if !symbol.name.isEmpty { return symbol.name }
+        if let section = symbol.section, section < elf.sections.count { return elf.sections[section].displayName }
+        return "symbol #\(symbol.index)"
+    }
+
+    mutating func addMap(_ map: MapSpec) throws(BPFObjectError) {
+        guard spec.maps[map.name] == nil else { throw .duplicateName(kind: "map", name: map.name) }
+        spec.maps[map.name] = map
+    }
+}
