@@ -45,13 +45,14 @@ extension BTFExt {
                 instructionOffset: try parser.instructionOffset(record, in: "func_info"),
                 type: try parser.typeID(record + 4, in: "func_info"))
         }
+        let lineText = BTFLineText(spec: spec)
         let lines = try parser.subsection("line_info", header: 16, minimumRecord: 16, headerLength: headerLength)
         lineInfos = try parser.records(lines) { (record: Int) throws(BTFExtError) -> BTFLineInfo in
             let lineAndColumn = try parser.word(record + 12, in: "line_info")
             return BTFLineInfo(
                 instructionOffset: try parser.instructionOffset(record, in: "line_info"),
-                fileName: try parser.string(record + 4, in: "line_info"),
-                line: try parser.string(record + 8, in: "line_info"),
+                text: lineText, fileName: try parser.stringOffset(record + 4, in: "line_info"),
+                line: try parser.stringOffset(record + 8, in: "line_info"),
                 lineNumber: lineAndColumn >> 10, column: lineAndColumn & 0x3FF)
         }
         if headerLength >= UInt32(Self.headerSizeWithCoreRelocations) {
@@ -95,6 +96,15 @@ struct ExtParser {
             throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
         }
         return string
+    }
+
+    /// A string's offset, checked to lie in the `.BTF` strings, for records that decode it later.
+    func stringOffset(_ field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
+        let offset = try word(field, in: subsection)
+        guard spec.cString(at: offset) != nil else {
+            throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
+        }
+        return offset
     }
 
     func typeID(_ field: Int, in subsection: String) throws(BTFExtError) -> BTFTypeID {

@@ -47,15 +47,15 @@ struct ObjectReader {
     /// The symbol table, index 0 being the null symbol.
     var symbols: [ELFSymbol] = []
     /// Named, non-section symbols of each section, sorted by offset.
-    var symbolsBySection: [Int: [ELFSymbol]] = [:]
+    var symbolsBySection: PerSection<[ELFSymbol]>
     /// Function names of each code section by their byte offset.
-    var functionsBySection: [Int: [UInt64: String]] = [:]
+    var functionsBySection: PerSection<[UInt64: String]>
     /// Relocations by the index of the section they apply to.
-    var relocationsBySection: [Int: [ELFRelocation]] = [:]
-    var kinds: [Int: SectionKind] = [:]
+    var relocationsBySection: PerSection<[ELFRelocation]>
+    var kinds: PerSection<SectionKind>
     /// The name of each map (legacy or BTF-defined) by its section and byte offset, for
     /// references through a section symbol (static maps).
-    var legacyMapOffsets: [Int: [UInt64: String]] = [:]
+    var legacyMapOffsets: PerSection<[UInt64: String]>
     var spec: CollectionSpec
     /// The object's BTF and `.BTF.ext`, when it has them.
     var types: BTFSpec?
@@ -75,6 +75,12 @@ struct ObjectReader {
         self.elf = object.elf
         self.byteOrder = object.elf.header.byteOrder == .littleEndian ? .littleEndian : .bigEndian
         self.spec = CollectionSpec(byteOrder: byteOrder)
+        let sectionCount = object.elf.sections.count
+        symbolsBySection = PerSection(count: sectionCount)
+        functionsBySection = PerSection(count: sectionCount)
+        relocationsBySection = PerSection(count: sectionCount)
+        kinds = PerSection(count: sectionCount)
+        legacyMapOffsets = PerSection(count: sectionCount)
     }
 
     mutating func read() throws(BPFObjectError) -> CollectionSpec {
@@ -155,8 +161,8 @@ struct ObjectReader {
                 }
             }
         }
-        for key in symbolsBySection.keys {
-            symbolsBySection[key]?.sort { ($0.value, $0.index) < ($1.value, $1.index) }
+        for index in symbolsBySection.indices {
+            symbolsBySection[index]?.sort { ($0.value, $0.index) < ($1.value, $1.index) }
         }
     }
 
@@ -194,5 +200,42 @@ struct ObjectReader {
     mutating func addMap(_ map: MapSpec) throws(BPFObjectError) {
         guard spec.maps[map.name] == nil else { throw .duplicateName(kind: "map", name: map.name) }
         spec.maps[map.name] = map
+    }
+}
+
+/// One optional value per section of the object, indexed by section index: lookups happen for
+/// every symbol, relocation and instruction reference, and a dense array beats hashing.
+struct PerSection<Value> {
+    private var values: [Value?]
+
+    init(count: Int) {
+        values = Array(repeating: nil, count: count)
+    }
+
+    /// The section indices.
+    var indices: Range<Int> { values.indices }
+
+    /// The value of section `index`; nil for sections without one and for indices outside the
+    /// table, where setting a value does nothing (indices come from the ELF reader, which checked them).
+    subscript(index: Int) -> Value? {
+        get { values.indices.contains(index) ? values[index] : nil }
+        _modify {
+            if values.indices.contains(index) {
+                yield &values[index]
+            } else {
+                var outside: Value? = nil
+                yield &outside
+            }
+        }
+    }
+
+    subscript(index: Int, default defaultValue: @autoclosure () -> Value) -> Value {
+        get { self[index] ?? defaultValue() }
+        _modify {
+            // Moved out and back so that the stored value stays uniquely referenced while modified.
+            var value = self[index].take() ?? defaultValue()
+            defer { self[index] = value }
+            yield &value
+        }
     }
 }

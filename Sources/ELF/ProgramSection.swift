@@ -37,21 +37,55 @@ public struct ProgramSection: Sendable, Hashable {
 
     /// Looks `sectionName` up in libbpf's table; ``ProgramType/unspec`` when it is not there.
     public init(sectionName: String) {
-        for definition in Self.table {
-            if let target = definition.match(sectionName) {
-                self.init(
-                    type: definition.type, attachType: definition.attachType, flags: definition.flags,
-                    attachTarget: target.isEmpty ? nil : target)
-                return
-            }
+        guard let position = Self.firstMatch(sectionName) else {
+            self.init(type: .unspec)
+            return
         }
-        self.init(type: .unspec)
+        let definition = Self.table[position]
+        let target = definition.match(sectionName) ?? ""
+        self.init(
+            type: definition.type, attachType: definition.attachType, flags: definition.flags,
+            attachTarget: target.isEmpty ? nil : target)
     }
 
     /// Whether libbpf knows the section name.
     public static func isKnown(_ sectionName: String) -> Bool {
-        table.contains { $0.match(sectionName) != nil }
+        firstMatch(sectionName) != nil
     }
+
+    /// The table position of the first definition `name` matches. An exact definition can only
+    /// match `name` itself and a prefix one `name` or the part of it before one of its slashes, so
+    /// a few hash lookups replace trying every definition in turn.
+    private static func firstMatch(_ name: String) -> Int? {
+        var best = Int.max
+        if let entry = patternIndex[name] {
+            best = min(entry.exact ?? .max, entry.prefix ?? .max)
+        }
+        let utf8 = name.utf8
+        var position = utf8.startIndex
+        while let slash = utf8[position...].firstIndex(of: UInt8(ascii: "/")) {
+            if let prefix = patternIndex[String(name[..<slash])]?.prefix {
+                best = min(best, prefix)
+            }
+            position = utf8.index(after: slash)
+        }
+        return best == .max ? nil : best
+    }
+
+    /// For each pattern, the first table position of an exact and of a prefix definition with it.
+    private static let patternIndex: [String: (exact: Int?, prefix: Int?)] = {
+        var index: [String: (exact: Int?, prefix: Int?)] = [:]
+        for (position, definition) in table.enumerated() {
+            var entry = index[definition.pattern] ?? (nil, nil)
+            if definition.takesTarget {
+                entry.prefix = entry.prefix ?? position
+            } else {
+                entry.exact = entry.exact ?? position
+            }
+            index[definition.pattern] = entry
+        }
+        return index
+    }()
 
     /// Every pattern of the table, in matching order (`kprobe+`, `xdp`, ...).
     public static var patterns: [String] { table.map { $0.pattern + ($0.takesTarget ? "+" : "") } }

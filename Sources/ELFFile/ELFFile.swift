@@ -34,12 +34,9 @@ public struct ELFFile: Sendable {
         self.programHeaders = try Self.parseProgramHeaders(header: header, reader: reader)
         let sections = try Self.parseSections(header: header, reader: reader)
         self.sections = sections
-        var indexByName: [String: Int] = [:]
-        indexByName.reserveCapacity(sections.count)
-        for section in sections where !section.name.isEmpty && indexByName[section.name] == nil {
-            indexByName[section.name] = section.index
-        }
-        self.sectionIndexByName = indexByName
+        // One hash per section: the first of several sections with the same name wins.
+        self.sectionIndexByName = Dictionary(
+            sections.lazy.filter { !$0.name.isEmpty }.map { ($0.name, $0.index) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The first section called `name`, if any.
@@ -114,10 +111,10 @@ public struct ELFFile: Sendable {
         }
     }
 
-    /// The section at `index`, or an error naming `what` referred to it.
-    func section(at index: UInt32, referencedBy what: String) throws(ELFError) -> ELFSection {
+    /// The section at `index`, or an error naming `what` referred to it (built only for the error).
+    func section(at index: UInt32, referencedBy what: @autoclosure () -> String) throws(ELFError) -> ELFSection {
         guard let section = section(at: Int(index)) else {
-            throw .badSectionIndex(what: what, index: index, sectionCount: sections.count)
+            throw .badSectionIndex(what: what(), index: index, sectionCount: sections.count)
         }
         return section
     }
@@ -214,9 +211,9 @@ extension ELFFile {
             guard names.isEmpty || names.last == 0 else {
                 throw .unterminatedStringTable(table: "section name table (#\(nameTableIndex))")
             }
+            let tableName = "section name table (#\(nameTableIndex))"
             for index in sections.indices {
-                sections[index].name = try string(
-                    at: sections[index].nameIndex, in: names, tableName: "section name table (#\(nameTableIndex))")
+                sections[index].name = try string(at: sections[index].nameIndex, in: names, tableName: tableName)
             }
         }
 
