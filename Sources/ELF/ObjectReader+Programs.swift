@@ -223,25 +223,30 @@ extension ObjectReader {
 /// directions (relocations and calls are resolved for every instruction of big objects).
 struct SlotTable {
     /// `slots[i]` is the first slot of instruction `i`; the last element is the slot count.
-    private var slots: [Int]
+    private var slots: [Int32]
     /// `indices[s]` is the instruction starting at slot `s`, or -1 inside a `lddw`.
     private var indices: [Int32]
 
     init(_ instructions: [Instruction]) {
-        slots = []
+        var slots: [Int32] = []
         slots.reserveCapacity(instructions.count + 1)
-        indices = []
+        var indices: [Int32] = []
         indices.reserveCapacity(instructions.count * 2)
-        for (index, instruction) in instructions.enumerated() {
-            slots.append(indices.count)
-            indices.append(Int32(truncatingIfNeeded: index))
-            if instruction.isWide { indices.append(-1) }
+        // Read in place: iterating by value would retain and release every instruction.
+        instructions.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                slots.append(Int32(truncatingIfNeeded: indices.count))
+                indices.append(Int32(truncatingIfNeeded: index))
+                if buffer[index].isWide { indices.append(-1) }
+            }
         }
-        slots.append(indices.count)
+        slots.append(Int32(truncatingIfNeeded: indices.count))
+        self.slots = slots
+        self.indices = indices
     }
 
     /// The first slot of instruction `index`, for `0...instructionCount`.
-    func slot(ofIndex index: Int) -> Int { slots[index] }
+    func slot(ofIndex index: Int) -> Int { Int(slots[index]) }
 
     /// The instruction starting at `slot`, or nil when `slot` is outside or inside a `lddw`.
     func index(ofSlot slot: Int64) -> Int? {

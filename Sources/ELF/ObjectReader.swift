@@ -103,11 +103,13 @@ struct ObjectReader {
     mutating func classifySections() {
         for section in elf.sections {
             let name = section.name
-            if name == "maps" || name.hasPrefix("maps/") {
+            // Comparing lengths first keeps a hundred sections from costing a thousand string compares.
+            let length = name.utf8.count
+            if (length == 4 && name == "maps") || (length > 5 && name.hasPrefix("maps/")) {
                 kinds[section.index] = .legacyMaps
-            } else if name == ".maps" {
+            } else if length == 5 && name == ".maps" {
                 kinds[section.index] = .btfMaps
-            } else if name == ".struct_ops" || name == ".struct_ops.link" {
+            } else if (length == 11 && name == ".struct_ops") || (length == 16 && name == ".struct_ops.link") {
                 kinds[section.index] = .structOps
             } else if section.type == .progbits && section.flags.contains(.execinstr) {
                 kinds[section.index] = .code
@@ -142,27 +144,44 @@ struct ObjectReader {
         } catch {
             throw .elf(error)
         }
-        for symbol in symbols where symbol.index != 0 {
-            guard let sectionIndex = symbol.section, let kind = kinds[sectionIndex] else { continue }
-            guard symbol.kind != .section, symbol.kind != .file else { continue }
-            let section = elf.sections[sectionIndex]
-            let (end, overflow) = symbol.value.addingReportingOverflow(symbol.size)
-            guard !overflow, end <= section.size else {
-                throw .symbolOutOfBounds(
-                    section: section.displayName, symbol: symbol.name, offset: symbol.value, size: symbol.size)
-            }
-            symbolsBySection[sectionIndex, default: []].append(symbol)
-            if kind == .code && symbol.kind == .function {
-                guard symbol.value % UInt64(Instruction.slotSize) == 0 else {
-                    throw .misalignedFunction(section: section.displayName, symbol: symbol.name, offset: symbol.value)
+        // Collected in plain arrays and stored once: symbols are read in place, since copying one
+        // retains its name.
+        let sectionCount = elf.sections.count
+        var kept = [[ELFSymbol]](repeating: [], count: sectionCount)
+        var functions = [[UInt64: String]?](repeating: nil, count: sectionCount)
+        try symbols.withUnsafeBufferPointer { (table) throws(BPFObjectError) in
+            for position in table.indices.dropFirst() {
+                guard let sectionIndex = table[position].section, sectionIndex < sectionCount,
+                    let kind = kinds[sectionIndex]
+                else { continue }
+                let symbolKind = table[position].kind
+                guard symbolKind != .section, symbolKind != .file else { continue }
+                let value = table[position].value
+                let (end, overflow) = value.addingReportingOverflow(table[position].size)
+                guard !overflow, end <= elf.sections[sectionIndex].size else {
+                    throw .symbolOutOfBounds(
+                        section: elf.sections[sectionIndex].displayName, symbol: table[position].name, offset: value,
+                        size: table[position].size)
                 }
-                if functionsBySection[sectionIndex, default: [:]][symbol.value] == nil {
-                    functionsBySection[sectionIndex, default: [:]][symbol.value] = symbol.name
+                kept[sectionIndex].append(table[position])
+                if kind == .code && symbolKind == .function {
+                    guard value % UInt64(Instruction.slotSize) == 0 else {
+                        throw .misalignedFunction(
+                            section: elf.sections[sectionIndex].displayName, symbol: table[position].name, offset: value)
+                    }
+                    if functions[sectionIndex] == nil { functions[sectionIndex] = [:] }
+                    if functions[sectionIndex]?.index(forKey: value) == nil {
+                        functions[sectionIndex]?[value] = table[position].name
+                    }
                 }
             }
         }
-        for index in symbolsBySection.indices {
-            symbolsBySection[index]?.sort { ($0.value, $0.index) < ($1.value, $1.index) }
+        for sectionIndex in 0..<sectionCount {
+            if !kept[sectionIndex].isEmpty {
+                kept[sectionIndex].sort { ($0.value, $0.index) < ($1.value, $1.index) }
+                symbolsBySection[sectionIndex] = kept[sectionIndex]
+            }
+            if let sectionFunctions = functions[sectionIndex] { functionsBySection[sectionIndex] = sectionFunctions }
         }
     }
 

@@ -57,20 +57,27 @@ public struct ProgramSection: Sendable, Hashable {
     /// match `name` itself and a prefix one `name` or the part of it before one of its slashes, so
     /// a few hash lookups replace trying every definition in turn.
     private static func firstMatch(_ name: String) -> Int? {
-        var best = Int.max
-        if let entry = patternIndex[name] {
-            best = min(entry.exact ?? .max, entry.prefix ?? .max)
-        }
-        let utf8 = name.utf8
-        var position = utf8.startIndex
-        while let slash = utf8[position...].firstIndex(of: UInt8(ascii: "/")) {
-            if let prefix = patternIndex[String(name[..<slash])]?.prefix {
-                best = min(best, prefix)
+        var name = name
+        return name.withUTF8 { bytes -> Int? in
+            var best = Int.max
+            // No pattern is longer than `longestPattern`: longer names and prefixes need no lookup.
+            if bytes.count <= longestPattern, let entry = patternIndex[String(decoding: bytes, as: UTF8.self)] {
+                best = min(entry.exact ?? .max, entry.prefix ?? .max)
             }
-            position = utf8.index(after: slash)
+            var slash = 0
+            while slash < bytes.count && slash <= longestPattern {
+                defer { slash += 1 }
+                guard bytes[slash] == UInt8(ascii: "/") else { continue }
+                let prefix = UnsafeBufferPointer(rebasing: bytes[..<slash])
+                if let position = patternIndex[String(decoding: prefix, as: UTF8.self)]?.prefix {
+                    best = min(best, position)
+                }
+            }
+            return best == .max ? nil : best
         }
-        return best == .max ? nil : best
     }
+
+    private static let longestPattern = table.map { $0.pattern.utf8.count }.max() ?? 0
 
     /// For each pattern, the first table position of an exact and of a prefix definition with it.
     private static let patternIndex: [String: (exact: Int?, prefix: Int?)] = {

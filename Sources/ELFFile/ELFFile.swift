@@ -34,9 +34,13 @@ public struct ELFFile: Sendable {
         self.programHeaders = try Self.parseProgramHeaders(header: header, reader: reader)
         let sections = try Self.parseSections(header: header, reader: reader)
         self.sections = sections
-        // One hash per section: the first of several sections with the same name wins.
-        self.sectionIndexByName = Dictionary(
-            sections.lazy.filter { !$0.name.isEmpty }.map { ($0.name, $0.index) }, uniquingKeysWith: { first, _ in first })
+        // Sized up front and filled back to front, so the first of several sections with the same
+        // name wins with one hash per section and no regrowth.
+        var indexByName = [String: Int](minimumCapacity: sections.count)
+        for section in sections.reversed() where !section.name.isEmpty {
+            indexByName[section.name] = section.index
+        }
+        self.sectionIndexByName = indexByName
     }
 
     /// The first section called `name`, if any.
