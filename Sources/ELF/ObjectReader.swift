@@ -150,6 +150,15 @@ struct ObjectReader {
         var kept = [[ELFSymbol]](repeating: [], count: sectionCount)
         var functions = [[UInt64: String]?](repeating: nil, count: sectionCount)
         try symbols.withUnsafeBufferPointer { (table) throws(BPFObjectError) in
+            // Counted first so that each list and table is allocated once.
+            var counts = [Int](repeating: 0, count: sectionCount)
+            for position in table.indices.dropFirst() {
+                if let sectionIndex = table[position].section, sectionIndex < sectionCount { counts[sectionIndex] += 1 }
+            }
+            for sectionIndex in 0..<sectionCount where counts[sectionIndex] > 0 && kinds[sectionIndex] != nil {
+                kept[sectionIndex].reserveCapacity(counts[sectionIndex])
+                if kinds[sectionIndex] == .code { functions[sectionIndex] = Dictionary(minimumCapacity: counts[sectionIndex]) }
+            }
             for position in table.indices.dropFirst() {
                 guard let sectionIndex = table[position].section, sectionIndex < sectionCount,
                     let kind = kinds[sectionIndex]
@@ -181,7 +190,9 @@ struct ObjectReader {
                 kept[sectionIndex].sort { ($0.value, $0.index) < ($1.value, $1.index) }
                 symbolsBySection[sectionIndex] = kept[sectionIndex]
             }
-            if let sectionFunctions = functions[sectionIndex] { functionsBySection[sectionIndex] = sectionFunctions }
+            if let sectionFunctions = functions[sectionIndex], !sectionFunctions.isEmpty {
+                functionsBySection[sectionIndex] = sectionFunctions
+            }
         }
     }
 
