@@ -8,7 +8,16 @@ enum KernelBTF {
         var description: String
     }
 
+    /// `BTF_KIND_FUNC`.
+    static let functionKind: UInt32 = 12
+    /// `BTF_KIND_TYPEDEF`.
+    static let typedefKind: UInt32 = 8
+
     static func functionID(named name: String) throws -> UInt32 {
+        try typeID(named: name, kind: functionKind)
+    }
+
+    static func typeID(named name: String, kind wanted: UInt32) throws -> UInt32 {
         guard let bytes = readFile("/sys/kernel/btf/vmlinux") else { throw Failure(description: "no vmlinux BTF") }
         func u32(_ offset: Int) -> UInt32? {
             guard offset >= 0, offset + 4 <= bytes.count else { return nil }
@@ -28,7 +37,7 @@ enum KernelBTF {
             guard let nameOffset = u32(offset), let info = u32(offset + 4) else { break }
             let kind = (info >> 24) & 0x1f
             let count = Int(info & 0xffff)
-            if kind == 12 {
+            if kind == wanted {
                 let start = stringsStart + Int(nameOffset)
                 if start + target.count <= bytes.count, Array(bytes[start..<(start + target.count)]) == target {
                     return id
@@ -45,6 +54,6 @@ enum KernelBTF {
             offset += 12 + extra
             id += 1
         }
-        throw Failure(description: "no FUNC \(name) in vmlinux BTF")
+        throw Failure(description: "no type \(name) of kind \(wanted) in vmlinux BTF")
     }
 }
