@@ -82,7 +82,9 @@ public enum ProgramQuery {
             let outcome = programIDs.withUnsafeMutableBytes { programBytes in
                 linkIDs.withUnsafeMutableBytes { linkBytes in
                     attributes.progIDs = Sys.address(of: programBytes.baseAddress)
-                    attributes.linkIDs = Sys.address(of: linkBytes.baseAddress)
+                    // Kernels before 6.6 refuse the whole query (EINVAL) when fields they do not
+                    // know are set, and only tcx and netkit report link ids.
+                    if reportsLinkIDs(attachType) { attributes.linkIDs = Sys.address(of: linkBytes.baseAddress) }
                     return Result { () throws(BPFSyscallError) in try Sys.progQuery(&attributes) }
                 }
             }
@@ -104,6 +106,15 @@ public enum ProgramQuery {
                 return AttachedPrograms(revision: attributes.revision, attachFlags: attributes.attachFlags, programs: programs)
             }
         }
+    }
+}
+
+/// Whether `BPF_PROG_QUERY` fills `link_ids` for `attachType`: the multi-program hooks of
+/// Linux 6.6 (tcx, netkit) do.
+func reportsLinkIDs(_ attachType: AttachType) -> Bool {
+    switch attachType {
+    case .tcxIngress, .tcxEgress, .netkitPrimary, .netkitPeer: true
+    default: false
     }
 }
 

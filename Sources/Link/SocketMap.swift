@@ -16,6 +16,10 @@ public enum SocketMap {
         let hook = try validate(program: program, map: map, attachType: attachType)
         let target: FileDescriptor
         do { target = try map.duplicateFileDescriptor() } catch { throw .invalidOption("map \(map.name) is closed") }
+        // The attachment keeps its own program reference for the detach; taken before attaching
+        // so that nothing stays attached when it cannot be taken.
+        let clone: Program
+        do { clone = try program.clone() } catch { throw .programClosed(program: program.name, hook: hook) }
         let targetNumber = target.rawValue
         try Features.withProgram(program, [program.type], hook: hook) { (descriptor) throws(LinkError) in
             var attributes = ProgAttachAttr()
@@ -26,8 +30,6 @@ public enum SocketMap {
                 throw .syscall(operation: "attach \(hook)", error: error)
             }
         }
-        let clone: Program
-        do { clone = try program.clone() } catch { throw .programClosed(program: program.name, hook: hook) }
         return LegacyAttachment(target: target, attachType: attachType, program: clone, hook: hook)
     }
 

@@ -16,7 +16,14 @@ public enum Tracing {
         let hook = "\(program.type) program \(program.name)"
         return try Features.withProgram(program, [.tracing, .lsm, .ext], hook: hook) {
             (descriptor) throws(LinkError) -> RawLink in
-            guard let attachType = attachType ?? program.attachType ?? (program.type == .lsm ? .lsmMAC : nil) else {
+            // The kernel ignores the attach type of an extension (its target was fixed at load).
+            let fallback: AttachType? =
+                switch program.type {
+                case .lsm: .lsmMAC
+                case .ext: AttachType(rawValue: 0)
+                default: nil
+                }
+            guard let attachType = attachType ?? program.attachType ?? fallback else {
                 throw .invalidOption("\(hook) has no expected attach type (fentry, fexit, ...) to attach as")
             }
             var attributes = LinkCreateTracingAttr()

@@ -93,6 +93,57 @@ struct IteratorTests {
     }
 }
 
+extension IteratorTests {
+    /// A `bpf_map_elem` iterator program that writes each element's 4-byte key.
+    static func loadKeyWriter() throws -> Program {
+        let instructions = try ProgramBuilder {
+            Instruction.load(.r6, from: .r1, offset: 0, size: .doubleWord)  // ctx->meta
+            Instruction.load(.r2, from: .r1, offset: 16, size: .doubleWord)  // ctx->key
+            Instruction.jumpIf(.r2, .equal, 0, label: "out")
+            Instruction.load(.r1, from: .r6, offset: 0, size: .doubleWord)  // meta->seq
+            Instruction.mov64(.r3, 4)
+            Instruction.callHelper(127)  // bpf_seq_write(seq, key, 4)
+            Label("out")
+            Instruction.mov64(.r0, 0)
+            Instruction.exit()
+        }.build().encoded(byteOrder: .host)
+        var attributes = ProgLoadAttr()
+        attributes.progType = ProgramType.tracing.rawValue
+        attributes.expectedAttachType = AttachType.traceIter.rawValue
+        attributes.attachBTFID = try KernelBTF.functionID(named: "bpf_iter_bpf_map_elem")
+        attributes.insnCnt = UInt32(instructions.count / 8)
+        let license = Array("GPL".utf8) + [0]
+        let loaded = try instructions.withUnsafeBytes { code in
+            try license.withUnsafeBytes { licenseBytes in
+                attributes.insns = Sys.address(of: code.baseAddress)
+                attributes.license = Sys.address(of: licenseBytes.baseAddress)
+                return try Sys.progLoad(attributes).relinquishDescriptor()
+            }
+        }
+        return try Program(adopting: FileDescriptor(adopting: loaded))
+    }
+
+    @Test func mapElementIteratorWritesEachKey() throws {
+        guard KernelFeature.tracingPrograms.check() else { return }
+        let map = try Map(spec: MapSpec(name: "iter_elems", type: .hash, keySize: 4, valueSize: 8, maxEntries: 8))
+        let keys: [UInt32] = [3, 17, 40_000]
+        for key in keys { try map.update(key, UInt64(key) * 2) }
+        let iterator = try Iterator(program: try Self.loadKeyWriter(), map: map)
+        let output = try iterator.readAll()
+        #expect(output.count == keys.count * 4)
+        let seen = stride(from: 0, to: output.count - 3, by: 4).map { offset in
+            UInt32(output[offset]) | UInt32(output[offset + 1]) << 8 | UInt32(output[offset + 2]) << 16
+                | UInt32(output[offset + 3]) << 24
+        }
+        #expect(Set(seen) == Set(keys))
+        #expect(try iterator.info().extra(as: IterLinkInfo.self).mapID == (try map.info().id))
+        try iterator.close()
+        // Without a map the element iterator has nothing to walk: the kernel refuses the link.
+        #expect(throws: LinkError.self) { try Iterator(program: try Self.loadKeyWriter()) }
+        try map.close()
+    }
+}
+
 /// The number of entries in a directory, without `.` and `..`.
 func countDirectoryEntries(_ path: String) -> Int? {
     guard let directory = opendir(path) else { return nil }

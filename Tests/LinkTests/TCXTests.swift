@@ -91,6 +91,36 @@ struct TCXTests {
         }
     }
 
+    @Test func pinnedAndOpenedByID() throws {
+        guard KernelFeature.tcx.check() else { return }
+        let namespace = try ScratchNetworkNamespace()
+        try namespace.run {
+            let udp = try LoopbackUDP()
+            let counter = try Counter(type: .schedCls, returning: 0)
+            let link = try TCX.attach(program: counter.program, interfaceName: "lo", attachType: .tcxIngress)
+            let path = "/sys/fs/bpf/swift_ebpf_tcx_\(getpid())"
+            try link.pin(at: path)
+            defer { unlink(path) }
+            let linkID = try link.info().id
+            try link.close()
+            // The pin keeps the program attached after the last descriptor closed.
+            udp.send()
+            do { let got = udp.received(); #expect(got) }
+            #expect(try counter.count() == 1)
+            let pinned = try RawLink(pinnedAt: path)
+            let byID = try RawLink(id: linkID)
+            #expect(try pinned.info().id == linkID)
+            #expect(try byID.info().extra(as: TCXLinkInfo.self).attachType == AttachType.tcxIngress.rawValue)
+            try byID.detach()
+            #expect(try ProgramQuery.query(interfaceName: "lo", attachType: .tcxIngress).programs.isEmpty)
+            udp.send()
+            do { let got = udp.received(); #expect(got) }
+            #expect(try counter.count() == 1, "the detached link no longer runs the program")
+            try pinned.close()
+            try byID.close()
+        }
+    }
+
     @Test func typedErrors() throws {
         let counter = try Counter(type: .schedCls, returning: 0)
         #expect {

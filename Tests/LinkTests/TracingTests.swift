@@ -80,8 +80,7 @@ struct BTFHookTests {
         callGetpid(times: 4)
         #expect(try counter.count() == 4)
         let info = try link.info()
-        #expect(info.type == 2)  // BPF_LINK_TYPE_TRACING
-        #expect(info.extra(as: TracingLinkInfo.self).attachType == AttachType.traceRawTp.rawValue)
+        #expect(info.type == 1)  // BPF_LINK_TYPE_RAW_TRACEPOINT: tp_btf goes through the raw tracepoint link
         try link.close()
         callGetpid(times: 2)
         #expect(try counter.count() == 4)

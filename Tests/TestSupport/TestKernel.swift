@@ -18,6 +18,7 @@ import Testing
 /// | netkit (`CONFIG_NETKIT`, 6.7) | no | no |
 /// | netfilter links (`CONFIG_NETFILTER_BPF_LINK`, 6.4) | yes | no |
 /// | socket map links (6.10) | yes | no |
+/// | struct_ops links (6.4) | yes | no |
 /// | BPF LSM programs (`CONFIG_BPF_LSM`, `bpf` in the active LSMs) | no: lockdown refuses tracing programs | yes |
 public enum TestKernel: String, Sendable, CaseIterable {
     /// The development and CI machine itself.
@@ -43,8 +44,8 @@ public enum TestKernel: String, Sendable, CaseIterable {
         case (.host, .tracingPrograms): false
         case (.vm61, .tracingPrograms): true
         case (_, .kprobeMulti): false
-        case (.host, .tcx), (.host, .netfilterLinks), (.host, .socketMapLinks): true
-        case (.vm61, .tcx), (.vm61, .netfilterLinks), (.vm61, .socketMapLinks): false
+        case (.host, .tcx), (.host, .netfilterLinks), (.host, .socketMapLinks), (.host, .structOpsLinks): true
+        case (.vm61, .tcx), (.vm61, .netfilterLinks), (.vm61, .socketMapLinks), (.vm61, .structOpsLinks): false
         case (_, .netkit): false
         case (.host, .lsmPrograms): false
         case (.vm61, .lsmPrograms): true
@@ -74,6 +75,9 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     case netfilterLinks
     /// Links for socket map programs (Linux 6.10), probed through `kallsyms` (`sock_map_link_create`).
     case socketMapLinks
+    /// struct_ops maps registered through links (Linux 6.4), probed through `kallsyms`
+    /// (`bpf_struct_ops_link_create`).
+    case structOpsLinks
     /// BPF LSM programs load and attach: tracing programs load and `bpf` is an active LSM.
     case lsmPrograms
 
@@ -103,6 +107,8 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             return Self.kallsymsProbe("bpf_nf_link_attach", option: "CONFIG_NETFILTER_BPF_LINK, Linux 6.4")
         case .socketMapLinks:
             return Self.kallsymsProbe("sock_map_link_create", option: "Linux 6.10")
+        case .structOpsLinks:
+            return Self.kallsymsProbe("bpf_struct_ops_link_create", option: "Linux 6.4")
         case .lsmPrograms:
             let tracing = KernelFeature.tracingPrograms.probe
             guard tracing.present else { return tracing }
