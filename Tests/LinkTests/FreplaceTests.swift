@@ -9,7 +9,7 @@ import TestSupport
 
 /// A BTF blob describing one global function `int entry(void)`: type 1 is `int`, 2 the prototype,
 /// 3 the function. Both the target program and its replacement carry it as their func info.
-private func entryFunctionBTF() -> [UInt8] {
+func entryFunctionBTF() -> [UInt8] {
     var types: [UInt32] = []
     types += [1, 1 << 24, 4, 0x0100_0020]  // [1] INT "int", 4 bytes, signed, 32 bits
     types += [0, 13 << 24, 1]  // [2] FUNC_PROTO returning [1], no parameters

@@ -48,7 +48,11 @@ private final class CongestionControl {
         let nameOffset = data + (try operations.member("name").offset)
         for (index, byte) in name.utf8.prefix(15).enumerated() { bytes[nameOffset + index] = byte }
 
+        // The kernel wants some program BTF with the map even though the value type is the
+        // kernel's own (it is how an object file names the kernel's counterpart).
+        let btf = try Sys.loadBTF(entryFunctionBTF())
         var attributes = MapCreateAttr()
+        attributes.btfFD = UInt32(bitPattern: btf.rawValue)
         attributes.mapType = MapType.structOps.rawValue
         attributes.keySize = 4
         attributes.valueSize = UInt32(value.size)
