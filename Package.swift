@@ -24,9 +24,12 @@ let package = Package(
         .target(name: "EBPFCollection", dependencies: ["EBPFSys", "EBPFASM", "EBPFBTF"], path: "Sources/Collection"),
         .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection"], path: "Sources/ELF"),
         .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "EBPFASM", "CEBPF"], path: "Sources/Link"),
+        .target(name: "EBPFReaders", dependencies: ["EBPFCollection", "EBPFSys", "CEBPF"], path: "Sources/Readers"),
         .target(
             name: "EBPF",
-            dependencies: ["EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink"],
+            dependencies: [
+                "EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink", "EBPFReaders",
+            ],
             path: "Sources/EBPF"
         ),
         .executableTarget(name: "ebpf", dependencies: ["EBPF"], path: "Sources/ebpf-cli"),
@@ -60,6 +63,7 @@ let package = Package(
             name: "LoaderTests",
             dependencies: ["EBPFELF", "EBPFCollection", "EBPFBTF", "EBPFASM", "EBPFSys", "EBPFLink", "TestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFSys", "EBPFASM", "TestSupport"]),
+        .testTarget(name: "ReadersTests", dependencies: ["EBPFReaders", "EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         // Runs bpf2swift on its bpf/ sources through the plugin too, so the generated API is compiled and used.
