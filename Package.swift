@@ -10,6 +10,10 @@ let package = Package(
     products: [
         .library(name: "EBPF", targets: ["EBPF"]),
         .executable(name: "ebpf", targets: ["ebpf"]),
+        .executable(name: "bpf2swift", targets: ["bpf2swift"]),
+        .plugin(name: "BPF2SwiftPlugin", targets: ["BPF2SwiftPlugin"]),
+        .executable(name: "execcount", targets: ["execcount"]),
+        .executable(name: "execinfo", targets: ["execinfo"]),
     ],
     targets: [
         .target(name: "CEBPF", path: "Sources/CSys"),
@@ -20,12 +24,28 @@ let package = Package(
         .target(name: "EBPFCollection", dependencies: ["EBPFSys", "EBPFASM", "EBPFBTF"], path: "Sources/Collection"),
         .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection"], path: "Sources/ELF"),
         .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "EBPFASM", "CEBPF"], path: "Sources/Link"),
+        .target(name: "EBPFReaders", dependencies: ["EBPFCollection", "EBPFSys", "CEBPF"], path: "Sources/Readers"),
         .target(
             name: "EBPF",
-            dependencies: ["EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink"],
+            dependencies: [
+                "EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink", "EBPFReaders",
+            ],
             path: "Sources/EBPF"
         ),
         .executableTarget(name: "ebpf", dependencies: ["EBPF"], path: "Sources/ebpf-cli"),
+        .target(name: "BPF2SwiftGenerator", dependencies: ["EBPF"], path: "Sources/BPF2SwiftGenerator"),
+        .executableTarget(name: "bpf2swift", dependencies: ["BPF2SwiftGenerator"], path: "Sources/bpf2swift"),
+        // Compiles a target's bpf/*.bpf.c (excluded from the target) with bpf2swift during the build.
+        .plugin(name: "BPF2SwiftPlugin", capability: .buildTool(), dependencies: ["bpf2swift"], path: "Plugins/BPF2SwiftPlugin"),
+
+        // Examples: `swift run execcount` (as root).
+        .executableTarget(
+            name: "execcount", dependencies: ["EBPF"], path: "Examples/execcount", exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
+        // CO-RE: task_struct fields through BPF_CORE_READ, against Examples/include/vmlinux.h.
+        .executableTarget(
+            name: "execinfo", dependencies: ["EBPF"], path: "Examples/execinfo", exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
 
         // Writes EBPFSys's attribute structs and the kernel enums from BTF (Scripts/gen-sys-types).
         .target(name: "SysTypesGenerator", dependencies: ["EBPFBTF"], path: "Sources/SysTypesGenerator"),
@@ -43,8 +63,13 @@ let package = Package(
             name: "LoaderTests",
             dependencies: ["EBPFELF", "EBPFCollection", "EBPFBTF", "EBPFASM", "EBPFSys", "EBPFLink", "TestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFSys", "EBPFASM", "TestSupport"]),
+        .testTarget(name: "ReadersTests", dependencies: ["EBPFReaders", "EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
+        // Runs bpf2swift on its bpf/ sources through the plugin too, so the generated API is compiled and used.
+        .testTarget(
+            name: "BPF2SwiftTests", dependencies: ["BPF2SwiftGenerator", "execcount", "execinfo", "EBPF", "TestSupport"], exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
         .testTarget(name: "SysTypesGeneratorTests", dependencies: ["SysTypesGenerator", "EBPFBTF", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

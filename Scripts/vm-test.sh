@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The VM test tier: runs the tests that need a kernel other than the host's (kprobes, kretprobes,
-# fentry/fexit, CO-RE and kernel symbols of another kernel) in Debian's 6.1 kernel under QEMU, through virtme-ng, as TESTING.md describes.
+# fentry/fexit, tp_btf, LSM, iterators, CO-RE and kernel symbols of another kernel) in Debian's 6.1 kernel under QEMU, through virtme-ng, as TESTING.md describes.
 #
 #   Scripts/vm-test.sh [--skip-build] [FILTER]
 #
@@ -19,7 +19,7 @@ if [[ "${1:-}" == "--skip-build" ]]; then
     skip_build=1
     shift
 fi
-filter=${1:-'LinkTests\.(KprobeTests|KprobeMultiNotSupportedTests|TracingTests)|LoaderTests\..*(CORELoadTests|KernelSymbolTests)'}
+filter=${1:-'LinkTests\.(KprobeTests|KprobeMultiNotSupportedTests|TracingTests|BTFHookTests|IteratorTests|FreplaceTests|TCXNotSupportedTests|NetkitNotSupportedTests)|LoaderTests\..*(CORELoadTests|KernelSymbolTests)'}
 swift_bin=/opt/swift/usr/bin
 export PATH="$swift_bin:$PATH"
 
@@ -33,6 +33,7 @@ command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v busybox >/dev/null || [[ -x /bin/busybox ]] || missing+=(busybox-static)
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"
+    apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
 fi
 if ! command -v vng >/dev/null; then
@@ -48,7 +49,7 @@ fi
 # --- build on the host -------------------------------------------------------------------------
 if ((skip_build == 0)); then
     log "building tests"
-    flock /tmp/swift-build.lock swift build --build-tests >&2
+    flock -o /tmp/swift-build.lock swift build --build-tests >&2
 fi
 binary="$root/.build/debug/swift-ebpfPackageTests.xctest"
 [[ -x "$binary" ]] || { log "no test binary at $binary"; exit 2; }

@@ -21,11 +21,23 @@ public struct Instruction: Sendable, Hashable {
     public var offset: Int16
     /// The immediate: 64 bits for `lddw`, otherwise a sign-extended 32-bit value.
     public var constant: Int64
+    /// Both metadata names in one shared, immutable box, nil for the many instructions that have
+    /// neither: an instruction then costs one reference count to copy instead of two strings',
+    /// and decoding thousands of them allocates nothing per instruction.
+    var metadata: InstructionMetadata?
+
     /// The name of the map, function or other symbol this instruction refers to, filled in by the
     /// object reader or the builder and resolved by the linker.
-    public var symbolReference: String?
+    public var symbolReference: String? {
+        get { metadata?.reference }
+        set { metadata = InstructionMetadata.make(reference: newValue, symbol: metadata?.symbol) }
+    }
+
     /// The name of the function that starts at this instruction.
-    public var symbol: String?
+    public var symbol: String? {
+        get { metadata?.symbol }
+        set { metadata = InstructionMetadata.make(reference: metadata?.reference, symbol: newValue) }
+    }
 
     public init(
         opCode: OpCode,
@@ -41,8 +53,7 @@ public struct Instruction: Sendable, Hashable {
         self.source = source
         self.offset = offset
         self.constant = constant
-        self.symbolReference = symbolReference
-        self.symbol = symbol
+        self.metadata = InstructionMetadata.make(reference: symbolReference, symbol: symbol)
     }
 
     /// The size of one raw instruction slot in bytes.
@@ -69,6 +80,22 @@ public struct Instruction: Sendable, Hashable {
             && offset == other.offset && constant == other.constant
     }
 
+    public static func == (lhs: Instruction, rhs: Instruction) -> Bool {
+        guard lhs.hasSameEncoding(as: rhs) else { return false }
+        if lhs.metadata === rhs.metadata { return true }
+        return lhs.symbolReference == rhs.symbolReference && lhs.symbol == rhs.symbol
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(opCode)
+        hasher.combine(destination)
+        hasher.combine(source)
+        hasher.combine(offset)
+        hasher.combine(constant)
+        hasher.combine(symbolReference)
+        hasher.combine(symbol)
+    }
+
     /// A copy with ``symbolReference`` set.
     public func withReference(_ name: String?) -> Instruction {
         var copy = self
@@ -81,6 +108,24 @@ public struct Instruction: Sendable, Hashable {
         var copy = self
         copy.symbol = name
         return copy
+    }
+}
+
+/// The linker metadata of an instruction. Never mutated: setting a name on an instruction makes a
+/// new box, so instructions stay values.
+final class InstructionMetadata: Sendable {
+    let reference: String?
+    let symbol: String?
+
+    private init(reference: String?, symbol: String?) {
+        self.reference = reference
+        self.symbol = symbol
+    }
+
+    /// A box for the two names, or nil when both are nil.
+    static func make(reference: String?, symbol: String?) -> InstructionMetadata? {
+        if reference == nil && symbol == nil { return nil }
+        return InstructionMetadata(reference: reference, symbol: symbol)
     }
 }
 

@@ -39,25 +39,27 @@ extension BTFExt {
             throw .badHeaderLength(headerLength, available: bytes.count)
         }
         self.init(byteOrder: byteOrder)
+        var sectionNames: [UInt32: String] = [:]
         let functions = try parser.subsection("func_info", header: 8, minimumRecord: 8, headerLength: headerLength)
-        funcInfos = try parser.records(functions) { (record: Int) throws(BTFExtError) -> BTFFuncInfo in
+        funcInfos = try parser.records(functions, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFFuncInfo in
             BTFFuncInfo(
                 instructionOffset: try parser.instructionOffset(record, in: "func_info"),
                 type: try parser.typeID(record + 4, in: "func_info"))
         }
+        let lineText = BTFLineText(spec: spec)
         let lines = try parser.subsection("line_info", header: 16, minimumRecord: 16, headerLength: headerLength)
-        lineInfos = try parser.records(lines) { (record: Int) throws(BTFExtError) -> BTFLineInfo in
+        lineInfos = try parser.records(lines, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFLineInfo in
             let lineAndColumn = try parser.word(record + 12, in: "line_info")
             return BTFLineInfo(
                 instructionOffset: try parser.instructionOffset(record, in: "line_info"),
-                fileName: try parser.string(record + 4, in: "line_info"),
-                line: try parser.string(record + 8, in: "line_info"),
+                text: lineText, fileName: try parser.stringOffset(record + 4, in: "line_info"),
+                line: try parser.stringOffset(record + 8, in: "line_info"),
                 lineNumber: lineAndColumn >> 10, column: lineAndColumn & 0x3FF)
         }
         if headerLength >= UInt32(Self.headerSizeWithCoreRelocations) {
             let relocations = try parser.subsection(
                 "core_relo", header: 24, minimumRecord: 16, headerLength: headerLength)
-            coreRelocations = try parser.records(relocations) { (record: Int) throws(BTFExtError) -> BTFCoreRelocation in
+            coreRelocations = try parser.records(relocations, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFCoreRelocation in
                 BTFCoreRelocation(
                     instructionOffset: try parser.instructionOffset(record, in: "core_relo"),
                     type: try parser.typeID(record + 4, in: "core_relo"),
@@ -97,6 +99,15 @@ struct ExtParser {
         return string
     }
 
+    /// A string's offset, checked to lie in the `.BTF` strings, for records that decode it later.
+    func stringOffset(_ field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
+        let offset = try word(field, in: subsection)
+        guard spec.cString(at: offset) != nil else {
+            throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
+        }
+        return offset
+    }
+
     func typeID(_ field: Int, in subsection: String) throws(BTFExtError) -> BTFTypeID {
         let id = try word(field, in: subsection)
         guard id < spec.typeCount else {
@@ -133,35 +144,66 @@ struct ExtParser {
     }
 
     /// Reads every `btf_ext_info_sec` of a subsection and decodes its records with `decode`,
-    /// which gets each record's offset.
+    /// which gets each record's offset. `sectionNames` remembers the names already decoded: the
+    /// three subsections name the same code sections.
     func records<Record>(
-        _ subsection: ExtSubsection?, _ decode: (Int) throws(BTFExtError) -> Record
+        _ subsection: ExtSubsection?, sectionNames: inout [UInt32: String], _ decode: (Int) throws(BTFExtError) -> Record
     ) throws(BTFExtError) -> [String: [Record]] {
         guard let subsection else { return [:] }
-        var result: [String: [Record]] = [:]
+        var result = [String: [Record]](minimumCapacity: sectionCount(subsection))
         var position = subsection.start
         while position < subsection.end {
             guard subsection.end - position >= 8 else {
                 throw .truncatedRecords(
                     subsection: subsection.name, offset: position, needed: 8, available: subsection.end - position)
             }
-            let sectionName = try string(position, in: subsection.name)
+            let nameOffset = try word(position, in: subsection.name)
+            let sectionName: String
+            if let known = sectionNames[nameOffset] {
+                sectionName = known
+            } else {
+                sectionName = try string(position, in: subsection.name)
+                sectionNames[nameOffset] = sectionName
+            }
             let count = try word(position + 4, in: subsection.name)
             let needed = UInt64(count) * UInt64(subsection.recordSize)
             let available = subsection.end - position - 8
             guard needed <= UInt64(available) else {
                 throw .truncatedRecords(subsection: subsection.name, offset: position, needed: needed, available: available)
             }
-            var records = result[sectionName] ?? []
-            records.reserveCapacity(records.count + Int(count))
+            var records: [Record] = []
+            records.reserveCapacity(Int(count))
             var record = position + 8
             for _ in 0..<count {
                 records.append(try decode(record))
                 record += subsection.recordSize
             }
-            result[sectionName] = records
+            // One hash per run; a section's first run is moved in rather than copied.
+            Self.place(records, into: &result[sectionName, default: []])
             position = record
         }
         return result
+    }
+
+    private static func place<Record>(_ records: [Record], into slot: inout [Record]) {
+        if slot.isEmpty {
+            slot = records
+        } else {
+            slot.append(contentsOf: records)
+        }
+    }
+
+    /// How many `btf_ext_info_sec` headers a subsection has, counted up to the first one that does
+    /// not fit (which ``records(_:sectionNames:_:)`` then reports), to size the result once.
+    private func sectionCount(_ subsection: ExtSubsection) -> Int {
+        var count = 0
+        var position = subsection.start
+        while subsection.end - position >= 8, let records = try? word(position + 4, in: subsection.name) {
+            let length = UInt64(records) * UInt64(subsection.recordSize) + 8
+            guard length <= UInt64(subsection.end - position) else { break }
+            position += Int(length)
+            count += 1
+        }
+        return count
     }
 }

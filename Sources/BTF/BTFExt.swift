@@ -46,22 +46,101 @@ public struct BTFFuncInfo: Hashable, Sendable {
 }
 
 /// A `struct bpf_line_info`: the source line an instruction came from.
+///
+/// Records parsed from an object keep the two string offsets and decode ``fileName`` and ``line``
+/// from the object's BTF when they are read: a big object has thousands of these records, and most
+/// of them are never printed.
 public struct BTFLineInfo: Hashable, Sendable {
     public var instructionOffset: UInt32
-    public var fileName: String
-    /// The text of the source line.
-    public var line: String
     public var lineNumber: UInt32
     public var column: UInt32
+    /// Where the strings are: the spec the offsets point into, or the strings themselves.
+    var text: BTFLineText
+    var fileNameOffset: UInt32
+    var lineOffset: UInt32
+
+    public var fileName: String {
+        get {
+            guard let spec = text.spec else { return text.fileName }
+            return spec.string(at: fileNameOffset) ?? ""
+        }
+        set { setText(fileName: newValue, line: line) }
+    }
+
+    /// The text of the source line.
+    public var line: String {
+        get {
+            guard let spec = text.spec else { return text.line }
+            return spec.string(at: lineOffset) ?? ""
+        }
+        set { setText(fileName: fileName, line: newValue) }
+    }
+
     public init(instructionOffset: UInt32, fileName: String, line: String, lineNumber: UInt32, column: UInt32) {
         self.instructionOffset = instructionOffset
-        self.fileName = fileName
-        self.line = line
         self.lineNumber = lineNumber
         self.column = column
+        self.text = BTFLineText(fileName: fileName, line: line)
+        self.fileNameOffset = 0
+        self.lineOffset = 0
     }
+
+    /// A record whose strings stay in `text`'s spec until read; callers have checked both offsets.
+    init(instructionOffset: UInt32, text: BTFLineText, fileName: UInt32, line: UInt32, lineNumber: UInt32, column: UInt32) {
+        self.instructionOffset = instructionOffset
+        self.lineNumber = lineNumber
+        self.column = column
+        self.text = text
+        self.fileNameOffset = fileName
+        self.lineOffset = line
+    }
+
+    private mutating func setText(fileName: String, line: String) {
+        text = BTFLineText(fileName: fileName, line: line)
+        fileNameOffset = 0
+        lineOffset = 0
+    }
+
     /// The index of the instruction (8 bytes each).
     public var instructionIndex: Int { Int(instructionOffset / 8) }
+
+    public static func == (lhs: BTFLineInfo, rhs: BTFLineInfo) -> Bool {
+        guard lhs.instructionOffset == rhs.instructionOffset, lhs.lineNumber == rhs.lineNumber, lhs.column == rhs.column
+        else { return false }
+        if lhs.text === rhs.text, lhs.fileNameOffset == rhs.fileNameOffset, lhs.lineOffset == rhs.lineOffset {
+            return true
+        }
+        return lhs.fileName == rhs.fileName && lhs.line == rhs.line
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(instructionOffset)
+        hasher.combine(lineNumber)
+        hasher.combine(column)
+        hasher.combine(fileName)
+        hasher.combine(line)
+    }
+}
+
+/// The strings of line records: a spec whose string table their offsets point into (shared by all
+/// records of one `.BTF.ext`), or one record's own two strings. A single reference keeps copying a
+/// record as cheap as one reference count.
+final class BTFLineText: Sendable {
+    let spec: BTFSpec?
+    let fileName: String
+    let line: String
+
+    init(spec: BTFSpec) {
+        self.spec = spec
+        self.fileName = ""
+        self.line = ""
+    }
+
+    init(fileName: String, line: String) {
+        self.spec = nil
+        self.fileName = fileName
+        self.line = line
+    }
 }
 
 /// A `struct bpf_core_relo`: the instruction at `instructionOffset` needs a value that depends

@@ -29,7 +29,7 @@ extension ObjectReader {
                 let end = position + 1 < functions.count ? bytes.startIndex + Int(functions[position + 1].key) : bytes.endIndex
                 var body: [Instruction]
                 do {
-                    body = try Instruction.decode(bytes[start..<end], byteOrder: byteOrder)
+                    body = try Self.decode(bytes[start..<end], byteOrder: byteOrder)
                 } catch {
                     throw sectionDecodingError(bytes, section: section, fallback: error)
                 }
@@ -96,7 +96,7 @@ extension ObjectReader {
                     flags: sectionInfo.flags, license: object.license ?? "",
                     kernelVersion: object.kernelVersion ?? 0, instructions: bodies[position],
                     functionInfos: functionInfos, lineInfos: lineInfos, coreRelocations: coreRelocations)
-                guard spec.programs[name] == nil, spec.subprograms[name] == nil else {
+                guard spec.programs.index(forKey: name) == nil, spec.subprograms.index(forKey: name) == nil else {
                     throw .duplicateName(kind: "function", name: name)
                 }
                 if isLibrary {
@@ -106,6 +106,17 @@ extension ObjectReader {
                 }
             }
         }
+    }
+
+    /// Decodes straight from the slice's storage; the generic entry point cannot be specialised
+    /// across modules.
+    static func decode(_ bytes: ArraySlice<UInt8>, byteOrder: ByteOrder) throws(InstructionDecodingError) -> [Instruction] {
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(InstructionDecodingError) -> [Instruction] in
+                try Instruction.decode(buffer, byteOrder: byteOrder)
+            }
+        }
+        return try result.get()
     }
 
     /// The decoding error of the whole section, so its index and byte offset count from the
@@ -138,9 +149,9 @@ extension ObjectReader {
             throw .unsupportedRelocationType(section: section.displayName, offset: relocation.offset, type: relocation.type)
         }
         let symbol = try symbol(of: relocation, in: section)
-        let symbolName = displayName(of: symbol)
         func unsupported(_ reason: String) -> BPFObjectError {
-            .unsupportedRelocation(section: section.displayName, offset: relocation.offset, symbol: symbolName, reason: reason)
+            .unsupportedRelocation(
+                section: section.displayName, offset: relocation.offset, symbol: displayName(of: symbol), reason: reason)
         }
 
         guard let targetIndex = symbol.section else {
@@ -163,7 +174,7 @@ extension ObjectReader {
                 }
                 name = found
             }
-            guard spec.maps[name] != nil || kinds[targetIndex] == .btfMaps else {
+            guard kinds[targetIndex] == .btfMaps || spec.maps.index(forKey: name) != nil else {
                 throw unsupported("not a map of section '\(targetSection.displayName)'")
             }
             instruction.source = Register(rawValue: LoadImmediateSource.mapFileDescriptor.rawValue)
@@ -212,25 +223,30 @@ extension ObjectReader {
 /// directions (relocations and calls are resolved for every instruction of big objects).
 struct SlotTable {
     /// `slots[i]` is the first slot of instruction `i`; the last element is the slot count.
-    private var slots: [Int]
+    private var slots: [Int32]
     /// `indices[s]` is the instruction starting at slot `s`, or -1 inside a `lddw`.
     private var indices: [Int32]
 
     init(_ instructions: [Instruction]) {
-        slots = []
+        var slots: [Int32] = []
         slots.reserveCapacity(instructions.count + 1)
-        indices = []
+        var indices: [Int32] = []
         indices.reserveCapacity(instructions.count * 2)
-        for (index, instruction) in instructions.enumerated() {
-            slots.append(indices.count)
-            indices.append(Int32(truncatingIfNeeded: index))
-            if instruction.isWide { indices.append(-1) }
+        // Read in place: iterating by value would retain and release every instruction.
+        instructions.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                slots.append(Int32(truncatingIfNeeded: indices.count))
+                indices.append(Int32(truncatingIfNeeded: index))
+                if buffer[index].isWide { indices.append(-1) }
+            }
         }
-        slots.append(indices.count)
+        slots.append(Int32(truncatingIfNeeded: indices.count))
+        self.slots = slots
+        self.indices = indices
     }
 
     /// The first slot of instruction `index`, for `0...instructionCount`.
-    func slot(ofIndex index: Int) -> Int { slots[index] }
+    func slot(ofIndex index: Int) -> Int { Int(slots[index]) }
 
     /// The instruction starting at `slot`, or nil when `slot` is outside or inside a `lddw`.
     func index(ofSlot slot: Int64) -> Int? {
@@ -249,19 +265,14 @@ struct SlotTable {
 /// The `.BTF.ext` records of one code section, sorted by offset, handed out function by function
 /// in one pass (functions are visited in offset order).
 struct ExtRecords {
-    private var functions: ArraySlice<BTFFuncInfo>
-    private var lines: ArraySlice<BTFLineInfo>
-    private var relocations: ArraySlice<BTFCoreRelocation>
+    private var functions: RecordCursor<BTFFuncInfo>
+    private var lines: RecordCursor<BTFLineInfo>
+    private var relocations: RecordCursor<BTFCoreRelocation>
 
     init(ext: BTFExt?, section: String) {
-        // Clang writes the records in offset order; sort only when a file does not.
-        func ordered<Record>(_ records: [Record], _ offset: (Record) -> UInt32) -> ArraySlice<Record> {
-            let isSorted = zip(records, records.dropFirst()).allSatisfy { offset($0) <= offset($1) }
-            return isSorted ? records[...] : records.sorted { offset($0) < offset($1) }[...]
-        }
-        functions = ordered(ext?.funcInfos[section] ?? [], \.instructionOffset)
-        lines = ordered(ext?.lineInfos[section] ?? [], \.instructionOffset)
-        relocations = ordered(ext?.coreRelocations[section] ?? [], \.instructionOffset)
+        functions = RecordCursor(ext?.funcInfos[section] ?? [])
+        lines = RecordCursor(ext?.lineInfos[section] ?? [])
+        relocations = RecordCursor(ext?.coreRelocations[section] ?? [])
     }
 
     /// The records in `start..<end` (bytes), rebased to `start`; records before `start` that no
@@ -269,21 +280,54 @@ struct ExtRecords {
     mutating func take(start: Int, end: Int) -> ([BTFFuncInfo], [BTFLineInfo], [BTFCoreRelocation]) {
         let lower = UInt32(clamping: start)
         let upper = UInt32(clamping: end)
-        func split<Record>(_ records: inout ArraySlice<Record>, _ offset: (Record) -> UInt32, _ rebase: (inout Record) -> Void) -> [Record] {
-            while let first = records.first, offset(first) < lower { records.removeFirst() }
-            var taken: [Record] = []
-            while let first = records.first, offset(first) < upper {
-                var record = first
-                rebase(&record)
-                taken.append(record)
-                records.removeFirst()
-            }
-            return taken
-        }
         return (
-            split(&functions, \.instructionOffset) { $0.instructionOffset -= lower },
-            split(&lines, \.instructionOffset) { $0.instructionOffset -= lower },
-            split(&relocations, \.instructionOffset) { $0.instructionOffset -= lower }
+            functions.take(lower, upper), lines.take(lower, upper), relocations.take(lower, upper)
         )
+    }
+}
+
+/// A record of `.BTF.ext` that applies to the instruction at a byte offset.
+protocol InstructionOffsetRecord {
+    var instructionOffset: UInt32 { get set }
+}
+
+extension BTFFuncInfo: InstructionOffsetRecord {}
+extension BTFLineInfo: InstructionOffsetRecord {}
+extension BTFCoreRelocation: InstructionOffsetRecord {}
+
+/// Records sorted by offset and a position in them. Fields are read in place and runs are copied in
+/// bulk: copying records one by one costs a reference count each.
+struct RecordCursor<Record: InstructionOffsetRecord> {
+    private let records: [Record]
+    private var position = 0
+
+    init(_ records: [Record]) {
+        // Clang writes the records in offset order; sort only when a file does not.
+        var isSorted = true
+        var index = 1
+        while index < records.count {
+            if records[index - 1].instructionOffset > records[index].instructionOffset {
+                isSorted = false
+                break
+            }
+            index += 1
+        }
+        self.records = isSorted ? records : records.sorted { $0.instructionOffset < $1.instructionOffset }
+    }
+
+    /// The records in `lower..<upper`, rebased to `lower`; earlier records not yet taken are dropped.
+    mutating func take(_ lower: UInt32, _ upper: UInt32) -> [Record] {
+        while position < records.count, records[position].instructionOffset < lower { position += 1 }
+        let first = position
+        while position < records.count, records[position].instructionOffset < upper { position += 1 }
+        guard position > first else { return [] }
+        var taken: [Record] = []
+        taken.reserveCapacity(position - first)
+        for index in first..<position {
+            var record = records[index]
+            record.instructionOffset -= lower
+            taken.append(record)
+        }
+        return taken
     }
 }

@@ -47,15 +47,15 @@ struct ObjectReader {
     /// The symbol table, index 0 being the null symbol.
     var symbols: [ELFSymbol] = []
     /// Named, non-section symbols of each section, sorted by offset.
-    var symbolsBySection: [Int: [ELFSymbol]] = [:]
+    var symbolsBySection: PerSection<[ELFSymbol]>
     /// Function names of each code section by their byte offset.
-    var functionsBySection: [Int: [UInt64: String]] = [:]
+    var functionsBySection: PerSection<[UInt64: String]>
     /// Relocations by the index of the section they apply to.
-    var relocationsBySection: [Int: [ELFRelocation]] = [:]
-    var kinds: [Int: SectionKind] = [:]
+    var relocationsBySection: PerSection<[ELFRelocation]>
+    var kinds: PerSection<SectionKind>
     /// The name of each map (legacy or BTF-defined) by its section and byte offset, for
     /// references through a section symbol (static maps).
-    var legacyMapOffsets: [Int: [UInt64: String]] = [:]
+    var legacyMapOffsets: PerSection<[UInt64: String]>
     var spec: CollectionSpec
     /// The object's BTF and `.BTF.ext`, when it has them.
     var types: BTFSpec?
@@ -75,6 +75,12 @@ struct ObjectReader {
         self.elf = object.elf
         self.byteOrder = object.elf.header.byteOrder == .littleEndian ? .littleEndian : .bigEndian
         self.spec = CollectionSpec(byteOrder: byteOrder)
+        let sectionCount = object.elf.sections.count
+        symbolsBySection = PerSection(count: sectionCount)
+        functionsBySection = PerSection(count: sectionCount)
+        relocationsBySection = PerSection(count: sectionCount)
+        kinds = PerSection(count: sectionCount)
+        legacyMapOffsets = PerSection(count: sectionCount)
     }
 
     mutating func read() throws(BPFObjectError) -> CollectionSpec {
@@ -97,11 +103,13 @@ struct ObjectReader {
     mutating func classifySections() {
         for section in elf.sections {
             let name = section.name
-            if name == "maps" || name.hasPrefix("maps/") {
+            // Comparing lengths first keeps a hundred sections from costing a thousand string compares.
+            let length = name.utf8.count
+            if (length == 4 && name == "maps") || (length > 5 && name.hasPrefix("maps/")) {
                 kinds[section.index] = .legacyMaps
-            } else if name == ".maps" {
+            } else if length == 5 && name == ".maps" {
                 kinds[section.index] = .btfMaps
-            } else if name == ".struct_ops" || name == ".struct_ops.link" {
+            } else if (length == 11 && name == ".struct_ops") || (length == 16 && name == ".struct_ops.link") {
                 kinds[section.index] = .structOps
             } else if section.type == .progbits && section.flags.contains(.execinstr) {
                 kinds[section.index] = .code
@@ -136,27 +144,55 @@ struct ObjectReader {
         } catch {
             throw .elf(error)
         }
-        for symbol in symbols where symbol.index != 0 {
-            guard let sectionIndex = symbol.section, let kind = kinds[sectionIndex] else { continue }
-            guard symbol.kind != .section, symbol.kind != .file else { continue }
-            let section = elf.sections[sectionIndex]
-            let (end, overflow) = symbol.value.addingReportingOverflow(symbol.size)
-            guard !overflow, end <= section.size else {
-                throw .symbolOutOfBounds(
-                    section: section.displayName, symbol: symbol.name, offset: symbol.value, size: symbol.size)
+        // Collected in plain arrays and stored once: symbols are read in place, since copying one
+        // retains its name.
+        let sectionCount = elf.sections.count
+        var kept = [[ELFSymbol]](repeating: [], count: sectionCount)
+        var functions = [[UInt64: String]?](repeating: nil, count: sectionCount)
+        try symbols.withUnsafeBufferPointer { (table) throws(BPFObjectError) in
+            // Counted first so that each list and table is allocated once.
+            var counts = [Int](repeating: 0, count: sectionCount)
+            for position in table.indices.dropFirst() {
+                if let sectionIndex = table[position].section, sectionIndex < sectionCount { counts[sectionIndex] += 1 }
             }
-            symbolsBySection[sectionIndex, default: []].append(symbol)
-            if kind == .code && symbol.kind == .function {
-                guard symbol.value % UInt64(Instruction.slotSize) == 0 else {
-                    throw .misalignedFunction(section: section.displayName, symbol: symbol.name, offset: symbol.value)
+            for sectionIndex in 0..<sectionCount where counts[sectionIndex] > 0 && kinds[sectionIndex] != nil {
+                kept[sectionIndex].reserveCapacity(counts[sectionIndex])
+                if kinds[sectionIndex] == .code { functions[sectionIndex] = Dictionary(minimumCapacity: counts[sectionIndex]) }
+            }
+            for position in table.indices.dropFirst() {
+                guard let sectionIndex = table[position].section, sectionIndex < sectionCount,
+                    let kind = kinds[sectionIndex]
+                else { continue }
+                let symbolKind = table[position].kind
+                guard symbolKind != .section, symbolKind != .file else { continue }
+                let value = table[position].value
+                let (end, overflow) = value.addingReportingOverflow(table[position].size)
+                guard !overflow, end <= elf.sections[sectionIndex].size else {
+                    throw .symbolOutOfBounds(
+                        section: elf.sections[sectionIndex].displayName, symbol: table[position].name, offset: value,
+                        size: table[position].size)
                 }
-                if functionsBySection[sectionIndex, default: [:]][symbol.value] == nil {
-                    functionsBySection[sectionIndex, default: [:]][symbol.value] = symbol.name
+                kept[sectionIndex].append(table[position])
+                if kind == .code && symbolKind == .function {
+                    guard value % UInt64(Instruction.slotSize) == 0 else {
+                        throw .misalignedFunction(
+                            section: elf.sections[sectionIndex].displayName, symbol: table[position].name, offset: value)
+                    }
+                    if functions[sectionIndex] == nil { functions[sectionIndex] = [:] }
+                    if functions[sectionIndex]?.index(forKey: value) == nil {
+                        functions[sectionIndex]?[value] = table[position].name
+                    }
                 }
             }
         }
-        for key in symbolsBySection.keys {
-            symbolsBySection[key]?.sort { ($0.value, $0.index) < ($1.value, $1.index) }
+        for sectionIndex in 0..<sectionCount {
+            if !kept[sectionIndex].isEmpty {
+                kept[sectionIndex].sort { ($0.value, $0.index) < ($1.value, $1.index) }
+                symbolsBySection[sectionIndex] = kept[sectionIndex]
+            }
+            if let sectionFunctions = functions[sectionIndex], !sectionFunctions.isEmpty {
+                functionsBySection[sectionIndex] = sectionFunctions
+            }
         }
     }
 
@@ -194,5 +230,42 @@ struct ObjectReader {
     mutating func addMap(_ map: MapSpec) throws(BPFObjectError) {
         guard spec.maps[map.name] == nil else { throw .duplicateName(kind: "map", name: map.name) }
         spec.maps[map.name] = map
+    }
+}
+
+/// One optional value per section of the object, indexed by section index: lookups happen for
+/// every symbol, relocation and instruction reference, and a dense array beats hashing.
+struct PerSection<Value> {
+    private var values: [Value?]
+
+    init(count: Int) {
+        values = Array(repeating: nil, count: count)
+    }
+
+    /// The section indices.
+    var indices: Range<Int> { values.indices }
+
+    /// The value of section `index`; nil for sections without one and for indices outside the
+    /// table, where setting a value does nothing (indices come from the ELF reader, which checked them).
+    subscript(index: Int) -> Value? {
+        get { values.indices.contains(index) ? values[index] : nil }
+        _modify {
+            if values.indices.contains(index) {
+                yield &values[index]
+            } else {
+                var outside: Value? = nil
+                yield &outside
+            }
+        }
+    }
+
+    subscript(index: Int, default defaultValue: @autoclosure () -> Value) -> Value {
+        get { self[index] ?? defaultValue() }
+        _modify {
+            // Moved out and back so that the stored value stays uniquely referenced while modified.
+            var value = self[index].take() ?? defaultValue()
+            defer { self[index] = value }
+            yield &value
+        }
     }
 }

@@ -37,21 +37,62 @@ public struct ProgramSection: Sendable, Hashable {
 
     /// Looks `sectionName` up in libbpf's table; ``ProgramType/unspec`` when it is not there.
     public init(sectionName: String) {
-        for definition in Self.table {
-            if let target = definition.match(sectionName) {
-                self.init(
-                    type: definition.type, attachType: definition.attachType, flags: definition.flags,
-                    attachTarget: target.isEmpty ? nil : target)
-                return
-            }
+        guard let position = Self.firstMatch(sectionName) else {
+            self.init(type: .unspec)
+            return
         }
-        self.init(type: .unspec)
+        let definition = Self.table[position]
+        let target = definition.match(sectionName) ?? ""
+        self.init(
+            type: definition.type, attachType: definition.attachType, flags: definition.flags,
+            attachTarget: target.isEmpty ? nil : target)
     }
 
     /// Whether libbpf knows the section name.
     public static func isKnown(_ sectionName: String) -> Bool {
-        table.contains { $0.match(sectionName) != nil }
+        firstMatch(sectionName) != nil
     }
+
+    /// The table position of the first definition `name` matches. An exact definition can only
+    /// match `name` itself and a prefix one `name` or the part of it before one of its slashes, so
+    /// a few hash lookups replace trying every definition in turn.
+    private static func firstMatch(_ name: String) -> Int? {
+        var name = name
+        return name.withUTF8 { bytes -> Int? in
+            var best = Int.max
+            // No pattern is longer than `longestPattern`: longer names and prefixes need no lookup.
+            if bytes.count <= longestPattern, let entry = patternIndex[String(decoding: bytes, as: UTF8.self)] {
+                best = min(entry.exact ?? .max, entry.prefix ?? .max)
+            }
+            var slash = 0
+            while slash < bytes.count && slash <= longestPattern {
+                defer { slash += 1 }
+                guard bytes[slash] == UInt8(ascii: "/") else { continue }
+                let prefix = UnsafeBufferPointer(rebasing: bytes[..<slash])
+                if let position = patternIndex[String(decoding: prefix, as: UTF8.self)]?.prefix {
+                    best = min(best, position)
+                }
+            }
+            return best == .max ? nil : best
+        }
+    }
+
+    private static let longestPattern = table.map { $0.pattern.utf8.count }.max() ?? 0
+
+    /// For each pattern, the first table position of an exact and of a prefix definition with it.
+    private static let patternIndex: [String: (exact: Int?, prefix: Int?)] = {
+        var index: [String: (exact: Int?, prefix: Int?)] = [:]
+        for (position, definition) in table.enumerated() {
+            var entry = index[definition.pattern] ?? (nil, nil)
+            if definition.takesTarget {
+                entry.prefix = entry.prefix ?? position
+            } else {
+                entry.exact = entry.exact ?? position
+            }
+            index[definition.pattern] = entry
+        }
+        return index
+    }()
 
     /// Every pattern of the table, in matching order (`kprobe+`, `xdp`, ...).
     public static var patterns: [String] { table.map { $0.pattern + ($0.takesTarget ? "+" : "") } }

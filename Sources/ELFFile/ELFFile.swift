@@ -34,9 +34,10 @@ public struct ELFFile: Sendable {
         self.programHeaders = try Self.parseProgramHeaders(header: header, reader: reader)
         let sections = try Self.parseSections(header: header, reader: reader)
         self.sections = sections
-        var indexByName: [String: Int] = [:]
-        indexByName.reserveCapacity(sections.count)
-        for section in sections where !section.name.isEmpty && indexByName[section.name] == nil {
+        // Sized up front and filled back to front, so the first of several sections with the same
+        // name wins with one hash per section and no regrowth.
+        var indexByName = [String: Int](minimumCapacity: sections.count)
+        for section in sections.reversed() where !section.name.isEmpty {
             indexByName[section.name] = section.index
         }
         self.sectionIndexByName = indexByName
@@ -114,10 +115,10 @@ public struct ELFFile: Sendable {
         }
     }
 
-    /// The section at `index`, or an error naming `what` referred to it.
-    func section(at index: UInt32, referencedBy what: String) throws(ELFError) -> ELFSection {
+    /// The section at `index`, or an error naming `what` referred to it (built only for the error).
+    func section(at index: UInt32, referencedBy what: @autoclosure () -> String) throws(ELFError) -> ELFSection {
         guard let section = section(at: Int(index)) else {
-            throw .badSectionIndex(what: what, index: index, sectionCount: sections.count)
+            throw .badSectionIndex(what: what(), index: index, sectionCount: sections.count)
         }
         return section
     }
@@ -214,9 +215,9 @@ extension ELFFile {
             guard names.isEmpty || names.last == 0 else {
                 throw .unterminatedStringTable(table: "section name table (#\(nameTableIndex))")
             }
+            let tableName = "section name table (#\(nameTableIndex))"
             for index in sections.indices {
-                sections[index].name = try string(
-                    at: sections[index].nameIndex, in: names, tableName: "section name table (#\(nameTableIndex))")
+                sections[index].name = try string(at: sections[index].nameIndex, in: names, tableName: tableName)
             }
         }
 

@@ -15,7 +15,9 @@ public final class Iterator: Link {
     /// The iterator link.
     public let link: RawLink
 
-    /// Creates the iterator link for `program` (for map iterators, `mapDescriptor` names the map).
+    /// Creates the iterator link for `program`. Iterators over one map's elements
+    /// (`bpf_map_elem`, `bpf_sk_storage_map`, `sockmap`) need `map`; the kernel refuses them
+    /// without one.
     public init(program: Program, map: Map? = nil) throws(LinkError) {
         let hook = "iterator \(program.name)"
         link = try Features.withProgram(program, [.tracing], hook: hook) { (descriptor) throws(LinkError) -> RawLink in

@@ -42,6 +42,10 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
     case system(operation: String, errno: Errno)
     /// The program's type does not fit the hook.
     case wrongProgramType(hook: String, expected: [ProgramType], actual: ProgramType)
+    /// Something else holds the attach point `hook` in a way that excludes this attachment.
+    case attachPointBusy(hook: String, detail: String)
+    /// No network interface has this name (or index, written as `index N`).
+    case interfaceNotFound(String)
     /// The link was closed already.
     case closed
     /// The program was closed before it could be attached.
@@ -81,6 +85,10 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
             "\(operation): \(errno)"
         case .wrongProgramType(let hook, let expected, let actual):
             "\(hook) needs a program of type \(expected.map(\.description).joined(separator: " or ")), not \(actual)"
+        case .attachPointBusy(let hook, let detail):
+            "\(hook) is busy: \(detail)"
+        case .interfaceNotFound(let name):
+            "no network interface \(name)"
         case .closed:
             "the link is closed"
         case .programClosed(let program, let hook):

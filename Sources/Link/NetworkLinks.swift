@@ -156,9 +156,7 @@ public enum XDP {
 
     /// Attaches `program` to the interface named `interfaceName` (such as `lo`).
     public static func attach(interfaceName: String, program: Program, mode: Mode = []) throws(LinkError) -> RawLink {
-        let index = if_nametoindex(interfaceName)
-        guard index != 0 else { throw .system(operation: "find interface \(interfaceName)", errno: Errno(rawValue: errno)) }
-        return try attach(interfaceIndex: index, program: program, mode: mode)
+        try attach(interfaceIndex: try NetworkInterface.index(of: interfaceName), program: program, mode: mode)
     }
 }
 

@@ -8,14 +8,22 @@ public enum Tracing {
     /// Attaches a loaded ``ProgramType/tracing``, ``ProgramType/lsm`` or ``ProgramType/ext``
     /// program to the target it was loaded for. `attachType` is the program's expected attach
     /// type (fentry, fexit...), needed when the ``Program`` does not know it (opened by id, pin or
-    /// descriptor). `cookie` needs Linux 6.0.
+    /// descriptor); an LSM program without one attaches as ``AttachType/lsmMAC``. `cookie` needs
+    /// Linux 6.0.
     public static func attach(
         program: Program, attachType: AttachType? = nil, cookie: UInt64 = 0
     ) throws(LinkError) -> RawLink {
         let hook = "\(program.type) program \(program.name)"
         return try Features.withProgram(program, [.tracing, .lsm, .ext], hook: hook) {
             (descriptor) throws(LinkError) -> RawLink in
-            guard let attachType = attachType ?? program.attachType else {
+            // The kernel ignores the attach type of an extension (its target was fixed at load).
+            let fallback: AttachType? =
+                switch program.type {
+                case .lsm: .lsmMAC
+                case .ext: AttachType(rawValue: 0)
+                default: nil
+                }
+            guard let attachType = attachType ?? program.attachType ?? fallback else {
                 throw .invalidOption("\(hook) has no expected attach type (fentry, fexit, ...) to attach as")
             }
             var attributes = LinkCreateTracingAttr()

@@ -14,7 +14,7 @@ struct Counter: ~Copyable {
     init(
         type: ProgramType, expectedAttachType: AttachType? = nil, onlyProcess process: Int32? = nil,
         onlyThread thread: Int32? = nil, contextWord: (offset: Int16, value: Int32)? = nil, addingCookie: Bool = false,
-        returning returnValue: Int32 = 0
+        attachBTFID: UInt32? = nil, returning returnValue: Int32 = 0
     ) throws {
         let map = try Sys.createMap(type: 2, keySize: 4, valueSize: 8, maxEntries: 1)
         var builder = ProgramBuilder()
@@ -51,13 +51,39 @@ struct Counter: ~Copyable {
         builder.label("out")
         builder.append(contentsOf: [.mov64(.r0, returnValue), .exit()])
         let bytes = try builder.build().encoded(byteOrder: .host)
-        let program = try Program(
-            adopting: Sys.loadProgram(
-                type: type.rawValue, instructions: bytes, license: "GPL",
-                expectedAttachType: expectedAttachType?.rawValue ?? 0
-            ).takeDescriptor())
+        let program: Program
+        if let attachBTFID {
+            program = try Self.load(
+                type: type, expectedAttachType: expectedAttachType, attachBTFID: attachBTFID, instructions: bytes)
+        } else {
+            program = try Program(
+                adopting: Sys.loadProgram(
+                    type: type.rawValue, instructions: bytes, license: "GPL",
+                    expectedAttachType: expectedAttachType?.rawValue ?? 0
+                ).takeDescriptor())
+        }
         self.map = map
         self.program = program
+    }
+
+    /// Loads a program that targets a kernel BTF type (tp_btf, LSM, iterators).
+    private static func load(
+        type: ProgramType, expectedAttachType: AttachType?, attachBTFID: UInt32, instructions: [UInt8]
+    ) throws -> Program {
+        var attributes = ProgLoadAttr()
+        attributes.progType = type.rawValue
+        attributes.expectedAttachType = expectedAttachType?.rawValue ?? 0
+        attributes.attachBTFID = attachBTFID
+        attributes.insnCnt = UInt32(instructions.count / 8)
+        let license = Array("GPL".utf8) + [0]
+        let loaded = try instructions.withUnsafeBytes { code in
+            try license.withUnsafeBytes { licenseBytes in
+                attributes.insns = Sys.address(of: code.baseAddress)
+                attributes.license = Sys.address(of: licenseBytes.baseAddress)
+                return try Sys.progLoad(attributes).takeDescriptor().relinquish()
+            }
+        }
+        return try Program(adopting: FileDescriptor(adopting: loaded))
     }
 
     /// How often the program ran.

@@ -61,6 +61,48 @@ struct TracingTests {
     }
 }
 
+@Suite(
+    "tp_btf and LSM programs (VM tier)", .serialized, .checksFileDescriptorLeaks,
+    .enabled(if: Privileges.canAdminister, "needs CAP_SYS_ADMIN"))
+struct BTFHookTests {
+    /// `__NR_getpid` on x86-64.
+    static let getpidSyscall: Int32 = 39
+
+    @Test(.requires(.tracingPrograms)) func tpBTFCountsSyscallEntries() throws {
+        guard KernelFeature.tracingPrograms.check() else { return }
+        // sys_enter(struct pt_regs *regs, long id): the second argument is the syscall number.
+        let counter = try Counter(
+            type: .tracing, expectedAttachType: .traceRawTp, onlyThread: currentThreadID(),
+            contextWord: (offset: 8, value: Self.getpidSyscall),
+            attachBTFID: try KernelBTF.typeID(named: "btf_trace_sys_enter", kind: KernelBTF.typedefKind))
+        #expect(throws: LinkError.self) { try Tracing.attach(program: counter.program) }  // which attach type?
+        let link = try Tracing.attach(program: counter.program, attachType: .traceRawTp)
+        callGetpid(times: 4)
+        #expect(try counter.count() == 4)
+        let info = try link.info()
+        #expect(info.type == 1)  // BPF_LINK_TYPE_RAW_TRACEPOINT: tp_btf goes through the raw tracepoint link
+        try link.close()
+        callGetpid(times: 2)
+        #expect(try counter.count() == 4)
+    }
+
+    @Test(.requires(.lsmPrograms)) func lsmCountsFileOpens() throws {
+        guard KernelFeature.lsmPrograms.check() else { return }
+        let counter = try Counter(
+            type: .lsm, expectedAttachType: .lsmMAC, onlyThread: currentThreadID(),
+            attachBTFID: try KernelBTF.functionID(named: "bpf_lsm_file_open"))
+        let link = try Tracing.attach(program: counter.program)
+        for _ in 0..<3 {
+            let descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            #expect(descriptor >= 0, "the LSM program returns 0 and allows the open")
+            close(descriptor)
+        }
+        #expect(try counter.count() == 3)
+        #expect(try link.info().extra(as: TracingLinkInfo.self).attachType == AttachType.lsmMAC.rawValue)
+        try link.close()
+    }
+}
+
 extension LoadedProgram {
     /// The raw descriptor, handed to the caller (closures cannot return noncopyable values).
     consuming func relinquishDescriptor() -> Int32 {

@@ -14,6 +14,12 @@ import Testing
 /// | kprobes (`CONFIG_KPROBES`) | no | yes |
 /// | tracing programs (fentry, fexit) | no: lockdown (integrity) refuses them | yes |
 /// | kprobe.multi / kprobe.session (`CONFIG_FPROBE`) | no | no |
+/// | tcx (`CONFIG_NET_XGRESS`, 6.6) | yes | no |
+/// | netkit (`CONFIG_NETKIT`, 6.7) | no | no |
+/// | netfilter links (`CONFIG_NETFILTER_BPF_LINK`, 6.4) | yes | no |
+/// | socket map links (6.10) | yes | no |
+/// | struct_ops links (6.4) | yes | no |
+/// | BPF LSM programs (`CONFIG_BPF_LSM`, `bpf` in the active LSMs) | no: lockdown refuses tracing programs | yes |
 public enum TestKernel: String, Sendable, CaseIterable {
     /// The development and CI machine itself.
     case host
@@ -38,6 +44,11 @@ public enum TestKernel: String, Sendable, CaseIterable {
         case (.host, .tracingPrograms): false
         case (.vm61, .tracingPrograms): true
         case (_, .kprobeMulti): false
+        case (.host, .tcx), (.host, .netfilterLinks), (.host, .socketMapLinks), (.host, .structOpsLinks): true
+        case (.vm61, .tcx), (.vm61, .netfilterLinks), (.vm61, .socketMapLinks), (.vm61, .structOpsLinks): false
+        case (_, .netkit): false
+        case (.host, .lsmPrograms): false
+        case (.vm61, .lsmPrograms): true
         }
     }
 }
@@ -53,6 +64,22 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     /// kprobe.multi and kprobe.session links (`CONFIG_FPROBE`), probed through `kallsyms`
     /// (`register_fprobe`).
     case kprobeMulti
+    /// tcx links on network interfaces (`CONFIG_NET_XGRESS`, Linux 6.6), probed through
+    /// `kallsyms` (`tcx_link_attach`).
+    case tcx
+    /// netkit devices and links (`CONFIG_NETKIT`, Linux 6.7), probed through `kallsyms`
+    /// (`netkit_link_attach`).
+    case netkit
+    /// Netfilter links (`CONFIG_NETFILTER_BPF_LINK`, Linux 6.4), probed through `kallsyms`
+    /// (`bpf_nf_link_attach`).
+    case netfilterLinks
+    /// Links for socket map programs (Linux 6.10), probed through `kallsyms` (`sock_map_link_create`).
+    case socketMapLinks
+    /// struct_ops maps registered through links (Linux 6.4), probed through `kallsyms`
+    /// (`bpf_struct_ops_link_create`).
+    case structOpsLinks
+    /// BPF LSM programs load and attach: tracing programs load and `bpf` is an active LSM.
+    case lsmPrograms
 
     public var description: String { rawValue }
 
@@ -71,10 +98,32 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             if let lockdown, lockdown != "none" { return (false, "kernel lockdown is '\(lockdown)'") }
             return (true, "BTF present, lockdown \(lockdown ?? "not reported")")
         case .kprobeMulti:
-            let symbols = readFile("/proc/kallsyms").map { String(decoding: $0, as: UTF8.self) } ?? ""
-            return symbols.contains(" register_fprobe")
-                ? (true, "kallsyms has register_fprobe") : (false, "kallsyms lacks register_fprobe (CONFIG_FPROBE off)")
+            return Self.kallsymsProbe("register_fprobe", option: "CONFIG_FPROBE")
+        case .tcx:
+            return Self.kallsymsProbe("tcx_link_attach", option: "CONFIG_NET_XGRESS, Linux 6.6")
+        case .netkit:
+            return Self.kallsymsProbe("netkit_link_attach", option: "CONFIG_NETKIT, Linux 6.7")
+        case .netfilterLinks:
+            return Self.kallsymsProbe("bpf_nf_link_attach", option: "CONFIG_NETFILTER_BPF_LINK, Linux 6.4")
+        case .socketMapLinks:
+            return Self.kallsymsProbe("sock_map_link_create", option: "Linux 6.10")
+        case .structOpsLinks:
+            return Self.kallsymsProbe("bpf_struct_ops_link_create", option: "Linux 6.4")
+        case .lsmPrograms:
+            let tracing = KernelFeature.tracingPrograms.probe
+            guard tracing.present else { return tracing }
+            guard let active = readFile("/sys/kernel/security/lsm") else { return (false, "cannot read /sys/kernel/security/lsm") }
+            let names = String(decoding: active, as: UTF8.self).split(separator: ",").map { $0.trimmingCharacters() }
+            return names.contains("bpf")
+                ? (true, "bpf is an active LSM") : (false, "bpf is not among the active LSMs (\(names.joined(separator: ",")))")
         }
+    }
+
+    /// Whether `/proc/kallsyms` names the function `symbol` (present only when `option` is on).
+    static func kallsymsProbe(_ symbol: String, option: String) -> (present: Bool, finding: String) {
+        let symbols = readFile("/proc/kallsyms").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return symbols.contains(" \(symbol)\n")
+            ? (true, "kallsyms has \(symbol)") : (false, "kallsyms lacks \(symbol) (\(option) off)")
     }
 
     /// The active lockdown mode (`none`, `integrity`, `confidentiality`) from securityfs, mounting
@@ -100,6 +149,12 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
                 sourceLocation: sourceLocation)
         }
         return present
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> String {
+        String(self.filter { $0 != "\n" && $0 != " " })
     }
 }
 

@@ -7,6 +7,7 @@ import Glibc
 //
 //     swift run -c release --package-path Benchmarks ebpf-bench btf [--iterations N]
 //     swift run -c release --package-path Benchmarks ebpf-bench elf [--iterations N] [--object PATH]
+//     swift run -c release --package-path Benchmarks ebpf-bench ringbuf [--iterations N]
 
 let vmlinuxPath = "/sys/kernel/btf/vmlinux"
 
@@ -207,6 +208,8 @@ case "btf", nil:
     runBTF(iterations: iterations)
 case "elf":
     runELF(iterations: iterations, objectPath: objectPath)
+case "ringbuf":
+    runRingbuf(iterations: min(iterations, 15))
 default:
-    fail("unknown scenario group \(arguments[0]); known: btf, elf")
+    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf")
 }

@@ -1,10 +1,14 @@
 // The only C in swift-ebpf: non-variadic wrappers around the variadic syscall()
-// and ioctl(), which Swift cannot call directly. Nothing else belongs here.
+// and ioctl(), which Swift cannot call directly, and acquire/release accesses to memory shared
+// with the kernel. Nothing else belongs here. The epoll and eventfd headers are included because
+// the Glibc module does not export them; the readers wait on ring buffers with them.
 #ifndef CEBPF_H
 #define CEBPF_H
 
 #include <errno.h>
 #include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,6 +31,31 @@ static inline int cebpf_ioctl_value(int fd, unsigned long request, unsigned long
 /// ioctl(2) with a pointer argument.
 static inline int cebpf_ioctl_pointer(int fd, unsigned long request, void *pointer) {
     return ioctl(fd, request, pointer);
+}
+
+// Memory shared with the kernel (ring buffer positions and record headers) is ordered with the
+// kernel's smp_load_acquire/smp_store_release. Swift's Synchronization.Atomic must own its storage
+// and cannot be laid over an address inside an mmap'd region, so these wrappers give the C11
+// orderings on such addresses. Each is one instruction on x86-64 and arm64.
+
+/// Loads a 64-bit value with acquire ordering.
+static inline uint64_t cebpf_load_acquire_u64(const void *address) {
+    return __atomic_load_n((const uint64_t *)address, __ATOMIC_ACQUIRE);
+}
+
+/// Loads a 32-bit value with acquire ordering.
+static inline uint32_t cebpf_load_acquire_u32(const void *address) {
+    return __atomic_load_n((const uint32_t *)address, __ATOMIC_ACQUIRE);
+}
+
+/// Stores a 64-bit value with release ordering.
+static inline void cebpf_store_release_u64(void *address, uint64_t value) {
+    __atomic_store_n((uint64_t *)address, value, __ATOMIC_RELEASE);
+}
+
+/// Stores a 32-bit value with release ordering.
+static inline void cebpf_store_release_u32(void *address, uint32_t value) {
+    __atomic_store_n((uint32_t *)address, value, __ATOMIC_RELEASE);
 }
 
 /// The calling thread's errno, read right after a failed call.

@@ -1,0 +1,289 @@
+import CEBPF
+import EBPFCollection
+import EBPFSys
+
+/// A record as it sits in a ring buffer, valid only inside the closure it is handed to.
+///
+/// The bytes are the kernel's memory: no copy is made. The space is given back to the producer
+/// when the closure returns, so neither the buffer nor a pointer into it may escape.
+public struct RingBufferRecordView {
+    /// The index of the ring the record came from, in the order the reader was given the maps.
+    public let ring: Int
+    /// The record's bytes, exactly as long as the program made it.
+    public let bytes: UnsafeRawBufferPointer
+
+    /// The record's bytes decoded as `Value` (for instance a struct bpf2swift generated), nil when
+    /// the record is shorter than `Value`. Longer records decode their first bytes.
+    public func load<Value: BitwiseCopyable>(as type: Value.Type = Value.self) -> Value? {
+        guard bytes.count >= MemoryLayout<Value>.size else { return nil }
+        return bytes.loadUnaligned(as: Value.self)
+    }
+
+    /// A copy that outlives the closure.
+    public func copy() -> RingBufferRecord {
+        RingBufferRecord(ring: ring, bytes: Array(bytes)[...])
+    }
+}
+
+/// A record copied out of a ring buffer.
+public struct RingBufferRecord: Sendable, Hashable {
+    /// The index of the ring the record came from, in the order the reader was given the maps.
+    public var ring: Int
+    /// The record's bytes. Records from ``RingBufferReader/records`` share one buffer per batch
+    /// of records copied together, so keeping one record keeps that buffer alive.
+    public var bytes: ArraySlice<UInt8>
+
+    public init(ring: Int, bytes: ArraySlice<UInt8>) {
+        self.ring = ring
+        self.bytes = bytes
+    }
+
+    public init(ring: Int, bytes: [UInt8]) {
+        self.init(ring: ring, bytes: bytes[...])
+    }
+
+    /// The bytes decoded as `Value`, nil when the record is shorter than `Value`.
+    public func decode<Value: BitwiseCopyable>(as type: Value.Type = Value.self) -> Value? {
+        guard bytes.count >= MemoryLayout<Value>.size else { return nil }
+        return bytes.withUnsafeBytes { $0.loadUnaligned(as: Value.self) }
+    }
+}
+
+/// Reads the records BPF programs write into one or more `BPF_MAP_TYPE_RINGBUF` maps (Linux 5.8).
+///
+/// The reader maps each ring into this process and hands records out in the order the programs
+/// committed them, skipping the ones they discarded. It waits with epoll, so a blocked read costs
+/// nothing; ``close()`` from another thread ends such a wait with ``ReaderError/closed``. A ring has
+/// a single consumer: one read runs at a time. The maps stay usable and may be closed once the
+/// reader exists; the reader keeps descriptors of its own and releases everything when closed or
+/// dropped.
+///
+/// ```swift
+/// let reader = try RingBufferReader(events)
+/// for try await record in reader.records {
+///     let event = record.decode(as: ExecEvent.self)
+/// }
+/// ```
+public final class RingBufferReader: @unchecked Sendable {
+    // Sendable by hand: `nextRing` is touched only by the thread that holds the poller's read
+    // slot; the mappings are released only when nobody reads. The consumer position is read from
+    // the shared page each time rather than cached, so that readers which take turns on one map
+    // (another process, libbpf) stay consistent.
+    let rings: [RingMapping]
+    let poller: EventPoller
+    private var nextRing = 0
+
+    /// The names of the maps, by ring index.
+    public let mapNames: [String]
+
+    /// A reader over one ring buffer.
+    public convenience init(_ map: Map) throws(ReaderError) {
+        try self.init(maps: [map])
+    }
+
+    /// A reader over several ring buffers; a record's ``RingBufferRecord/ring`` is the index of
+    /// its map in `maps`.
+    public convenience init(maps: [Map]) throws(ReaderError) {
+        guard !maps.isEmpty else { throw .noMaps }
+        var rings: [RingMapping] = []
+        for map in maps {
+            rings.append(try RingMapping(map: map, type: .ringbuf, userProduces: false))
+        }
+        try self.init(mappings: rings)
+    }
+
+    /// A reader over rings already mapped (tests forge rings through it).
+    init(mappings rings: [RingMapping]) throws(ReaderError) {
+        guard !rings.isEmpty else { throw .noMaps }
+        let label = rings.map(\.mapName).joined(separator: ",")
+        poller = try EventPoller(label: label) {
+            for ring in rings { ring.release() }
+        }
+        for (index, ring) in rings.enumerated() {
+            try poller.register(ring.descriptor, token: UInt64(index))
+        }
+        self.rings = rings
+        self.mapNames = rings.map(\.mapName)
+    }
+
+    deinit {
+        poller.close()
+    }
+
+    // MARK: - Sizes
+
+    /// The data size of ring `ring`, in bytes (the map's `max_entries`).
+    public func bufferSize(ring: Int = 0) -> Int {
+        rings.indices.contains(ring) ? Int(rings[ring].size) : 0
+    }
+
+    /// Bytes written into ring `ring` and not yet read (records, headers and discarded ones
+    /// included); 0 once the reader is closed.
+    public func pendingBytes(ring: Int = 0) -> Int {
+        guard rings.indices.contains(ring) else { return 0 }
+        return poller.withResources { rings[ring].pendingBytes } ?? 0
+    }
+
+    // MARK: - Lifetime
+
+    /// Ends waiting reads with ``ReaderError/closed`` and releases the mappings and descriptors
+    /// (when the read in flight, if any, returns). Calling it again does nothing.
+    public func close() {
+        poller.close()
+    }
+
+    public var isClosed: Bool {
+        poller.isClosed
+    }
+
+    // MARK: - Reading
+
+    /// Waits for the next record and runs `body` on it in place, without copying. The record's
+    /// space goes back to the producer when `body` returns.
+    ///
+    /// - Parameter deadline: when to give up with ``ReaderError/timedOut``; nil waits for ever.
+    /// - Throws: ``ReaderError`` (``ReaderError/closed`` when closed meanwhile), or what `body`
+    ///   throws.
+    public func readRecord<Result>(
+        deadline: ContinuousClock.Instant? = nil, _ body: (RingBufferRecordView) throws -> Result
+    ) throws -> Result {
+        var failure: (any Error)?
+        let result = try withNextRecord(deadline: deadline) { view -> Result? in
+            do {
+                return try body(view)
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        guard let result else { throw ReaderError.closed }
+        return result
+    }
+
+    /// Waits for the next record and returns a copy of it.
+    /// - Throws: ``ReaderError/timedOut`` when `deadline` passes first, ``ReaderError/closed`` when
+    ///   the reader is or gets closed.
+    public func read(deadline: ContinuousClock.Instant? = nil) throws(ReaderError) -> RingBufferRecord {
+        try withNextRecord(deadline: deadline) { $0.copy() }
+    }
+
+    /// Waits up to `timeout` for the next record and returns a copy of it.
+    public func read(timeout: Duration) throws(ReaderError) -> RingBufferRecord {
+        try read(deadline: .now.advanced(by: timeout))
+    }
+
+    /// Hands every record available now to `body`, in order, without waiting and without copying;
+    /// returns how many it handed over. The fastest way to drain the rings.
+    @discardableResult
+    public func consume(_ body: (RingBufferRecordView) -> Void) throws(ReaderError) -> Int {
+        try poller.beginRead()
+        defer { poller.endRead() }
+        var count = 0
+        for index in rings.indices {
+            count &+= try drain(ring: index, body)
+        }
+        return count
+    }
+
+    /// Hands every committed record of ring `index` to `body`; stops at an empty ring or a busy
+    /// record. The batch form of ``nextRecord(in:_:)``: the producer position is loaded once per
+    /// batch instead of once per record.
+    private func drain(ring index: Int, _ body: (RingBufferRecordView) -> Void) throws(ReaderError) -> Int {
+        let ring = rings[index]
+        var consumer = ring.loadConsumerPosition()
+        var count = 0
+        while true {
+            let producer = ring.loadProducerPosition()
+            guard consumer < producer else { return count }
+            while consumer < producer {
+                let header = ring.data + Int(consumer & ring.mask)
+                let word = cebpf_load_acquire_u32(header)
+                if word & RingBufferHeader.busyBit != 0 {
+                    return count
+                }
+                let length = word & ~(RingBufferHeader.busyBit | RingBufferHeader.discardBit)
+                guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
+                    throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
+                }
+                let next = consumer &+ RingBufferHeader.footprint(length)
+                if word & RingBufferHeader.discardBit == 0 {
+                    let start = ring.data + Int((consumer &+ UInt64(RingBufferHeader.size)) & ring.mask)
+                    body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: start, count: Int(length))))
+                    count &+= 1
+                }
+                consumer = next
+                cebpf_store_release_u64(ring.consumerPosition, consumer)
+            }
+        }
+    }
+
+    /// The next record, waiting until `deadline`.
+    func withNextRecord<Result>(
+        deadline: ContinuousClock.Instant?, _ body: (RingBufferRecordView) -> Result
+    ) throws(ReaderError) -> Result {
+        try poller.beginRead()
+        defer { poller.endRead() }
+        while true {
+            if let result = try nextRecordInAnyRing(body) {
+                return result
+            }
+            if case .timedOut = try poller.wait(until: deadline) {
+                throw .timedOut
+            }
+        }
+    }
+
+    /// The next record of any ring, without waiting; nil when every ring is empty. Rings take turns
+    /// so that a busy one does not starve the others.
+    func nextRecordInAnyRing<Result>(_ body: (RingBufferRecordView) -> Result) throws(ReaderError) -> Result? {
+        let count = rings.count
+        for step in 0..<count {
+            var index = nextRing &+ step
+            if index >= count { index -= count }
+            if let result = try nextRecord(in: index, body) {
+                nextRing = index &+ 1 == count ? 0 : index &+ 1
+                return result
+            }
+        }
+        return nil
+    }
+
+    /// The next committed record of ring `index`, skipping discarded ones; nil when the ring is
+    /// empty or its oldest record is still being written (busy).
+    @inline(__always)
+    private func nextRecord<Result>(
+        in index: Int, _ body: (RingBufferRecordView) -> Result
+    ) throws(ReaderError) -> Result? {
+        let ring = rings[index]
+        var consumer = ring.loadConsumerPosition()
+        // Acquire pairs with the kernel's release of the producer position: the headers below it
+        // are visible once the position is.
+        let producer = ring.loadProducerPosition()
+        while consumer < producer {
+            let header = ring.data + Int(consumer & ring.mask)
+            // Acquire pairs with the release that clears the busy bit on submit.
+            let word = cebpf_load_acquire_u32(header)
+            if word & RingBufferHeader.busyBit != 0 {
+                break
+            }
+            let length = word & ~(RingBufferHeader.busyBit | RingBufferHeader.discardBit)
+            guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
+                throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
+            }
+            let next = consumer &+ RingBufferHeader.footprint(length)
+            if word & RingBufferHeader.discardBit != 0 {
+                consumer = next
+                cebpf_store_release_u64(ring.consumerPosition, consumer)
+                continue
+            }
+            // The data pages are mapped twice, so the record is contiguous even where it wraps.
+            let start = ring.data + Int((consumer &+ UInt64(RingBufferHeader.size)) & ring.mask)
+            let result = body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: start, count: Int(length))))
+            // Release: the kernel may reuse the space only after our reads of it are done.
+            cebpf_store_release_u64(ring.consumerPosition, next)
+            return result
+        }
+        return nil
+    }
+}

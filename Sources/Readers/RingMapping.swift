@@ -1,0 +1,114 @@
+import CEBPF
+import EBPFCollection
+import EBPFSys
+import Glibc
+
+/// The bits the kernel keeps in the top of a ring buffer record's 32-bit length.
+enum RingBufferHeader {
+    /// `BPF_RINGBUF_BUSY_BIT`: reserved and not yet submitted.
+    static let busyBit: UInt32 = 1 << 31
+    /// `BPF_RINGBUF_DISCARD_BIT`: submitted as discarded; the consumer skips it.
+    static let discardBit: UInt32 = 1 << 30
+    /// `BPF_RINGBUF_HDR_SZ`: the length word and the page offset word.
+    static let size = 8
+
+    /// The bytes a record of `length` occupies: header plus data, rounded up to 8.
+    @inline(__always)
+    static func footprint(_ length: UInt32) -> UInt64 {
+        (UInt64(length) &+ UInt64(size) &+ 7) & ~7
+    }
+}
+
+/// One `BPF_MAP_TYPE_RINGBUF` or `BPF_MAP_TYPE_USER_RINGBUF` mapped into this process.
+///
+/// The kernel's layout, from offset 0 of the map's descriptor: one page with the consumer
+/// position, one page with the producer position, then the data pages mapped twice in a row, so
+/// that a record which wraps around the end of the ring is still contiguous in memory. For a
+/// kernel-produced ring user space writes the consumer page and only reads the rest; for a user
+/// ring buffer it is the other way round.
+///
+/// Sendable by hand: the owning reader hands a mapping to one consumer (or one producer) at a time
+/// and releases it only when nobody uses it (see ``EventPoller``).
+final class RingMapping: @unchecked Sendable {
+    let mapName: String
+    /// The map's descriptor, owned (a duplicate of the caller's map).
+    let descriptor: Int32
+    let consumerPage: UnsafeMutableRawPointer
+    let producerRegion: UnsafeMutableRawPointer
+    let producerRegionLength: Int
+    /// The ring's size in bytes; a power of two.
+    let size: UInt64
+    let mask: UInt64
+
+    var consumerPosition: UnsafeMutableRawPointer { consumerPage }
+    var producerPosition: UnsafeMutableRawPointer { producerRegion }
+    var data: UnsafeMutableRawPointer { producerRegion + systemPageSize }
+
+    /// Maps `map`, which must have `type`. `userProduces` selects which half is writable.
+    init(map: Map, type: MapType, userProduces: Bool) throws(ReaderError) {
+        guard map.type == type else {
+            throw .wrongMapType(map: map.name, found: map.type, expected: type)
+        }
+        let size = UInt64(map.maxEntries)
+        let page = UInt64(systemPageSize)
+        guard size >= page, size & (size - 1) == 0, size % page == 0, size <= UInt64(Int.max / 4) else {
+            throw .invalidRingSize(map: map.name, size: size)
+        }
+        let owned: FileDescriptor
+        do throws(MapError) {
+            owned = try map.duplicateFileDescriptor()
+        } catch {
+            throw .map(error)
+        }
+        let raw = owned.relinquish()
+        let consumerProtection = userProduces ? PROT_READ : PROT_READ | PROT_WRITE
+        let producerProtection = userProduces ? PROT_READ | PROT_WRITE : PROT_READ
+        guard let consumer = mmap(nil, systemPageSize, consumerProtection, MAP_SHARED, raw, 0), consumer != MAP_FAILED
+        else {
+            let error = Errno(rawValue: Glibc.errno)
+            closeQuietly(raw)
+            throw .systemCall(call: "mmap consumer page", map: map.name, errno: error)
+        }
+        let producerLength = systemPageSize + 2 * Int(size)
+        guard let producer = mmap(nil, producerLength, producerProtection, MAP_SHARED, raw, off_t(systemPageSize)),
+            producer != MAP_FAILED
+        else {
+            let error = Errno(rawValue: Glibc.errno)
+            _ = munmap(consumer, systemPageSize)
+            closeQuietly(raw)
+            throw .systemCall(call: "mmap producer pages", map: map.name, errno: error)
+        }
+        self.mapName = map.name
+        self.descriptor = raw
+        self.consumerPage = consumer
+        self.producerRegion = producer
+        self.producerRegionLength = producerLength
+        self.size = size
+        self.mask = size - 1
+    }
+
+    private var released = false
+
+    /// Unmaps the ring and closes the descriptor. Calling it again does nothing.
+    func release() {
+        guard !released else { return }
+        released = true
+        _ = munmap(consumerPage, systemPageSize)
+        _ = munmap(producerRegion, producerRegionLength)
+        closeQuietly(descriptor)
+    }
+
+    deinit {
+        release()
+    }
+
+    @inline(__always) func loadConsumerPosition() -> UInt64 { cebpf_load_acquire_u64(consumerPosition) }
+    @inline(__always) func loadProducerPosition() -> UInt64 { cebpf_load_acquire_u64(producerPosition) }
+
+    /// The bytes written and not yet consumed.
+    var pendingBytes: Int {
+        let consumer = loadConsumerPosition()
+        let producer = loadProducerPosition()
+        return producer >= consumer ? Int(clamping: producer - consumer) : 0
+    }
+}

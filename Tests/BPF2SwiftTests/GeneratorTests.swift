@@ -1,0 +1,162 @@
+import EBPF
+import Glibc
+import Testing
+import TestSupport
+
+@testable import BPF2SwiftGenerator
+
+@Suite("bpf2swift: command line, names, dependency files, bad input", .checksFileDescriptorLeaks)
+struct GeneratorTests {
+    @Test func parsesBpf2goStyleOptions() throws {
+        let options = try Options.parse([
+            "-cc", "/x/clang", "-cflags", "-O1 -DNAME='a b'", "-target", "amd64", "-type", "event", "--type=other",
+            "-output-dir", "out", "-output-stem", "gen", "-no-strip", "Counter", "counter.bpf.c", "--", "-I", "inc",
+        ])
+        #expect(options.compiler == "/x/clang")
+        #expect(options.compilerFlags == ["-O1", "-DNAME=a b", "-I", "inc"])
+        #expect(options.targets == [CompileTarget(clangTarget: "bpfel", architecture: "x86")])
+        #expect(options.extraTypes == ["event", "other"])
+        #expect(options.outputFile == "out/gen.swift")
+        #expect(options.dependencyFilePath == "out/gen.d")
+        #expect(options.noStrip)
+        #expect(options.identifier == "Counter" && options.source == "counter.bpf.c")
+
+        let defaults = try Options.parse(["Counter", "counter.bpf.c"])
+        #expect(defaults.targets.map(\.clangTarget) == ["bpfel", "bpfeb"])
+        #expect(defaults.outputFile == "counter.swift")
+
+        #expect(throws: UsageError.missingArgument("<source.c>")) { try Options.parse(["Counter"]) }
+        #expect(throws: UsageError.unknownOption("-bogus")) { try Options.parse(["-bogus", "A", "a.c"]) }
+        #expect(throws: UsageError.missingValue(option: "-cc")) { try Options.parse(["A", "a.c", "-cc"]) }
+        #expect(throws: UsageError.unexpectedArgument("b.c")) { try Options.parse(["A", "a.c", "b.c"]) }
+        #expect(throws: UsageError.self) { try Options.parse(["my-ident", "a.c"]) }
+        #expect(throws: UsageError.self) { try Options.parse(["-target", "sparc", "A", "a.c"]) }
+        #expect(throws: UsageError.self) { try Options.parse(["-target", "bpf,bpfel", "A", "a.c"]) }
+        #expect(throws: UsageError.self) { try Options.parse(["-cflags", "'unterminated", "A", "a.c"]) }
+        #expect(BPF2SwiftTestSupport.bpf2swift(["A"]).status == 2)
+    }
+
+    @Test func camelCasesAndRenamesPredictably() {
+        #expect(SwiftNames.camelCased("kprobe_execve") == "kprobeExecve")
+        #expect(SwiftNames.camelCased("__u32_map") == "u32Map")
+        #expect(SwiftNames.camelCased("PID_TABLE") == "pidTABLE")
+        #expect(SwiftNames.camelCased("9lives") == "_9lives")
+        #expect(SwiftNames.camelCased("a.b") == "aB")
+        #expect(SwiftNames.escaped("repeat") == "`repeat`")
+
+        var table = NameTable(reserved: CodeGenerator.reservedNames)
+        #expect(table.assign(cName: "flowCount", kind: "variable", suffix: "Variable") == "flowCount")
+        #expect(table.assign(cName: "flow_count", kind: "variable", suffix: "Variable") == "flowCountVariable")
+        #expect(table.assign(cName: "flow__count", kind: "variable", suffix: "Variable") == "flowCountVariable2")
+        #expect(table.assign(cName: "maps", kind: "map", suffix: "Map") == "mapsMap")
+        #expect(table.assign(cName: "odd.name", kind: "variable", suffix: "Variable") == "oddName")
+        #expect(table.renamings.map(\.cName) == ["flow_count", "flow__count", "maps", "odd.name"])
+    }
+
+    @Test func readsAndWritesDependencyFiles() {
+        let clangOutput = "out/x.o: src/x.bpf.c src/with\\ space.h \\\n  /usr/include/y.h\n\nsrc/with\\ space.h:\n"
+        #expect(DependencyFile.prerequisites(in: clangOutput) == ["src/x.bpf.c", "src/with space.h", "/usr/include/y.h"])
+        let text = DependencyFile.text(output: "gen/x.swift", prerequisites: ["a.c", "b c.h"], fingerprint: "0123")
+        #expect(text.hasPrefix("# bpf2swift 0123\ngen/x.swift: \\\n  a.c \\\n  b\\ c.h\n"))
+        #expect(DependencyFile.fingerprint(in: text) == "0123")
+        #expect(DependencyFile.prerequisites(in: String(text.drop(while: { $0 != "\n" }))) == ["a.c", "b c.h"])
+        #expect(DependencyFile.fingerprint(of: ["a", "b"]) != DependencyFile.fingerprint(of: ["ab"]))
+    }
+
+    @Test func generatesOnceAndSkipsWhenNothingChanged() throws {
+        let directory = try BPF2SwiftTestSupport.temporaryDirectory()
+        defer { BPF2SwiftTestSupport.cleanUp(directory) }
+        let source = directory + "/tiny.bpf.c"
+        try BPF2SwiftTestSupport.write(
+            "#include \"tiny.h\"\nSEC(\"socket\") int tiny(void *ctx) { return VALUE; }\nchar _license[] SEC(\"license\") = \"GPL\";\n",
+            to: source)
+        try BPF2SwiftTestSupport.write("#define SEC(n) __attribute__((section(n), used))\n#define VALUE 1\n", to: directory + "/tiny.h")
+        let arguments = ["-output-dir", directory + "/out", "Tiny", source]
+        #expect(BPF2SwiftTestSupport.bpf2swift(arguments).status == 0)
+        let output = directory + "/out/tiny.swift"
+        let generated = String(decoding: try Files.read(output), as: UTF8.self)
+        #expect(generated.hasPrefix("// Code generated by bpf2swift from \(source); DO NOT EDIT.\n"))
+        #expect(generated.contains("public struct TinyObjects: CollectionObjects"))
+        #expect(generated.contains("#if _endian(little)") && generated.contains("#elseif _endian(big)"))
+        let dependencies = String(decoding: try Files.read(directory + "/out/tiny.d"), as: UTF8.self)
+        #expect(DependencyFile.prerequisites(in: String(dependencies.drop(while: { $0 != "\n" }))) == [source, directory + "/tiny.h"])
+
+        // Up to date: nothing is written (the file keeps its time).
+        var old = timespec(tv_sec: 1_000_000_000, tv_nsec: 0)
+        var times = [old, old]
+        _ = utimensat(AT_FDCWD, source, &times, 0)
+        _ = utimensat(AT_FDCWD, directory + "/tiny.h", &times, 0)
+        let before = try #require(Files.modificationTime(output))
+        #expect(BPF2SwiftTestSupport.bpf2swift(arguments).status == 0)
+        #expect(Files.modificationTime(output) == before)
+
+        // A changed header, or changed arguments, regenerate.
+        old.tv_sec = 2_000_000_000
+        times = [old, old]
+        _ = utimensat(AT_FDCWD, directory + "/tiny.h", &times, 0)
+        #expect(BPF2SwiftTestSupport.bpf2swift(arguments).status == 0)
+        #expect(Files.modificationTime(output) != before)
+        let regenerated = try #require(Files.modificationTime(output))
+        #expect(BPF2SwiftTestSupport.bpf2swift(["-target", "bpfel"] + arguments).status == 0)
+        #expect(Files.modificationTime(output) != regenerated)
+        let littleOnly = String(decoding: try Files.read(output), as: UTF8.self)
+        #expect(littleOnly.contains("#error(\"Tiny: \(source) was not compiled for big-endian machines"))
+    }
+
+    @Test func cThatDoesNotCompileShowsClangsErrors() throws {
+        let directory = try BPF2SwiftTestSupport.temporaryDirectory()
+        defer { BPF2SwiftTestSupport.cleanUp(directory) }
+        try BPF2SwiftTestSupport.write("int broken(void) { return undeclared_thing; }\n", to: directory + "/broken.bpf.c")
+        let bpf2swift = BPF2SwiftTestSupport.executable("bpf2swift")
+        let result = try BPF2SwiftTestSupport.shell("'\(bpf2swift)' -output-dir '\(directory)' Broken '\(directory)/broken.bpf.c'")
+        #expect(result.status == 1)
+        #expect(result.text.contains("error: use of undeclared identifier 'undeclared_thing'"), "\(result.text)")
+        #expect(result.text.contains("bpf2swift: ") && result.text.contains("failed with exit status 1"))
+        #expect(access(directory + "/broken.swift", F_OK) != 0)
+    }
+
+    @Test func anObjectThatDoesNotParseNamesTheFile() throws {
+        let directory = try BPF2SwiftTestSupport.temporaryDirectory()
+        defer { BPF2SwiftTestSupport.cleanUp(directory) }
+        let path = directory + "/junk.o"
+        try Files.write(Array("\u{7f}ELF but not really".utf8), to: path)
+        let result = BPF2SwiftTestSupport.bpf2swift(["-output-dir", directory, "Junk", path])
+        #expect(result.status == 1)
+        let message = try #require(result.messages.first)
+        let parseError = try #require(throws: BPFObjectError.self) { try CollectionSpec(elfFile: path) }
+        #expect(message == "\(path): \(parseError)")
+    }
+
+    @Test func aPrebuiltObjectIsEmbeddedForItsByteOrder() throws {
+        let directory = try BPF2SwiftTestSupport.temporaryDirectory()
+        defer { BPF2SwiftTestSupport.cleanUp(directory) }
+        #expect(BPF2SwiftTestSupport.bpf2swift(["-output-dir", directory, "Minimal", TestData.path("minimal-eb.o")]).status == 0)
+        let text = String(decoding: try Files.read(directory + "/minimal.swift"), as: UTF8.self)
+        #expect(text.contains("#if _endian(big)") && !text.contains("_endian(little)"))
+    }
+
+    @Test func aCompilerWithoutTheBPFTargetIsRejectedClearly() throws {
+        let result = BPF2SwiftTestSupport.bpf2swift(["-cc", "/bin/true", "X", "x.bpf.c"])
+        #expect(result.status == 1)
+        #expect(result.messages == ["/bin/true cannot compile for BPF (its --print-targets lists no bpfel); use a clang built with the BPF target, such as the Swift toolchain's"])
+        let missing = BPF2SwiftTestSupport.bpf2swift(["-cc", "/nonexistent/clang", "X", "x.bpf.c"])
+        #expect(missing.status == 1)
+        #expect(missing.messages.first?.hasPrefix("cannot run /nonexistent/clang") == true)
+    }
+
+    @Test func unknownTypesAndRenamingsAreReported() throws {
+        let directory = try BPF2SwiftTestSupport.temporaryDirectory()
+        defer { BPF2SwiftTestSupport.cleanUp(directory) }
+        let source = BPF2SwiftTestSupport.bpfDirectory + "/layout.bpf.c"
+        let unknown = BPF2SwiftTestSupport.bpf2swift(["-output-dir", directory, "-type", "no_such_type", "Layout", source])
+        #expect(unknown.status == 1)
+        #expect(unknown.messages == ["-type no_such_type: the object's BTF has no struct, union, enum or typedef of that name"])
+        let run = BPF2SwiftTestSupport.bpf2swift(["-output-dir", directory, "Layout", source])
+        #expect(run.status == 0)
+        #expect(run.messages == ["renamed: variable flow_count is flowCountVariable in Swift (flowCount is taken)"])
+        let text = String(decoding: try Files.read(directory + "/layout.swift"), as: UTF8.self)
+        #expect(text.contains("public let `repeat`: Variable"))
+        #expect(text.contains("flowCountVariable = try objects.variable(\"flow_count\")"))
+        #expect(text.contains("; key `LayoutTypes.flow_key`; value `LayoutTypes.flow_value`)."))
+    }
+}

@@ -1,0 +1,206 @@
+import EBPFASM
+import EBPFCollection
+import EBPFSys
+@testable import EBPFReaders
+import Glibc
+import Testing
+import TestSupport
+
+/// What the perf test program sends: its sequence number and the CPU it ran on.
+struct PerfTestSample: BitwiseCopyable, Equatable {
+    var sequence: UInt64
+    var cpu: UInt64
+}
+
+@Suite("Perf event reader", .checksFileDescriptorLeaks, .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+struct PerfEventReaderTests {
+    static func perfMap() throws -> Map {
+        try Map(
+            spec: MapSpec(
+                name: "perf_events", type: .perfEventArray, keySize: 4, valueSize: 4,
+                maxEntries: UInt32(try PossibleCPUs.count())))
+    }
+
+    /// A socket filter sending a ``PerfTestSample`` with `bpf_perf_event_output` (helper 25) to
+    /// the current CPU's ring (`BPF_F_CURRENT_CPU`); returns the helper's result.
+    static func perfOutputProgram(events: Map, counter: Map) throws -> Program {
+        var builder = ProgramBuilder()
+        try appendCounterIncrement(to: &builder, counter: counter)
+        let eventsFD = try descriptor(of: events)
+        builder.append(contentsOf: [
+            .store(.r7, to: .r10, offset: -16, size: .doubleWord),
+            .callHelper(8),  // bpf_get_smp_processor_id
+            .store(.r0, to: .r10, offset: -8, size: .doubleWord),
+            .mov64(.r1, .r6),
+            .loadMapPointer(.r2, fileDescriptor: eventsFD),
+            .mov32(.r3, -1),  // BPF_F_CURRENT_CPU, zero-extended: no context bytes requested
+            .mov64(.r4, .r10),
+            .add64(.r4, -16),
+            .mov64(.r5, 16),
+            .callHelper(25),  // bpf_perf_event_output
+            .exit(),
+        ])
+        return try Program(spec: ProgramSpec(name: "perf_output", type: .socketFilter, instructions: builder.build()))
+    }
+
+    /// Runs `program` `count` times on a thread bound to CPU 0, so every sample lands in one ring.
+    static func runOnCPU0(_ program: Program, count: UInt32) async throws -> Int32 {
+        try await offPool { () -> Result<Int32, ProgramError> in
+            bindCurrentThreadToCPU0()
+            return Result { () throws(ProgramError) in
+                Int32(bitPattern: try program.testRun(data: testPacket, repeat: count).returnValue)
+            }
+        }.get()
+    }
+
+    /// `sched_setaffinity` for the calling thread. Glibc declares it only under `_GNU_SOURCE`,
+    /// which the Swift module does not set, so the test looks it up by name.
+    static func bindCurrentThreadToCPU0() {
+        typealias SetAffinity = @convention(c) (Int32, Int, UnsafeRawPointer) -> Int32
+        guard let symbol = dlsym(nil, "sched_setaffinity") else { return }
+        let setAffinity = unsafeBitCast(symbol, to: SetAffinity.self)
+        var mask = (UInt64(1), UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeBytes(of: &mask) { bytes in
+            if let base = bytes.baseAddress { _ = setAffinity(0, bytes.count, base) }
+        }
+    }
+
+    @Test func samplesArriveWithTheirCPU() throws {
+        let events = try Self.perfMap()
+        let counter = try counterMap()
+        let program = try Self.perfOutputProgram(events: events, counter: counter)
+        let reader = try PerfEventReader(events)
+        #expect(reader.cpus == Array(0..<(try PossibleCPUs.count())))
+        #expect(reader.perCPUBufferSize == 64 * 1024)
+        #expect(try program.testRun(data: testPacket, repeat: 50).returnValue == 0)
+
+        var samples: [PerfTestSample] = []
+        for _ in 0..<50 {
+            let record = try reader.read(timeout: .seconds(5))
+            #expect(record.lostSamples == 0)
+            // 16 bytes behind a 4-byte size, padded to 8: the kernel reports 20.
+            #expect(record.bytes.count == 20)
+            let sample = try #require(record.decode(as: PerfTestSample.self))
+            #expect(Int(sample.cpu) == record.cpu)
+            samples.append(sample)
+        }
+        #expect(samples.map(\.sequence).sorted() == Array(1...50))
+        for cpu in Set(samples.map(\.cpu)) {
+            let sequences = samples.filter { $0.cpu == cpu }.map(\.sequence)
+            #expect(sequences == sequences.sorted(), "one CPU's samples arrive in order")
+        }
+        #expect(throws: ReaderError.timedOut) { try reader.read(timeout: .milliseconds(20)) }
+        for cpu in reader.cpus { #expect(reader.pendingBytes(cpu: cpu) == 0) }
+    }
+
+    @Test func fullRingReportsLostSamples() async throws {
+        let events = try Self.perfMap()
+        let counter = try counterMap()
+        let program = try Self.perfOutputProgram(events: events, counter: counter)
+        let reader = try PerfEventReader(events, options: PerfReaderOptions(perCPUBufferSize: 4096))
+        #expect(reader.perCPUBufferSize == 4096)
+        // Each sample takes 32 bytes (8 header, 4 size, 16 data, 4 padding). The kernel keeps one
+        // byte of a forward ring free to tell full from empty, so 127 fit, not 128.
+        let result = try await Self.runOnCPU0(program, count: 300)
+        #expect(result == -Errno.noSpace.rawValue, "the last outputs find the ring full")
+        #expect(reader.pendingBytes(cpu: 0) == 127 * 32)
+        var sequences: [UInt64] = []
+        try reader.consume { view in
+            #expect(view.cpu == 0)
+            if let sample = view.load(as: PerfTestSample.self) { sequences.append(sample.sequence) }
+        }
+        #expect(sequences == Array(1...127))
+        // The kernel reports the loss with the next sample that fits.
+        _ = try await Self.runOnCPU0(program, count: 1)
+        let lost = try reader.read(timeout: .seconds(5))
+        #expect(lost.lostSamples == 173)
+        #expect(lost.bytes.isEmpty)
+        let next = try reader.read(timeout: .seconds(5))
+        #expect(next.decode(as: PerfTestSample.self)?.sequence == 301)
+    }
+
+    @Test func overwritableRingsKeepTheNewestRecords() async throws {
+        let events = try Self.perfMap()
+        let counter = try counterMap()
+        let program = try Self.perfOutputProgram(events: events, counter: counter)
+        let reader = try PerfEventReader(events, options: PerfReaderOptions(perCPUBufferSize: 4096, overwritable: true))
+        #expect(try await Self.runOnCPU0(program, count: 300) == 0, "an overwritable ring is never full")
+        var sequences: [UInt64] = []
+        try reader.consume { view in
+            if let sample = view.load(as: PerfTestSample.self) { sequences.append(sample.sequence) }
+        }
+        #expect(sequences == Array((173...300).reversed()), "newest first, the oldest overwritten")
+        #expect(try reader.consume { _ in } == 0, "nothing new since the last read")
+        _ = try await Self.runOnCPU0(program, count: 2)
+        let newest = try reader.read(timeout: .seconds(5))
+        #expect(newest.decode(as: PerfTestSample.self)?.sequence == 302)
+        #expect(try reader.read(timeout: .seconds(5)).decode(as: PerfTestSample.self)?.sequence == 301)
+        #expect(throws: ReaderError.timedOut) { try reader.read(timeout: .milliseconds(10)) }
+    }
+
+    @Test func pauseRemovesTheEventsAndResumePutsThemBack() throws {
+        let events = try Self.perfMap()
+        let counter = try counterMap()
+        let program = try Self.perfOutputProgram(events: events, counter: counter)
+        let reader = try PerfEventReader(events)
+        try reader.pause()
+        #expect(Int32(bitPattern: try program.testRun(data: testPacket).returnValue) == -Errno.noSuchFileOrDirectory.rawValue)
+        #expect(throws: ReaderError.timedOut) { try reader.read(timeout: .milliseconds(10)) }
+        try reader.resume()
+        #expect(try program.testRun(data: testPacket).returnValue == 0)
+        #expect(try reader.read(timeout: .seconds(5)).decode(as: PerfTestSample.self)?.sequence == 2)
+        reader.close()
+        #expect(throws: ReaderError.closed) { try reader.pause() }
+        // Closing took the events out of the map again.
+        #expect(Int32(bitPattern: try program.testRun(data: testPacket).returnValue) == -Errno.noSuchFileOrDirectory.rawValue)
+    }
+
+    @Test func closeEndsAWaitingReadAndTheSequence() async throws {
+        let events = try Self.perfMap()
+        let counter = try counterMap()
+        let program = try Self.perfOutputProgram(events: events, counter: counter)
+        let reader = try PerfEventReader(events)
+        _ = try program.testRun(data: testPacket, repeat: 3)
+        let consumer = Task {
+            var sequences: [UInt64] = []
+            for try await record in reader.records {
+                sequences.append(record.decode(as: PerfTestSample.self)?.sequence ?? 0)
+            }
+            return sequences
+        }
+        await pause(milliseconds: 50)
+        _ = try program.testRun(data: testPacket, repeat: 2)
+        await pause(milliseconds: 100)
+        reader.close()
+        #expect(try await consumer.value.sorted() == [1, 2, 3, 4, 5])
+
+        let other = try PerfEventReader(events)
+        let blocked = Task {
+            await offPool { () -> ReaderError? in
+                do throws(ReaderError) {
+                    _ = try other.read()
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+        await pause(milliseconds: 50)
+        other.close()
+        #expect(await blocked.value == .closed)
+    }
+
+    @Test func wrongMapTypeIsRefused() throws {
+        let ring = try ringBufferMap()
+        #expect(throws: ReaderError.wrongMapType(map: "events", found: .ringbuf, expected: .perfEventArray)) {
+            try PerfEventReader(ring)
+        }
+    }
+
+    @Test func ringSizesArePowersOfTwoPages() {
+        #expect(PerfEventReader.dataPages(for: 1) == 1)
+        #expect(PerfEventReader.dataPages(for: 4096) == 1)
+        #expect(PerfEventReader.dataPages(for: 4097) == 2)
+        #expect(PerfEventReader.dataPages(for: 5 * 4096) == 8)
+    }
+}
