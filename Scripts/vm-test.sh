@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The VM test tier: runs the tests that need a kernel other than the host's (kprobes, kretprobes,
-# fentry/fexit, tp_btf, LSM, iterators) in Debian's 6.1 kernel under QEMU, through virtme-ng, as TESTING.md describes.
+# fentry/fexit, tp_btf, LSM, iterators, CO-RE and kernel symbols of another kernel) in Debian's 6.1 kernel under QEMU, through virtme-ng, as TESTING.md describes.
 #
 #   Scripts/vm-test.sh [--skip-build] [FILTER]
 #
@@ -19,7 +19,7 @@ if [[ "${1:-}" == "--skip-build" ]]; then
     skip_build=1
     shift
 fi
-filter=${1:-'LinkTests\.(KprobeTests|KprobeMultiNotSupportedTests|TracingTests|BTFHookTests|IteratorTests|FreplaceTests|TCXNotSupportedTests|NetkitNotSupportedTests)|BPF2SwiftTests\.ExeccountTests'}
+filter=${1:-'LinkTests\.(KprobeTests|KprobeMultiNotSupportedTests|TracingTests|BTFHookTests|IteratorTests|FreplaceTests|TCXNotSupportedTests|NetkitNotSupportedTests)|LoaderTests\..*(CORELoadTests|KernelSymbolTests)|BPF2SwiftTests\.ExeccountTests'}
 swift_bin=/opt/swift/usr/bin
 export PATH="$swift_bin:$PATH"
 

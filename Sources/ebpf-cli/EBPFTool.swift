@@ -9,6 +9,8 @@ enum Command: Equatable {
     case btfDump(path: String, format: BTFDumpFormat)
     /// `ebpf inspect OBJ [--json]`: the spec read from an object file, as text or as JSON.
     case inspect(path: String, json: Bool)
+    /// `ebpf load OBJ [--json]`: each program loaded on its own, with what it needs.
+    case load(path: String, json: Bool)
 }
 
 /// How `ebpf btf dump` prints a spec.
@@ -37,6 +39,11 @@ enum EBPFTool {
           inspect OBJ [--json]
                         Print the programs, maps and variables of a BPF object file; --json
                         prints them as JSON.
+          load OBJ [--json]
+                        Load each program of a BPF object on its own, with the maps and
+                        programs it needs, and report per program: the error and the verifier
+                        log's tail for failures; --json prints {"<program>": 0 or -errno}.
+                        Needs root (CAP_BPF). Exits 1 when any program fails.
 
         OPTIONS:
           -h, --help    Show this help.
@@ -81,6 +88,11 @@ enum EBPFTool {
             if let extra = rest.dropFirst().first { throw .unexpectedArgument(extra) }
             try allowOnly(["json"])
             return .inspect(path: path, json: arguments.flags.contains("json"))
+        case "load":
+            guard let path = rest.first else { throw .missingArgument("OBJ") }
+            if let extra = rest.dropFirst().first { throw .unexpectedArgument(extra) }
+            try allowOnly(["json"])
+            return .load(path: path, json: arguments.flags.contains("json"))
         default:
             throw .unknownCommand(name)
         }
@@ -114,6 +126,17 @@ enum EBPFTool {
                 return 1
             }
             output(json ? Inspect.json(spec) : Inspect.text(spec))
+        case .load(let path, let json):
+            let spec: CollectionSpec
+            do {
+                spec = try CollectionSpec(elfFile: path)
+            } catch {
+                errorOutput("ebpf: \(path): \(error)")
+                return 1
+            }
+            let outcomes = Load.loadEach(spec)
+            output(json ? Load.json(outcomes) : Load.text(outcomes))
+            return outcomes.allSatisfy { $0.status == 0 } ? 0 : 1
         }
         return 0
     }

@@ -115,7 +115,11 @@ struct CollectionLoadTests {
         let before = try KernelObjectIDs.now()
         let spec = try testdataSpec("maps_nested")
         #expect(throws: CollectionError.self) { try LoadedCollection(spec: spec) }
-        let added = try KernelObjectIDs.settled(since: before, spec: spec)
+        // CollectionTests create maps named "outer" of their own, maybe at this very moment. A
+        // program array is freed only after a deferred clear that the kernel's workqueue runs
+        // late on a busy machine (seen taking over ten seconds while other suites verify
+        // programs), so "jump_table" is left to the descriptor check of this suite's trait.
+        let added = try KernelObjectIDs.settled(since: before, spec: spec, ignoring: ["outer", "jump_table"])
         let names = added.maps.compactMap { try? Map(id: $0).withClosing { try $0.info().name } }
         #expect(added.maps.isEmpty && added.programs.isEmpty, "left: \(names)")
     }

@@ -48,8 +48,10 @@ struct KernelObjectIDs: Equatable {
     /// asynchronously after their last reference (after an RCU grace period, which can take
     /// seconds on a busy machine), so this waits up to ten seconds for them.
     /// Only objects named like something in `spec` count (see ``named(_:)``).
-    static func settled(since before: KernelObjectIDs, spec: CollectionSpec) throws -> KernelObjectIDs {
-        let names = Set(spec.programs.keys).union(spec.maps.keys)
+    /// Names in `ignoring` are left out: tests of other targets running at the same time create
+    /// objects of those names too.
+    static func settled(since before: KernelObjectIDs, spec: CollectionSpec, ignoring: Set<String> = []) throws -> KernelObjectIDs {
+        let names = Set(spec.programs.keys).union(spec.maps.keys).subtracting(ignoring)
         var added = try now().added(since: before).named(names)
         for _ in 0..<200 where !added.maps.isEmpty || !added.programs.isEmpty {
             usleep(50_000)
