@@ -7,14 +7,18 @@ import TestSupport
 struct FileDescriptorLeakTests {
     @Test("a deliberate leak is found and named")
     func findsDeliberateLeak() async throws {
+        // A file no other test opens: tests running in parallel without the check open and close
+        // descriptors of their own (often /dev/null, sometimes at the same number), so look for
+        // exactly ours rather than count or match a common path.
+        let path = "/tmp/swift-ebpf-leak-check-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(path) }
         let opened = LeakedDescriptorBox()
         let leaked = try await FileDescriptorLeaks.leaks {
-            opened.set(open("/dev/null", O_RDONLY | O_CLOEXEC))
+            opened.set(open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600))
         }
         defer { close(opened.value) }
-        // Tests running in parallel without the check may hold descriptors of their own for a
-        // while, so look for ours rather than count.
-        #expect(leaked.contains { $0.number == opened.value && $0.target == "/dev/null" })
+        #expect(opened.value > 0)
+        #expect(leaked.contains { $0.number == opened.value && $0.target == path })
     }
 
     @Test("the trait records an issue for a leaking test")
