@@ -69,7 +69,7 @@ struct InterceptorTests {
 
     @Test func againIsNotRetriedForOtherCommands() {
         let calls = CallCounter()
-        withInterceptor({ _, _ in
+        _ = withInterceptor({ _, _ in
             _ = calls.next()
             return .failure(.resourceTemporarilyUnavailable)
         }) {
