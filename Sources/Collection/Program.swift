@@ -57,59 +57,9 @@ public final class Program: Sendable {
     /// instruction and the symbol. A rejection by the verifier gives a ``ProgramError`` whose
     /// ``ProgramError/verifierError`` carries the log. Nothing is left open on failure.
     public convenience init(spec: ProgramSpec, options: ProgramOptions = ProgramOptions()) throws(ProgramError) {
-        func failure(_ reason: ProgramError.Reason) -> ProgramError {
-            ProgramError(programName: spec.name, operation: .load, reason: reason)
-        }
-        guard !spec.instructions.isEmpty else {
-            throw failure(.noInstructions)
-        }
-        if let unresolved = spec.instructions.firstUnresolvedReference {
-            throw failure(.unresolvedReference(index: unresolved.index, symbol: unresolved.symbol))
-        }
-        var attributes = ProgLoadAttr()
-        do {
-            attributes.progName = try KernelObjectName.make(spec.name)
-        } catch {
-            throw failure(.invalidName(error))
-        }
-        let bytes: [UInt8]
-        do {
-            bytes = try spec.instructions.encoded(byteOrder: .host)
-        } catch {
-            throw failure(.encoding(error))
-        }
-        attributes.progType = spec.type.rawValue
-        attributes.insnCnt = UInt32(truncatingIfNeeded: bytes.count / Instruction.slotSize)
-        attributes.expectedAttachType = spec.attachType?.rawValue ?? 0
-        attributes.progFlags = spec.flags.rawValue
-        attributes.kernVersion = spec.kernelVersion
-
-        // Buffers rather than closures over the arrays: the loaded program is noncopyable.
-        let instructionStorage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
-        defer { instructionStorage.deallocate() }
-        instructionStorage.copyBytes(from: bytes)
-        let licenseBytes = Array(spec.license.utf8) + [0]
-        let licenseStorage = UnsafeMutableRawBufferPointer.allocate(byteCount: licenseBytes.count, alignment: 1)
-        defer { licenseStorage.deallocate() }
-        licenseStorage.copyBytes(from: licenseBytes)
-        attributes.insns = Sys.address(of: instructionStorage.baseAddress)
-        attributes.license = Sys.address(of: licenseStorage.baseAddress)
-
-        let log: String
-        let descriptor: FileDescriptor
-        do throws(BPFSyscallError) {
-            if options.logDisabled {
-                descriptor = try Sys.progLoadWithoutLog(attributes)
-                log = ""
-            } else {
-                let loaded = try Sys.progLoad(attributes, logLevel: options.logLevel, logSize: options.logSize)
-                log = loaded.log
-                descriptor = loaded.takeDescriptor()
-            }
-        } catch {
-            throw failure(Program.loadFailureReason(error, programName: spec.name))
-        }
-        self.init(owning: descriptor, name: spec.name, type: spec.type, attachType: spec.attachType, verifierLog: log)
+        // A program on its own is a collection load with nothing to add: no object BTF, no
+        // attach target, no module kfuncs, no token.
+        try self.init(linked: spec, context: ProgramLoadContext(), options: options)
     }
 
     static func loadFailureReason(_ error: BPFSyscallError, programName: String) -> ProgramError.Reason {
