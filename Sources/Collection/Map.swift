@@ -257,20 +257,7 @@ public final class Map: Sendable {
 
     /// Pins the map at `path`, which must be on a BPF file system (usually under /sys/fs/bpf).
     public func pin(at path: String) throws(MapError) {
-        try withRawDescriptor(.pin) { (raw: UInt32) throws(MapError) in
-            var attributes = ObjPinAttr()
-            attributes.bpfFD = raw
-            let result = path.withCString { pathname in
-                attributes.pathname = Sys.address(of: pathname)
-                return Swift.Result { () throws(BPFSyscallError) in try Sys.objPin(attributes) }
-            }
-            do throws(BPFSyscallError) {
-                try result.get()
-            } catch {
-                throw self.error(.pin, .syscall(error))
-            }
-        }
-        pinState.set(path)
+        try pinState.pin(descriptor, at: path, ifClosed: { error(.pin, .closed) }, wrapping: { error(.pin, .syscall($0)) })
     }
 
     /// Removes the pin this object made or was opened from. Does nothing when not pinned.

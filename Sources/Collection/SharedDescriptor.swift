@@ -123,15 +123,29 @@ final class PinState: Sendable {
         path.withLock { $0 = newPath }
     }
 
+    /// Pins the object behind `descriptor` at `path` and remembers the path.
+    func pin<Failure: Error>(
+        _ descriptor: SharedDescriptor, at path: String, ifClosed closedError: () -> Failure,
+        wrapping wrap: (BPFSyscallError) -> Failure
+    ) throws(Failure) {
+        try descriptor.borrow(orThrow: closedError) { (raw: Int32) throws(Failure) in
+            do throws(BPFSyscallError) {
+                try Sys.pin(descriptorValue: raw, at: path)
+            } catch {
+                throw wrap(error)
+            }
+        }
+        set(path)
+    }
+
     /// Removes the pin file, if any. A file that is already gone is not an error.
     func remove() -> (path: String, errno: Errno)? {
         path.withLock { (pinned: inout String?) -> (path: String, errno: Errno)? in
             guard let current = pinned else { return nil }
-            if unlink(current) != 0 {
-                let error = Errno(rawValue: Glibc.errno)
-                if error != .noSuchFileOrDirectory {
-                    return (current, error)
-                }
+            do throws(Errno) {
+                try Sys.unpin(at: current)
+            } catch {
+                return (current, error)
             }
             pinned = nil
             return nil

@@ -1,3 +1,5 @@
+import Glibc
+
 // Conveniences over the commands that work on any BPF object: pinning, IDs, info and BTF. The
 // attribute structs and the uniform command functions are generated (Generated/ObjectAttributes.swift,
 // Generated/Sys+Commands.swift).
@@ -39,13 +41,29 @@ public enum BPFObjectKind: Sendable, Hashable {
 extension Sys {
     /// Pins `object` at `path`, which must be on a BPF file system (usually under /sys/fs/bpf).
     public static func pin(_ object: borrowing FileDescriptor, at path: String) throws(BPFSyscallError) {
+        try pin(descriptorValue: object.rawValue, at: path)
+    }
+
+    /// Pins the object whose descriptor number is `descriptorValue` at `path` (`BPF_OBJ_PIN`).
+    /// The number is borrowed: the caller keeps it open for the length of the call and still
+    /// owns it afterwards.
+    public static func pin(descriptorValue: Int32, at path: String) throws(BPFSyscallError) {
         var attributes = ObjPinAttr()
-        attributes.bpfFD = UInt32(bitPattern: object.rawValue)
+        attributes.bpfFD = UInt32(bitPattern: descriptorValue)
         let result = path.withCString { pathname in
             attributes.pathname = address(of: pathname)
             return Result { () throws(BPFSyscallError) in try objPin(attributes) }
         }
         try result.get()
+    }
+
+    /// Removes the pin at `path`. A pin that is already gone is not an error: unpinning is what
+    /// cleanup paths do, and another process may have removed it first.
+    public static func unpin(at path: String) throws(Errno) {
+        guard unlink(path) != 0 else { return }
+        let error = Errno(rawValue: Glibc.errno)
+        guard error != .noSuchFileOrDirectory else { return }
+        throw error
     }
 
     /// Opens the object pinned at `path`. `fileFlags`: 0, `BPF_F_RDONLY` (1 << 3) or
