@@ -99,6 +99,11 @@ public struct CollectionError: Error, CustomStringConvertible, Sendable {
         case core(COREError)
         case syscall(BPFSyscallError)
         case unsupported(UnsupportedFeatureError)
+        /// No BPF token could be made from the BPF file system at `fileSystem`; `why` says what
+        /// the kernel's answer means (no delegation, the initial user namespace, not a bpffs root).
+        case tokenUnavailable(fileSystem: String, BPFSyscallError, why: String)
+        /// A struct_ops map does not fit the running kernel's table, or its programs are missing.
+        case structOps(StructOpsError)
 
         public var description: String {
             switch self {
@@ -127,6 +132,8 @@ public struct CollectionError: Error, CustomStringConvertible, Sendable {
             case .core(let error): "\(error)"
             case .syscall(let error): "\(error)"
             case .unsupported(let error): error.description
+            case .structOps(let error): error.description
+            case .tokenUnavailable(let path, let error, let why): "no BPF token from \(path): \(why) (\(error))"
             }
         }
     }

@@ -49,7 +49,7 @@ extension CollectionLoader {
         }
         let handle: BTFHandle
         do {
-            handle = try BTFHandle(bytes: bytes)
+            handle = try loadBTF(bytes)
         } catch {
             throw CollectionError(.loadBTF, .btfLoad(error))
         }
@@ -63,6 +63,32 @@ extension CollectionLoader {
             throw CollectionError(.loadBTF, .btfLoad(error))
         }
         return LoadedObjectBTF(handle: handle, rawDescriptor: UInt32(bitPattern: raw), stringOffsets: offsets)
+    }
+}
+
+extension CollectionLoader {
+    /// `BPF_F_TOKEN_FD` in `btf_flags`.
+    static let btfTokenFlag: UInt32 = 1 << 16
+
+    /// Loads a BTF blob, with the load's BPF token when there is one.
+    func loadBTF(_ bytes: [UInt8]) throws(BTFLoadError) -> BTFHandle {
+        guard let token else { return try BTFHandle(bytes: bytes) }
+        guard let size = UInt32(exactly: bytes.count) else {
+            throw .rejected(BPFSyscallError(command: .btfLoad, errno: .argumentListTooLong))
+        }
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        defer { storage.deallocate() }
+        storage.copyBytes(from: bytes)
+        var attributes = BTFLoadAttr()
+        attributes.btf = Sys.address(of: storage.baseAddress)
+        attributes.btfSize = size
+        attributes.btfTokenFD = token
+        attributes.btfFlags = Self.btfTokenFlag
+        do throws(BPFSyscallError) {
+            return BTFHandle(adopting: try Sys.btfLoad(attributes))
+        } catch {
+            throw .rejected(error)
+        }
     }
 }
 

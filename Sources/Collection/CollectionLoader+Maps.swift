@@ -87,8 +87,7 @@ extension CollectionLoader {
             CollectionError(.map(name), .map(MapError(mapName: name, operation: .create, reason: reason)))
         }
         if mapSpec.type == .structOps {
-            throw CollectionError(
-                .map(name), .unsupported(UnsupportedFeatureError(feature: "struct_ops maps in this loader")))
+            return try createStructOpsMap(mapSpec)
         }
         var attributes = MapCreateAttr()
         attributes.mapType = mapSpec.type.rawValue

@@ -16,7 +16,11 @@ extension CollectionLoader {
         var context = ProgramLoadContext(btf: objectBTF)
         context.token = token
         try resolveReferences(in: &program, context: &context)
-        try resolveAttachTarget(of: program, context: &context)
+        if program.type == .structOps {
+            _ = try prepareStructOpsProgram(&program, context: &context)
+        } else {
+            try resolveAttachTarget(of: program, context: &context)
+        }
         do throws(ProgramError) {
             objects.programs[program.name] = try Program(linked: program, context: context, options: options.programs)
         } catch {

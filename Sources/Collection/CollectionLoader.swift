@@ -30,6 +30,10 @@ final class CollectionLoader {
     /// A BPF token for every object this load creates, when the options give a delegating bpffs;
     /// owned by the loader and closed with it.
     var token: Int32?
+    /// The kernel layout of each struct_ops map created, by map name, to fill once programs load.
+    var structOpsLayouts: [String: StructOpsLayout] = [:]
+    /// The table and member of each struct_ops program, by program name, from the maps that set it.
+    var structOpsAttachments: [String: StructOpsAttachment] = [:]
     /// The CO-RE relocator of this load, made on first use so candidates are cached across programs.
     var relocator: CORERelocator?
 
@@ -75,10 +79,21 @@ final class CollectionLoader {
         }
         for name in needed.programs.sorted() {
             guard let program = linked[name] else { continue }
+            if program.type == .structOps, structOpsAttachments[name] == nil {
+                // Like libbpf, a whole-object load leaves out struct_ops programs no struct_ops
+                // map sets: without a table the kernel cannot verify them.
+                guard selection.isEverything else {
+                    throw CollectionError(
+                        .program(name),
+                        .structOps(StructOpsError(map: "", reason: .programWithoutTable(program: name))))
+                }
+                continue
+            }
             try loadProgram(program)
         }
         for name in needed.maps.sorted() {
             try fillReferences(ofMap: name)
+            try fillStructOps(ofMap: name)
         }
         for name in needed.variables.sorted() {
             guard let variableSpec = spec.variables[name], let map = objects.maps[variableSpec.mapName] else {
@@ -142,6 +157,12 @@ final class CollectionLoader {
             if let name = programQueue.popLast() {
                 guard needed.programs.insert(name).inserted else { continue }
                 let program = try spec.linkedProgram(named: name)
+                if program.type == .structOps {
+                    // The table a struct_ops program is loaded for comes from the maps that set it.
+                    for (mapName, map) in spec.maps where map.type == .structOps && map.structOpsPrograms.values.contains(name) {
+                        mapQueue.append(mapName)
+                    }
+                }
                 for instruction in program.instructions {
                     guard let symbol = instruction.symbolReference, instruction.referencesMap else { continue }
                     guard spec.maps[symbol] != nil else {
@@ -169,9 +190,10 @@ final class CollectionLoader {
                         mapQueue.append(inner)
                     }
                 }
-                for program in map.structOpsPrograms.values {
+                for (member, program) in map.structOpsPrograms.sorted(by: { $0.key < $1.key }) {
                     guard spec.programs[program] != nil else {
-                        throw CollectionError(.fillMap(name), .notInSpec(kind: .program, name: program))
+                        throw CollectionError(
+                            .map(name), .structOps(StructOpsError(map: name, reason: .programNotFound(member: member, program: program))))
                     }
                     programQueue.append(program)
                 }

@@ -10,7 +10,7 @@ import TestSupport
 struct GoldenSpecTests {
     static let objects = [
         "externs", "globals", "isa_v3", "loops", "maps_btf", "maps_iproute2", "maps_legacy", "maps_nested",
-        "minimal", "sections", "struct_ops", "subprog",
+        "minimal", "sections", "struct_ops", "subprog", "tcp_ca",
     ]
 
     @Test(arguments: objects)
@@ -227,5 +227,31 @@ struct GoldenSpecTests {
         #expect(spec.programs["demo_init"]?.type == .structOps)
         #expect(spec.programs["demo_release"]?.flags == .sleepable)
         #expect(spec.programs["demo_release"]?.attachTarget == "demo_release")
+    }
+
+    @Test(arguments: [ByteOrder.littleEndian, .bigEndian])
+    func congestionControl(order: ByteOrder) throws {
+        let spec = try CollectionSpec(elfFile: TestData.path("tcp_ca-\(order == .littleEndian ? "el" : "eb").o"))
+        let map = try #require(spec.maps["swift_ca"])
+        // The object's own struct: name[16], flags, not_in_kernel, then four function pointers.
+        #expect(map.type == .structOps && map.keySize == 4 && map.valueSize == 56 && map.maxEntries == 1 && map.flags == .link)
+        #expect(
+            map.structOpsPrograms == [
+                "init": "swift_ca_init", "ssthresh": "swift_ca_ssthresh", "cong_avoid": "swift_ca_avoid",
+                "undo_cwnd": "swift_ca_undo",
+            ])
+        let types = try #require(spec.types)
+        #expect(map.valueType == types.typeID(named: "tcp_congestion_ops", kind: .struct))
+        guard case .bytes(let bytes)? = map.contents.first?.value else {
+            Issue.record("swift_ca has no initial value")
+            return
+        }
+        #expect(bytes.count == 56)
+        #expect(Array(bytes[0..<9]) == Array("swift_ca".utf8) + [0])
+        #expect(Array(bytes[16..<20]) == encoded(UInt32(1), order))
+        #expect(bytes[20...].allSatisfy { $0 == 0 }, "not_in_kernel is zero and the pointers are relocations")
+        #expect(Set(spec.programs.keys) == ["swift_ca_init", "swift_ca_ssthresh", "swift_ca_avoid", "swift_ca_undo"])
+        #expect(spec.programs.values.allSatisfy { $0.type == .structOps && $0.license == "GPL" })
+        #expect(spec.variables["init_calls"]?.mapName == ".bss")
     }
 }

@@ -174,20 +174,6 @@ struct LoadAndAssignTests {
         #expect(throws: CollectionError.self) { try LoadedCollection(spec: spec, options: options) }
         #expect(!mismatched.isClosed)
     }
-
-    @Test func aTokenNeedsADelegatingFileSystem() throws {
-        var options = CollectionOptions()
-        options.tokenFileSystemPath = "/sys/fs/bpf"
-        let error = #expect(throws: CollectionError.self) { try LoadedCollection(spec: try testdataSpec("minimal"), options: options) }
-        #expect(error?.step == .token)
-        guard case .syscall(let syscall)? = error?.reason else {
-            Issue.record("unexpected \(String(describing: error))")
-            return
-        }
-        // Without delegation options the kernel has nothing to hand out (6.9+), or does not know
-        // the command (older kernels).
-        #expect([Errno.notSupported, .invalidArgument, .notPermitted].contains(syscall.errno))
-    }
 }
 }
 
