@@ -27,7 +27,9 @@ extension CollectionLoader {
         let sanitized: BTFTypeGraph
         do {
             let required = BTFFeatures(requiredBy: fixed)
-            let supported = try BTFFeatureProbes.kernel.supported(required)
+            // With a token the probes need it too: inside a user namespace BTF loads without it fail.
+            let probes = token.map(Self.tokenFeatureProbes) ?? BTFFeatureProbes.kernel
+            let supported = try probes.supported(required)
             sanitized = fixed.sanitized(for: supported.union(BTFFeatures.all.subtracting(required)))
         } catch {
             throw CollectionError(.loadBTF, .btfLoad(error))
@@ -72,6 +74,33 @@ extension CollectionLoader {
 
     /// Loads a BTF blob, with the load's BPF token when there is one.
     func loadBTF(_ bytes: [UInt8]) throws(BTFLoadError) -> BTFHandle {
+        try Self.loadBTF(bytes, token: token)
+    }
+
+    /// BTF feature probes that load their blobs with `token`, for this load only (a token's
+    /// answers hold for its file system's delegation, not for the process).
+    static func tokenFeatureProbes(_ token: Int32) -> BTFFeatureProbes {
+        BTFFeatureProbes { (feature: BTFFeatures) throws(BTFLoadError) -> Bool in
+            let blob: [UInt8]
+            do throws(BTFMarshalError) {
+                blob = try BTFFeatureProbes.probeBlob(for: feature)
+            } catch {
+                throw .marshalling(error)
+            }
+            do throws(BTFLoadError) {
+                let handle = try loadBTF(blob, token: token)
+                try? handle.close()
+                return true
+            } catch {
+                guard case .rejected(let syscall) = error else { throw error }
+                if syscall.errno == .invalidArgument { return false }
+                throw .probeFailed(feature: feature, syscall)
+            }
+        }
+    }
+
+    /// Loads a BTF blob, with `token` (`btf_token_fd` and `BPF_F_TOKEN_FD`) when given.
+    static func loadBTF(_ bytes: [UInt8], token: Int32?) throws(BTFLoadError) -> BTFHandle {
         guard let token else { return try BTFHandle(bytes: bytes) }
         guard let size = UInt32(exactly: bytes.count) else {
             throw .rejected(BPFSyscallError(command: .btfLoad, errno: .argumentListTooLong))
@@ -83,7 +112,7 @@ extension CollectionLoader {
         attributes.btf = Sys.address(of: storage.baseAddress)
         attributes.btfSize = size
         attributes.btfTokenFD = token
-        attributes.btfFlags = Self.btfTokenFlag
+        attributes.btfFlags = btfTokenFlag
         do throws(BPFSyscallError) {
             return BTFHandle(adopting: try Sys.btfLoad(attributes))
         } catch {

@@ -89,25 +89,7 @@ extension CollectionLoader {
         if mapSpec.type == .structOps {
             return try createStructOpsMap(mapSpec)
         }
-        var attributes = MapCreateAttr()
-        attributes.mapType = mapSpec.type.rawValue
-        attributes.keySize = mapSpec.keySize
-        attributes.valueSize = mapSpec.valueSize
-        attributes.maxEntries = mapSpec.maxEntries
-        attributes.mapFlags = mapSpec.flags.rawValue
-        attributes.mapExtra = mapSpec.mapExtra
-        if mapSpec.flags.contains(.numaNode) {
-            attributes.numaNode = mapSpec.numaNode
-        }
-        do {
-            attributes.mapName = try KernelObjectName.make(name)
-        } catch {
-            throw failure(.invalidName(error))
-        }
-        if let token {
-            attributes.mapTokenFD = token
-            attributes.mapFlags |= MapFlags.tokenFileDescriptor.rawValue
-        }
+        let attributes = try creationAttributes(mapSpec)
         let descriptor = try withObjectBTF(for: mapSpec) { (btf: UInt32?, keyType: UInt32, valueType: UInt32) throws(CollectionError) -> FileDescriptor in
             var withBTF = attributes
             if let btf {
@@ -142,6 +124,31 @@ extension CollectionLoader {
             throw CollectionError(.map(name), .map(error))
         }
         return map
+    }
+
+    /// `BPF_MAP_CREATE`'s attributes for `mapSpec` without BTF or an inner map: type, sizes,
+    /// flags, NUMA node, name, and the load's token.
+    private func creationAttributes(_ mapSpec: MapSpec) throws(CollectionError) -> MapCreateAttr {
+        var attributes = MapCreateAttr()
+        attributes.mapType = mapSpec.type.rawValue
+        attributes.keySize = mapSpec.keySize
+        attributes.valueSize = mapSpec.valueSize
+        attributes.maxEntries = mapSpec.maxEntries
+        attributes.mapFlags = mapSpec.flags.rawValue
+        attributes.mapExtra = mapSpec.mapExtra
+        if mapSpec.flags.contains(.numaNode) {
+            attributes.numaNode = mapSpec.numaNode
+        }
+        do {
+            attributes.mapName = try KernelObjectName.make(mapSpec.name)
+        } catch {
+            throw CollectionError(.map(mapSpec.name), .map(MapError(mapName: mapSpec.name, operation: .create, reason: .invalidName(error))))
+        }
+        if let token {
+            attributes.mapTokenFD = token
+            attributes.mapFlags |= MapFlags.tokenFileDescriptor.rawValue
+        }
+        return attributes
     }
 
     /// Runs `body` with the BTF descriptor and type ids for `mapSpec`, or nil and zeros when the
@@ -181,19 +188,15 @@ extension CollectionLoader {
         guard var template = mapSpec.innerMap else {
             throw CollectionError(.map(name), .map(MapError(mapName: name, operation: .create, reason: .missingInnerMap(mapSpec.type))))
         }
-        // The kernel copies the template's properties; the template itself is closed again.
+        // The kernel copies the template's properties; the template itself is closed again. It
+        // is made here rather than by `Map(spec:)` so that it carries the load's token too.
         template.contents = []
         template.freeze = false
         template.pinning = .none
-        let inner: Map
-        do throws(MapError) {
-            inner = try Map(spec: template)
-        } catch {
-            throw CollectionError(.map(name), .map(error))
-        }
+        var inner = try createDescriptor(try creationAttributes(template), spec: template)
         defer { try? inner.close() }
-        // The template stays open until the deferred close, so its number is valid here.
-        attributes.innerMapFD = UInt32(bitPattern: inner.descriptor.rawValue)
+        // The deferred close keeps the template open until the map is created.
+        attributes.innerMapFD = UInt32(bitPattern: inner.rawValue)
         do throws(BPFSyscallError) {
             return try Sys.mapCreate(attributes)
         } catch {

@@ -9,8 +9,9 @@ enum Command: Equatable {
     case btfDump(path: String, format: BTFDumpFormat)
     /// `ebpf inspect OBJ [--json]`: the spec read from an object file, as text or as JSON.
     case inspect(path: String, json: Bool)
-    /// `ebpf load OBJ [--json]`: each program loaded on its own, with what it needs.
-    case load(path: String, json: Bool)
+    /// `ebpf load OBJ [--json] [--token-bpffs DIR]`: each program loaded on its own, with what
+    /// it needs; with a BPF token from the delegating BPF file system at DIR when given.
+    case load(path: String, json: Bool, tokenFileSystem: String? = nil)
 }
 
 /// How `ebpf btf dump` prints a spec.
@@ -39,11 +40,13 @@ enum EBPFTool {
           inspect OBJ [--json]
                         Print the programs, maps and variables of a BPF object file; --json
                         prints them as JSON.
-          load OBJ [--json]
+          load OBJ [--json] [--token-bpffs DIR]
                         Load each program of a BPF object on its own, with the maps and
                         programs it needs, and report per program: the error and the verifier
                         log's tail for failures; --json prints {"<program>": 0 or -errno}.
-                        Needs root (CAP_BPF). Exits 1 when any program fails.
+                        Needs root (CAP_BPF), or --token-bpffs: the root of a BPF file system
+                        mounted with delegate_* options for the caller's user namespace, from
+                        which a BPF token is made. Exits 1 when any program fails.
 
         OPTIONS:
           -h, --help    Show this help.
@@ -51,7 +54,7 @@ enum EBPFTool {
 
     /// Parses the words after the program name into a command.
     static func parse(_ words: [String]) throws(UsageError) -> Command {
-        let arguments = try Arguments(words, valueOptions: ["format"], flagOptions: ["json"])
+        let arguments = try Arguments(words, valueOptions: ["format", "token-bpffs"], flagOptions: ["json"])
         // Options are parsed for every command at once; each command rejects those not its own.
         func allowOnly(_ allowed: Set<String>) throws(UsageError) {
             if let option = arguments.options.keys.sorted().first(where: { !allowed.contains($0) }) {
@@ -91,8 +94,8 @@ enum EBPFTool {
         case "load":
             guard let path = rest.first else { throw .missingArgument("OBJ") }
             if let extra = rest.dropFirst().first { throw .unexpectedArgument(extra) }
-            try allowOnly(["json"])
-            return .load(path: path, json: arguments.flags.contains("json"))
+            try allowOnly(["json", "token-bpffs"])
+            return .load(path: path, json: arguments.flags.contains("json"), tokenFileSystem: arguments.options["token-bpffs"])
         default:
             throw .unknownCommand(name)
         }
@@ -126,7 +129,7 @@ enum EBPFTool {
                 return 1
             }
             output(json ? Inspect.json(spec) : Inspect.text(spec))
-        case .load(let path, let json):
+        case .load(let path, let json, let tokenFileSystem):
             let spec: CollectionSpec
             do {
                 spec = try CollectionSpec(elfFile: path)
@@ -134,7 +137,9 @@ enum EBPFTool {
                 errorOutput("ebpf: \(path): \(error)")
                 return 1
             }
-            let outcomes = Load.loadEach(spec)
+            var options = CollectionOptions()
+            options.tokenFileSystemPath = tokenFileSystem
+            let outcomes = Load.loadEach(spec, options: options)
             output(json ? Load.json(outcomes) : Load.text(outcomes))
             return outcomes.allSatisfy { $0.status == 0 } ? 0 : 1
         }

@@ -34,10 +34,11 @@ enum Load {
             return Errno.invalidArgument.rawValue
         case .map(let map):
             return map.syscallError?.errno.rawValue ?? Errno.invalidArgument.rawValue
-        case .syscall(let syscall):
+        case .syscall(let syscall), .tokenUnavailable(_, let syscall, _):
             return syscall.errno.rawValue
         case .btfLoad(let btf):
             if case .rejected(let syscall) = btf { return syscall.errno.rawValue }
+            if case .probeFailed(_, let syscall) = btf { return syscall.errno.rawValue }
             return Errno.invalidArgument.rawValue
         case .kernelSymbolNotFound, .attachTargetNotFound, .core:
             return Errno.noSuchProcess.rawValue  // ESRCH, as libbpf
