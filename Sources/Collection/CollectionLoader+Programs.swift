@@ -104,13 +104,7 @@ extension CollectionLoader {
             instruction.offset = 0
             return
         }
-        let handle = try kernel.moduleBTFHandle(module)
-        let raw: Int32
-        do {
-            raw = try handle.withDescriptor { (descriptor: borrowing FileDescriptor) throws(BTFLoadError) -> Int32 in descriptor.rawValue }
-        } catch {
-            throw CollectionError(.link(program), .btfLoad(error))
-        }
+        let raw = try moduleBTFDescriptor(module, step: .link(program))
         if context.descriptorArray.isEmpty {
             // Index 0 means vmlinux, so the array starts with a slot that is never used.
             context.descriptorArray = [0]
@@ -144,12 +138,7 @@ extension CollectionLoader {
             }
             var moduleDescriptor: Int32 = 0
             if let module = found.module {
-                let handle = try kernel.moduleBTFHandle(module)
-                do {
-                    moduleDescriptor = try handle.withDescriptor { (descriptor: borrowing FileDescriptor) throws(BTFLoadError) -> Int32 in descriptor.rawValue }
-                } catch {
-                    throw CollectionError(.link(program), .btfLoad(error))
-                }
+                moduleDescriptor = try moduleBTFDescriptor(module, step: .link(program))
             }
             instruction.constant = Int64(moduleDescriptor) << 32 | Int64(found.id.rawValue)
             return
@@ -233,13 +222,7 @@ extension CollectionLoader {
         }
         context.attachBTFID = found.id.rawValue
         if let module = found.module {
-            let handle = try kernel.moduleBTFHandle(module)
-            do {
-                let raw = try handle.withDescriptor { (descriptor: borrowing FileDescriptor) throws(BTFLoadError) -> Int32 in descriptor.rawValue }
-                context.attachObjectDescriptor = UInt32(bitPattern: raw)
-            } catch {
-                throw CollectionError(.program(program.name), .btfLoad(error))
-            }
+            context.attachObjectDescriptor = UInt32(bitPattern: try moduleBTFDescriptor(module, step: .program(program.name)))
         }
     }
 

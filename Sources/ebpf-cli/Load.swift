@@ -44,6 +44,12 @@ enum Load {
             return Errno.noSuchProcess.rawValue  // ESRCH, as libbpf
         case .unsupported:
             return Errno.notSupported.rawValue
+        case .structOps(let structOps):
+            // libbpf reports a table or member the kernel lacks as ENOTSUP.
+            switch structOps.reason {
+            case .kernelTypeNotFound, .memberNotInKernel: return Errno.notSupported.rawValue
+            default: return Errno.invalidArgument.rawValue
+            }
         case .btf, .kernelConfigUnavailable:
             return Errno.noSuchFileOrDirectory.rawValue
         default:

@@ -48,6 +48,11 @@ struct LoadCommandTests {
         #expect(withToken.status == 0)
         #expect(withToken.text == #"{"count_packets":0}"# + "\n")
 
+        // struct_ops maps and programs go through the token as well (tcp_ca's table is only
+        // created, not registered: that needs a link).
+        let structOps = try runSubprocess(helper, [ebpf, "load", "--json", "--token-bpffs", "{bpffs}", TestData.path("tcp_ca-el.o")])
+        #expect(structOps.text == #"{"swift_ca_avoid":0,"swift_ca_init":0,"swift_ca_ssthresh":0,"swift_ca_undo":0}"# + "\n")
+
         // The same load in the same kind of namespace without the token is refused: the token is
         // what carried it.
         let withoutToken = try runSubprocess(helper, [ebpf, "load", "--json", object])

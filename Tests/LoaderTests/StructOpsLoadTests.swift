@@ -214,6 +214,24 @@ extension LoaderSuites {
             #expect(try KernelObjectIDs.settled(since: before, spec: spec) == KernelObjectIDs(maps: [], programs: []))
         }
 
+        @Test func structOpsProgramsNoMapSetsAreLeftOutOfAWholeLoadOnly() throws {
+            var spec = try testdataSpec("tcp_ca")
+            spec.maps["swift_ca"] = nil
+            let collection = try LoadedCollection(spec: spec)
+            defer { collection.close() }
+            #expect(collection.programs.isEmpty)
+            #expect(collection.maps[".bss"] != nil)
+
+            let error = #expect(throws: CollectionError.self) {
+                try LoadedCollection(spec: spec, selection: CollectionSelection(programs: ["swift_ca_init"]))
+            }
+            guard case .structOps(let structOps)? = error?.reason, case .programWithoutTable(let program) = structOps.reason else {
+                Issue.record("unexpected \(String(describing: error))")
+                return
+            }
+            #expect(program == "swift_ca_init" && error?.step == .program("swift_ca_init"))
+        }
+
         @Test func aStructOpsProgramAloneBringsItsTable() throws {
             let spec = try congestionControlSpec(named: "swift_one_\(getpid() % 1000)")
             let collection = try LoadedCollection(spec: spec, selection: CollectionSelection(programs: ["swift_ca_init"]))
