@@ -78,6 +78,9 @@ extension Instruction {
 
 extension Sequence where Element == Instruction {
     /// The encoding of all instructions, one after the other.
+    ///
+    /// Inlinable so that it is specialised for the caller's sequence (see ``RawOffsetMap``).
+    @inlinable
     public func encoded(byteOrder: ByteOrder) throws(InstructionEncodingError) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(underestimatedCount * Instruction.slotSize)
