@@ -1,6 +1,6 @@
 // cflags:
 /* A multi-program object the way real tools are shaped, for the collection-load benchmark:
- * six programs of four types sharing BTF maps (hash, LRU hash, array, per-CPU array, ring buffer)
+ * six programs of five types sharing BTF maps (hash, LRU hash, array, per-CPU array, ring buffer)
  * and global data (.rodata, .data, .bss), with static and global subprograms and a bpf_loop
  * callback. Every program loads on the host kernel, with this library and with libbpf. */
 #include "bpf_defs.h"

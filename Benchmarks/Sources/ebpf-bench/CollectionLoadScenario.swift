@@ -4,7 +4,7 @@ import Glibc
 
 // MARK: - collection-load: bytes of a multi-program object to a loaded collection
 
-/// The repository's testdata object the scenario loads by default: six programs of four types,
+/// The repository's testdata object the scenario loads by default: six programs of five types,
 /// five BTF maps, global data and subprograms.
 func collectionTestdataObject() -> String {
     var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
