@@ -65,12 +65,29 @@ extension CollectionLoader {
                 offsets[string] = added
                 return added
             }
+            // Records still pointing into the object's string table are translated by offset:
+            // each string is then decoded and hashed once, not once per record (source lines
+            // are long, and every program repeats its subprograms' records).
+            var translated: [UInt32: UInt32] = [:]
+            func offset(ofObjectString objectOffset: UInt32, _ string: () -> String) throws(BTFMarshalError) -> UInt32 {
+                if let known = translated[objectOffset] { return known }
+                let added = try offset(of: string())
+                translated[objectOffset] = added
+                return added
+            }
             for (name, program) in programs {
                 var records: [UInt32] = []
                 records.reserveCapacity(program.lineInfos.count * 4)
                 for info in program.lineInfos {
-                    let fileName = try offset(of: info.fileName)
-                    let line = try offset(of: info.line)
+                    let fileName: UInt32
+                    let line: UInt32
+                    if let objectOffsets = info.stringOffsets(in: types) {
+                        fileName = try offset(ofObjectString: objectOffsets.fileName) { info.fileName }
+                        line = try offset(ofObjectString: objectOffsets.line) { info.line }
+                    } else {
+                        fileName = try offset(of: info.fileName)
+                        line = try offset(of: info.line)
+                    }
                     LoadedObjectBTF.appendRecord(info, fileName: fileName, line: line, to: &records)
                 }
                 recordsByProgram[name] = records
