@@ -15,6 +15,7 @@ extension CollectionLoader {
         }
         var context = ProgramLoadContext(btf: objectBTF)
         context.token = token
+        context.lineInfoRecords = objectBTF?.lineInfoRecordsByProgram[program.name]
         try resolveReferences(in: &program, context: &context)
         if program.type == .structOps {
             _ = try prepareStructOpsProgram(&program, context: &context)

@@ -64,10 +64,7 @@ final class CollectionLoader {
             token = try createToken(fileSystem: path).relinquish()
         }
         let needed = try dependencies(of: selection)
-        var linked: [String: ProgramSpec] = [:]
-        for name in needed.programs.sorted() {
-            linked[name] = try spec.linkedProgram(named: name)
-        }
+        let linked = needed.linkedPrograms
         if needed.maps.contains(KernelConfig.mapName) {
             try fillKernelConfig()
         }
@@ -124,6 +121,9 @@ final class CollectionLoader {
         var programs: Set<String> = []
         var maps: Set<String> = []
         var variables: Set<String> = []
+        /// Each needed program linked with its functions, linked once for finding its maps and
+        /// kept for loading.
+        var linkedPrograms: [String: ProgramSpec] = [:]
     }
 
     /// The selection closed over its dependencies: the maps programs refer to (after linking,
@@ -157,6 +157,7 @@ final class CollectionLoader {
             if let name = programQueue.popLast() {
                 guard needed.programs.insert(name).inserted else { continue }
                 let program = try spec.linkedProgram(named: name)
+                needed.linkedPrograms[name] = program
                 if program.type == .structOps {
                     // The table a struct_ops program is loaded for comes from the maps that set it.
                     for (mapName, map) in spec.maps where map.type == .structOps && map.structOpsPrograms.values.contains(name) {

@@ -82,7 +82,7 @@ extension LoaderSuites {
                 }
                 return BPFSyscall.kernelCall(command, attributes)
             }
-            let collection = try BPFSyscall.$interceptor.withValue(interceptor) {
+            let collection = try BPFSyscall.withInterceptor(interceptor) {
                 try LoadedCollection(spec: spec, options: options)
             }
             defer { collection.close() }
