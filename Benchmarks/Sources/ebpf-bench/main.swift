@@ -8,6 +8,7 @@ import Glibc
 //     swift run -c release --package-path Benchmarks ebpf-bench btf [--iterations N]
 //     swift run -c release --package-path Benchmarks ebpf-bench elf [--iterations N] [--object PATH]
 //     swift run -c release --package-path Benchmarks ebpf-bench ringbuf [--iterations N]
+//     swift run -c release --package-path Benchmarks ebpf-bench perf [--iterations N]
 
 let vmlinuxPath = "/sys/kernel/btf/vmlinux"
 
@@ -210,6 +211,8 @@ case "elf":
     runELF(iterations: iterations, objectPath: objectPath)
 case "ringbuf":
     runRingbuf(iterations: min(iterations, 15))
+case "perf":
+    runPerf(iterations: min(iterations, 15))
 default:
-    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf")
+    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf, perf")
 }
