@@ -29,7 +29,7 @@ struct ExecsnoopTests {
             for child in $children; do wait $child; done
             sleep 1
             kill -INT $pid
-            ( sleep 10; kill -KILL $pid 2>/dev/null ) &
+            ( sleep 10; kill -KILL $pid ) > /dev/null 2>&1 &
             watchdog=$!
             wait $pid
             echo "status $?"
