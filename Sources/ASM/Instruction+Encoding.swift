@@ -60,24 +60,36 @@ extension Instruction {
         case .littleEndian: registers = destination.rawValue | source.rawValue << 4
         case .bigEndian: registers = destination.rawValue << 4 | source.rawValue
         }
-        bytes.append(opCode.rawValue)
-        bytes.append(registers)
-        Self.append(UInt16(bitPattern: offset), to: &bytes, byteOrder: byteOrder)
-        Self.append(low, to: &bytes, byteOrder: byteOrder)
+        // Each 8-byte slot is put together in a word and appended at once: appending byte by
+        // byte costs a capacity check per byte, and loaders encode every instruction they load.
+        var slot: UInt64 = 0
+        withUnsafeMutableBytes(of: &slot) { raw in
+            raw[0] = opCode.rawValue
+            raw[1] = registers
+            raw.storeBytes(of: Self.ordered(UInt16(bitPattern: offset), byteOrder), toByteOffset: 2, as: UInt16.self)
+            raw.storeBytes(of: Self.ordered(low, byteOrder), toByteOffset: 4, as: UInt32.self)
+        }
+        withUnsafeBytes(of: slot) { bytes.append(contentsOf: $0) }
         if isWide {
-            bytes.append(contentsOf: [0, 0, 0, 0])
-            Self.append(high, to: &bytes, byteOrder: byteOrder)
+            // The second slot of a `lddw`: zero opcode, registers and offset, then the upper half.
+            var second: UInt64 = 0
+            withUnsafeMutableBytes(of: &second) { raw in
+                raw.storeBytes(of: Self.ordered(high, byteOrder), toByteOffset: 4, as: UInt32.self)
+            }
+            withUnsafeBytes(of: second) { bytes.append(contentsOf: $0) }
         }
     }
 
-    private static func append<Value: FixedWidthInteger>(_ value: Value, to bytes: inout [UInt8], byteOrder: ByteOrder) {
-        let ordered = byteOrder == .littleEndian ? value.littleEndian : value.bigEndian
-        withUnsafeBytes(of: ordered) { bytes.append(contentsOf: $0) }
+    private static func ordered<Value: FixedWidthInteger>(_ value: Value, _ byteOrder: ByteOrder) -> Value {
+        byteOrder == .littleEndian ? value.littleEndian : value.bigEndian
     }
 }
 
 extension Sequence where Element == Instruction {
     /// The encoding of all instructions, one after the other.
+    ///
+    /// Inlinable so that it is specialised for the caller's sequence (see ``RawOffsetMap``).
+    @inlinable
     public func encoded(byteOrder: ByteOrder) throws(InstructionEncodingError) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(underestimatedCount * Instruction.slotSize)

@@ -5,8 +5,11 @@
 /// directions.
 public struct RawOffsetMap: Sendable, Hashable {
     /// `slots[i]` is the first slot of instruction `i`; the last element is the total slot count.
-    private var slots: [Int]
+    @usableFromInline var slots: [Int]
 
+    // Inlinable so that it is specialised for the caller's sequence: run generically, every
+    // element costs a trip through the iterator's witness table and a copy of the instruction.
+    @inlinable
     public init(_ instructions: some Sequence<Instruction>) {
         var slots: [Int] = [0]
         slots.reserveCapacity(instructions.underestimatedCount + 1)

@@ -104,6 +104,15 @@ public struct BTFLineInfo: Hashable, Sendable {
     /// The index of the instruction (8 bytes each).
     public var instructionIndex: Int { Int(instructionOffset / 8) }
 
+    /// The offsets of the file name and of the line's text in `spec`'s string table, when the
+    /// record still reads its strings from there (it was decoded from that spec's `.BTF.ext` and
+    /// its strings were not replaced); nil otherwise. A loader that copies the strings into a new
+    /// table can then do so once per string rather than decode and hash them for every record.
+    public func stringOffsets(in spec: BTFSpec) -> (fileName: UInt32, line: UInt32)? {
+        guard let own = text.spec, own === spec else { return nil }
+        return (fileNameOffset, lineOffset)
+    }
+
     public static func == (lhs: BTFLineInfo, rhs: BTFLineInfo) -> Bool {
         guard lhs.instructionOffset == rhs.instructionOffset, lhs.lineNumber == rhs.lineNumber, lhs.column == rhs.column
         else { return false }

@@ -10,6 +10,28 @@ struct LoadedObjectBTF {
     /// Offsets of the line info strings (file names and source lines) in the loaded blob, whose
     /// string table differs from the object's.
     let stringOffsets: [String: UInt32]
+    /// The `bpf_line_info` records of each program the BTF was loaded for, by program name,
+    /// made while the strings were added so that no string is read twice.
+    var lineInfoRecordsByProgram: [String: [UInt32]] = [:]
+
+    /// `bpf_line_info` records (instruction, file name, line, line number and column) for
+    /// `infos`, four words each.
+    func lineInfoRecords(for infos: [BTFLineInfo]) -> [UInt32] {
+        var records: [UInt32] = []
+        records.reserveCapacity(infos.count * 4)
+        for info in infos {
+            Self.appendRecord(
+                info, fileName: stringOffsets[info.fileName] ?? 0, line: stringOffsets[info.line] ?? 0, to: &records)
+        }
+        return records
+    }
+
+    static func appendRecord(_ info: BTFLineInfo, fileName: UInt32, line: UInt32, to records: inout [UInt32]) {
+        records.append(info.instructionOffset / 8)
+        records.append(fileName)
+        records.append(line)
+        records.append(info.lineNumber << 10 | (info.column & 0x3ff))
+    }
 }
 
 extension CollectionLoader {
@@ -33,15 +55,42 @@ extension CollectionLoader {
             throw CollectionError(.loadBTF, .btfLoad(error))
         }
         var offsets: [String: UInt32] = [:]
+        var recordsByProgram: [String: [UInt32]] = [:]
         let bytes: [UInt8]
         do {
             var builder = try BTFBuilder(graph: sanitized, base: types.base)
-            for program in programs.values {
+            func offset(of string: String) throws(BTFMarshalError) -> UInt32 {
+                if let known = offsets[string] { return known }
+                let added = try builder.addString(string)
+                offsets[string] = added
+                return added
+            }
+            // Records still pointing into the object's string table are translated by offset:
+            // each string is then decoded and hashed once, not once per record (source lines
+            // are long, and every program repeats its subprograms' records).
+            var translated: [UInt32: UInt32] = [:]
+            func offset(ofObjectString objectOffset: UInt32, _ string: () -> String) throws(BTFMarshalError) -> UInt32 {
+                if let known = translated[objectOffset] { return known }
+                let added = try offset(of: string())
+                translated[objectOffset] = added
+                return added
+            }
+            for (name, program) in programs {
+                var records: [UInt32] = []
+                records.reserveCapacity(program.lineInfos.count * 4)
                 for info in program.lineInfos {
-                    for string in [info.fileName, info.line] where offsets[string] == nil {
-                        offsets[string] = try builder.addString(string)
+                    let fileName: UInt32
+                    let line: UInt32
+                    if let objectOffsets = info.stringOffsets(in: types) {
+                        fileName = try offset(ofObjectString: objectOffsets.fileName) { info.fileName }
+                        line = try offset(ofObjectString: objectOffsets.line) { info.line }
+                    } else {
+                        fileName = try offset(of: info.fileName)
+                        line = try offset(of: info.line)
                     }
+                    LoadedObjectBTF.appendRecord(info, fileName: fileName, line: line, to: &records)
                 }
+                recordsByProgram[name] = records
             }
             bytes = try builder.bytes(byteOrder: .host)
         } catch {
@@ -62,7 +111,9 @@ extension CollectionLoader {
             try? handle.close()
             throw CollectionError(.loadBTF, .btfLoad(error))
         }
-        return LoadedObjectBTF(handle: handle, rawDescriptor: UInt32(bitPattern: raw), stringOffsets: offsets)
+        return LoadedObjectBTF(
+            handle: handle, rawDescriptor: UInt32(bitPattern: raw), stringOffsets: offsets,
+            lineInfoRecordsByProgram: recordsByProgram)
     }
 }
 

@@ -15,6 +15,7 @@ extension CollectionLoader {
         }
         var context = ProgramLoadContext(btf: objectBTF)
         context.token = token
+        context.lineInfoRecords = objectBTF?.lineInfoRecordsByProgram[program.name]
         try resolveReferences(in: &program, context: &context)
         try resolveAttachTarget(of: program, context: &context)
         do throws(ProgramError) {

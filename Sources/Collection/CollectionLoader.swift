@@ -60,10 +60,7 @@ final class CollectionLoader {
             token = try createToken(fileSystem: path).relinquish()
         }
         let needed = try dependencies(of: selection)
-        var linked: [String: ProgramSpec] = [:]
-        for name in needed.programs.sorted() {
-            linked[name] = try spec.linkedProgram(named: name)
-        }
+        let linked = needed.linkedPrograms
         if needed.maps.contains(KernelConfig.mapName) {
             try fillKernelConfig()
         }
@@ -109,6 +106,9 @@ final class CollectionLoader {
         var programs: Set<String> = []
         var maps: Set<String> = []
         var variables: Set<String> = []
+        /// Each needed program linked with its functions, linked once for finding its maps and
+        /// kept for loading.
+        var linkedPrograms: [String: ProgramSpec] = [:]
     }
 
     /// The selection closed over its dependencies: the maps programs refer to (after linking,
@@ -142,6 +142,7 @@ final class CollectionLoader {
             if let name = programQueue.popLast() {
                 guard needed.programs.insert(name).inserted else { continue }
                 let program = try spec.linkedProgram(named: name)
+                needed.linkedPrograms[name] = program
                 for instruction in program.instructions {
                     guard let symbol = instruction.symbolReference, instruction.referencesMap else { continue }
                     guard spec.maps[symbol] != nil else {

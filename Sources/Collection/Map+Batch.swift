@@ -35,36 +35,76 @@ extension Map {
         let operation: MapError.Operation = deleting ? .lookupAndDeleteBatch : .lookupBatch
         guard !cursor.isAtEnd else { return ([], [], 0) }
         let count = max(maxCount, 0)
-        guard case (let keysLength, false) = Int(keySize).multipliedReportingOverflow(by: count),
-            case (let valuesLength, false) = valueBufferSize.multipliedReportingOverflow(by: count),
-            let count32 = UInt32(exactly: count)
+        let (keysLength, valuesLength) = try batchBufferLengths(
+            count: count, keyStride: Int(keySize), valueStride: valueBufferSize, operation)
+        var keys = [UInt8](repeating: 0, count: keysLength)
+        var values = [UInt8](repeating: 0, count: valuesLength)
+        let copied = try keys.withMutableBytes { (keyBytes: UnsafeMutableRawBufferPointer) throws(MapError) -> Int in
+            try values.withMutableBytes { (valueBytes: UnsafeMutableRawBufferPointer) throws(MapError) -> Int in
+                try lookupBatch(
+                    into: keyBytes.baseAddress, values: valueBytes.baseAddress, capacity: count, cursor: &cursor,
+                    deleting: deleting, flags: flags)
+            }
+        }
+        keys.removeSubrange((copied * Int(keySize))...)
+        values.removeSubrange((copied * valueBufferSize)...)
+        return (keys, values, copied)
+    }
+
+    /// The byte lengths of key and value buffers for `count` elements of the given strides.
+    /// - Throws: `E2BIG` when they do not fit in memory's address range or the count in the
+    ///   kernel's 32-bit field.
+    @usableFromInline
+    func batchBufferLengths(
+        count: Int, keyStride: Int, valueStride: Int, _ operation: MapError.Operation
+    ) throws(MapError) -> (keys: Int, values: Int) {
+        guard count >= 0, UInt32(exactly: count) != nil,
+            case (let keysLength, false) = keyStride.multipliedReportingOverflow(by: count),
+            case (let valuesLength, false) = valueStride.multipliedReportingOverflow(by: count)
         else {
             throw error(operation, .syscall(BPFSyscallError(command: .mapLookupBatch, errno: .argumentListTooLong)))
         }
-        var keys = [UInt8](repeating: 0, count: keysLength)
-        var values = [UInt8](repeating: 0, count: valuesLength)
-        var outToken = [UInt8](repeating: 0, count: max(Int(keySize), 4))
+        return (keysLength, valuesLength)
+    }
+
+    /// One `BPF_MAP_LOOKUP_BATCH` (or `..._AND_DELETE_BATCH`) into the caller's buffers, which
+    /// hold `capacity` keys of ``keySize`` bytes and `capacity` values of ``valueBufferSize``
+    /// bytes. Returns how many elements the kernel copied and moves `cursor` on.
+    @usableFromInline
+    func lookupBatch(
+        into keys: UnsafeMutableRawPointer?, values: UnsafeMutableRawPointer?, capacity: Int,
+        cursor: inout MapBatchCursor, deleting: Bool, flags: MapUpdateFlags
+    ) throws(MapError) -> Int {
+        let operation: MapError.Operation = deleting ? .lookupAndDeleteBatch : .lookupBatch
+        guard !cursor.isAtEnd else { return 0 }
+        guard let count32 = UInt32(exactly: max(capacity, 0)) else {
+            throw error(operation, .syscall(BPFSyscallError(command: .mapLookupBatch, errno: .argumentListTooLong)))
+        }
+        // Hash maps use a 4-byte bucket number as the token, other maps a key. Tokens of up to
+        // 8 bytes stay on the stack; only larger keys take an array.
+        var smallToken: UInt64 = 0
+        var largeToken: [UInt8] = []
+        let tokenSize = max(Int(keySize), 4)
+        if tokenSize > MemoryLayout<UInt64>.size {
+            largeToken = [UInt8](repeating: 0, count: tokenSize)
+        }
         let token = cursor.token
         let result = try withRawDescriptor(operation) { (raw: UInt32) throws(MapError) -> (copied: Int, reachedEnd: Bool) in
             var attributes = MapBatchAttr()
             attributes.mapFD = raw
             attributes.count = count32
             attributes.elemFlags = flags.rawValue
-            let outcome = keys.withUnsafeMutableBytes { keyBytes in
-                values.withUnsafeMutableBytes { valueBytes in
-                    outToken.withUnsafeMutableBytes { outBytes in
-                        Map.withOptionalBytes(token) { inBytes in
-                            attributes.keys = Sys.address(of: keyBytes.baseAddress)
-                            attributes.values = Sys.address(of: valueBytes.baseAddress)
-                            attributes.outBatch = Sys.address(of: outBytes.baseAddress)
-                            attributes.inBatch = Sys.address(of: inBytes)
-                            return Result { () throws(BPFSyscallError) in
-                                if deleting {
-                                    try Sys.mapLookupAndDeleteBatch(&attributes)
-                                } else {
-                                    try Sys.mapLookupBatch(&attributes)
-                                }
-                            }
+            attributes.keys = Sys.address(of: keys)
+            attributes.values = Sys.address(of: values)
+            let outcome = Map.withTokenBuffer(&smallToken, &largeToken, large: tokenSize > 8) { outBytes in
+                Map.withOptionalBytes(token) { inBytes in
+                    attributes.outBatch = Sys.address(of: outBytes)
+                    attributes.inBatch = Sys.address(of: inBytes)
+                    return Result { () throws(BPFSyscallError) in
+                        if deleting {
+                            try Sys.mapLookupAndDeleteBatch(&attributes)
+                        } else {
+                            try Sys.mapLookupBatch(&attributes)
                         }
                     }
                 }
@@ -77,12 +117,26 @@ extension Map {
             } catch {
                 throw self.error(operation, .syscall(error))
             }
-            return (min(Int(attributes.count), count), reachedEnd)
+            return (min(Int(attributes.count), max(capacity, 0)), reachedEnd)
         }
-        keys.removeSubrange((result.copied * Int(keySize))...)
-        values.removeSubrange((result.copied * valueBufferSize)...)
-        cursor.advance(to: result.reachedEnd ? nil : outToken)
-        return (keys, values, result.copied)
+        if result.reachedEnd {
+            cursor.advance(to: nil)
+        } else if tokenSize > 8 {
+            cursor.advance(to: largeToken)
+        } else {
+            cursor.advance(to: withUnsafeBytes(of: smallToken) { Array($0.prefix(tokenSize)) })
+        }
+        return result.copied
+    }
+
+    /// Runs `body` with the token output buffer: `small` when the token fits in it, else `large`.
+    private static func withTokenBuffer<R>(
+        _ small: inout UInt64, _ large: inout [UInt8], large isLarge: Bool, _ body: (UnsafeMutableRawPointer?) -> R
+    ) -> R {
+        if isLarge {
+            return large.withUnsafeMutableBytes { body($0.baseAddress) }
+        }
+        return withUnsafeMutableBytes(of: &small) { body($0.baseAddress) }
     }
 
     /// Stores `count` elements given as keys and values back to back (`BPF_MAP_UPDATE_BATCH`;
@@ -149,18 +203,64 @@ extension Map {
     // MARK: Typed batches
 
     /// Up to `maxCount` typed elements after `cursor` (see ``lookupBatch(cursor:maxCount:deleting:flags:)``).
+    ///
+    /// Inlinable, so that it is specialised for the caller's types; when their strides are the
+    /// map's key and value sizes the kernel copies straight into the returned arrays.
+    @inlinable
     public func lookupBatch<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ keyType: Key.Type = Key.self, _ valueType: Value.Type = Value.self,
         cursor: inout MapBatchCursor, maxCount: Int, deleting: Bool = false
     ) throws(MapError) -> (keys: [Key], values: [Value]) {
+        let direct = try checkBatchTypes(
+            keyLayout: TypedLayout(Key.self), valueLayout: TypedLayout(Value.self), deleting: deleting)
+        guard direct else {
+            let batch = try lookupBatch(cursor: &cursor, maxCount: maxCount, deleting: deleting)
+            return (
+                Map.unpack(batch.keys, count: batch.count, stride: Int(keySize), as: Key.self),
+                Map.unpack(batch.values, count: batch.count, stride: valueBufferSize, as: Value.self)
+            )
+        }
+        guard !cursor.isAtEnd else { return ([], []) }
+        let count = max(maxCount, 0)
+        _ = try batchBufferLengths(
+            count: count, keyStride: MemoryLayout<Key>.stride, valueStride: MemoryLayout<Value>.stride,
+            deleting ? .lookupAndDeleteBatch : .lookupBatch)
+        var failure: MapError?
+        var values: [Value] = []
+        let keys = [Key](unsafeUninitializedCapacity: count) { keyBuffer, keyCount in
+            values = [Value](unsafeUninitializedCapacity: count) { valueBuffer, valueCount in
+                do throws(MapError) {
+                    valueCount = try lookupBatch(
+                        into: UnsafeMutableRawPointer(keyBuffer.baseAddress),
+                        values: UnsafeMutableRawPointer(valueBuffer.baseAddress), capacity: count, cursor: &cursor,
+                        deleting: deleting, flags: .any)
+                } catch {
+                    failure = error
+                    valueCount = 0
+                }
+            }
+            keyCount = values.count
+        }
+        if let failure { throw failure }
+        return (keys, values)
+    }
+
+    /// Checks typed batch access: `Key` and `Value` must fit the map (not per-CPU). Returns
+    /// whether their strides are the map's key and value sizes, so the kernel's back-to-back
+    /// elements are an array of them.
+    @usableFromInline
+    func checkBatchTypes(keyLayout: TypedLayout, valueLayout: TypedLayout, deleting: Bool) throws(MapError) -> Bool {
         let operation: MapError.Operation = deleting ? .lookupAndDeleteBatch : .lookupBatch
-        try checkKeyType(Key.self, operation)
-        try checkValueType(Value.self, operation)
-        let batch = try lookupBatch(cursor: &cursor, maxCount: maxCount, deleting: deleting)
-        return (
-            Map.unpack(batch.keys, count: batch.count, stride: Int(keySize), as: Key.self),
-            Map.unpack(batch.values, count: batch.count, stride: valueBufferSize, as: Value.self)
-        )
+        guard keyLayout.size == Int(keySize) || keyLayout.stride == Int(keySize) else {
+            throw error(operation, .keySizeMismatch(given: keyLayout.size, expected: Int(keySize)))
+        }
+        guard !type.isPerCPU else {
+            throw error(operation, .requiresPerCPUAccess(type))
+        }
+        guard valueLayout.size == Int(valueSize) || valueLayout.stride == Int(valueSize) else {
+            throw error(operation, .valueSizeMismatch(given: valueLayout.size, expected: Int(valueSize)))
+        }
+        return keyLayout.stride == Int(keySize) && valueLayout.stride == valueBufferSize
     }
 
     /// Stores `values[i]` under `keys[i]` for every `i`; returns how many were stored.
@@ -203,6 +303,7 @@ extension Map {
         return bytes
     }
 
+    @usableFromInline
     static func unpack<Element: BitwiseCopyable>(_ bytes: [UInt8], count: Int, stride: Int, as type: Element.Type) -> [Element] {
         bytes.withUnsafeBytes { buffer in
             (0..<count).compactMap { index in

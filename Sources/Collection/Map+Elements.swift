@@ -19,6 +19,7 @@ public struct MapUpdateFlags: OptionSet, Sendable, Hashable {
 }
 
 /// The single-element commands, for ``Map/elementCall(_:key:value:flags:)``.
+@usableFromInline
 enum ElementCommand {
     case lookup, update, delete, lookupAndDelete
 
@@ -29,6 +30,20 @@ enum ElementCommand {
         case .delete: .delete
         case .lookupAndDelete: .lookupAndDelete
         }
+    }
+}
+
+/// The size and stride of a Swift key or value type, which the typed API hands to its
+/// non-generic part: C's `sizeof` is one of the two.
+@usableFromInline
+struct TypedLayout {
+    @usableFromInline let size: Int
+    @usableFromInline let stride: Int
+
+    @inlinable
+    init<T: BitwiseCopyable>(_ type: T.Type) {
+        size = MemoryLayout<T>.size
+        stride = MemoryLayout<T>.stride
     }
 }
 
@@ -139,51 +154,130 @@ extension Map {
 // MARK: - Typed access
 
 extension Map {
+    // The typed element operations are inlinable so that they are specialised for the caller's
+    // key and value types: unspecialised generic code looks up type metadata on every call,
+    // which costs as much as the system call itself. What they do beyond taking the bytes of
+    // their arguments is in one non-generic function, ``typedElementCall``.
+
     /// The value stored under `key`, nil when there is none (`BPF_MAP_LOOKUP_ELEM`).
     ///
     /// `Key` and `Value` must have the map's key and value sizes (their size, or their stride
     /// when that is what C's `sizeof` gives).
+    @inlinable
     public func lookup<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ key: Key, as type: Value.Type = Value.self
     ) throws(MapError) -> Value? {
-        try checkValueType(Value.self, .lookup)
-        return try withKey(key, .lookup) { (keyPointer: UnsafeRawPointer?) throws(MapError) -> Value? in
-            try readValue(Value.self) { (valuePointer: UnsafeMutableRawPointer) throws(MapError) -> Bool in
-                try elementCall(.lookup, key: keyPointer, value: valuePointer, flags: 0)
+        try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Value? in
+            try withUnsafeTemporaryAllocation(
+                byteCount: MemoryLayout<Value>.stride, alignment: MemoryLayout<Value>.alignment
+            ) { (valueBytes: UnsafeMutableRawBufferPointer) throws(MapError) -> Value? in
+                guard
+                    try typedElementCall(
+                        .lookup, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
+                        value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: 0)
+                else { return nil }
+                return valueBytes.loadUnaligned(as: Value.self)
             }
         }
     }
 
     /// Stores `value` under `key` (`BPF_MAP_UPDATE_ELEM`).
+    @inlinable
     public func update<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ key: Key, _ value: Value, flags: MapUpdateFlags = .any
     ) throws(MapError) {
-        try checkValueType(Value.self, .update)
-        try withKey(key, .update) { (keyPointer: UnsafeRawPointer?) throws(MapError) in
-            try withValue(value, .update) { (valuePointer: UnsafeRawPointer?) throws(MapError) in
-                _ = try elementCall(.update, key: keyPointer, value: valuePointer, flags: flags.rawValue)
+        try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) in
+            try withUnsafeBytes(of: value) { (valueBytes: UnsafeRawBufferPointer) throws(MapError) in
+                _ = try typedElementCall(
+                    .update, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
+                    value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: flags.rawValue)
             }
         }
     }
 
     /// Removes `key`; false when it was not there (`BPF_MAP_DELETE_ELEM`).
+    @inlinable
     @discardableResult
     public func delete<Key: BitwiseCopyable>(_ key: Key) throws(MapError) -> Bool {
-        try withKey(key, .delete) { (keyPointer: UnsafeRawPointer?) throws(MapError) -> Bool in
-            try elementCall(.delete, key: keyPointer, value: nil, flags: 0)
+        try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Bool in
+            try typedElementCall(
+                .delete, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self), value: nil, valueLayout: nil,
+                flags: 0)
         }
     }
 
     /// The value stored under `key`, which is removed; nil when there is none
     /// (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`; hash maps need Linux 5.14).
+    @inlinable
     public func lookupAndDelete<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ key: Key, as type: Value.Type = Value.self
     ) throws(MapError) -> Value? {
-        try checkValueType(Value.self, .lookupAndDelete)
-        return try withKey(key, .lookupAndDelete) { (keyPointer: UnsafeRawPointer?) throws(MapError) -> Value? in
-            try readValue(Value.self) { (valuePointer: UnsafeMutableRawPointer) throws(MapError) -> Bool in
-                try elementCall(.lookupAndDelete, key: keyPointer, value: valuePointer, flags: 0)
+        try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Value? in
+            try withUnsafeTemporaryAllocation(
+                byteCount: MemoryLayout<Value>.stride, alignment: MemoryLayout<Value>.alignment
+            ) { (valueBytes: UnsafeMutableRawBufferPointer) throws(MapError) -> Value? in
+                guard
+                    try typedElementCall(
+                        .lookupAndDelete, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
+                        value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: 0)
+                else { return nil }
+                return valueBytes.loadUnaligned(as: Value.self)
             }
+        }
+    }
+
+    /// One element command for the typed API: checks the Swift types' layouts against the map,
+    /// pads a key or value whose stride (not size) is the map's size with zeros, and makes the
+    /// call. `value` points to at least `valueLayout.stride` bytes.
+    @usableFromInline
+    func typedElementCall(
+        _ command: ElementCommand, key: UnsafeRawPointer?, keyLayout: TypedLayout, value: UnsafeRawPointer?,
+        valueLayout: TypedLayout?, flags: UInt64
+    ) throws(MapError) -> Bool {
+        let operation = command.operation
+        var padValue = false
+        if let valueLayout {
+            guard !type.isPerCPU else {
+                throw error(operation, .requiresPerCPUAccess(type))
+            }
+            guard valueLayout.size == Int(valueSize) || valueLayout.stride == Int(valueSize) else {
+                throw error(operation, .valueSizeMismatch(given: valueLayout.size, expected: Int(valueSize)))
+            }
+            // Only an update reads the value; the other commands write `valueSize` bytes, which
+            // fit in the stride the caller provides.
+            padValue = command == .update && valueLayout.size != Int(valueSize)
+        }
+        var padKey = false
+        if keyLayout.size != Int(keySize) {
+            guard keyLayout.stride == Int(keySize) else {
+                throw error(operation, .keySizeMismatch(given: keyLayout.size, expected: Int(keySize)))
+            }
+            padKey = true
+        }
+        guard padKey || padValue else {
+            return try elementCall(command, key: key, value: value, flags: flags)
+        }
+        return try Map.withZeroPadded(key, size: keyLayout.size, to: Int(keySize), padKey) {
+            (paddedKey: UnsafeRawPointer?) throws(MapError) -> Bool in
+            try Map.withZeroPadded(value, size: valueLayout?.size ?? 0, to: Int(valueSize), padValue) {
+                (paddedValue: UnsafeRawPointer?) throws(MapError) -> Bool in
+                try elementCall(command, key: paddedKey, value: paddedValue, flags: flags)
+            }
+        }
+    }
+
+    /// Runs `body` with `size` bytes at `bytes` followed by zeros up to `byteCount` when `pad`,
+    /// else with `bytes` itself.
+    private static func withZeroPadded<Result>(
+        _ bytes: UnsafeRawPointer?, size: Int, to byteCount: Int, _ pad: Bool,
+        _ body: (UnsafeRawPointer?) throws(MapError) -> Result
+    ) throws(MapError) -> Result {
+        guard pad, let bytes else { return try body(bytes) }
+        return try withUnsafeTemporaryAllocation(byteCount: max(byteCount, size, 1), alignment: 8) {
+            (buffer: UnsafeMutableRawBufferPointer) throws(MapError) -> Result in
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            buffer.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: size))
+            return try body(UnsafeRawPointer(buffer.baseAddress))
         }
     }
 

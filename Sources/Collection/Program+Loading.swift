@@ -15,6 +15,9 @@ struct ProgramLoadContext {
     var descriptorArray: [Int32] = []
     /// `prog_token_fd`, with `BPF_F_TOKEN_FD` in the flags.
     var token: Int32?
+    /// The program's `bpf_line_info` records when the loader made them with ``btf``; otherwise
+    /// they are made from the program's line info.
+    var lineInfoRecords: [UInt32]?
 }
 
 extension Program {
@@ -57,22 +60,19 @@ extension Program {
         var lineInfo: [UInt32] = []
         if let btf = context.btf {
             attributes.progBTFFD = btf.rawDescriptor
+            funcInfo.reserveCapacity(spec.functionInfos.count * 2)
             for info in spec.functionInfos {
-                funcInfo += [info.instructionOffset / 8, info.type.rawValue]
+                funcInfo.append(info.instructionOffset / 8)
+                funcInfo.append(info.type.rawValue)
             }
-            for info in spec.lineInfos {
-                lineInfo += [
-                    info.instructionOffset / 8, btf.stringOffsets[info.fileName] ?? 0, btf.stringOffsets[info.line] ?? 0,
-                    info.lineNumber << 10 | (info.column & 0x3ff),
-                ]
-            }
+            lineInfo = context.lineInfoRecords ?? btf.lineInfoRecords(for: spec.lineInfos)
         }
         // Buffers rather than closures over the arrays: the loaded program is noncopyable.
         let instructionStorage = Self.storage(for: bytes)
         let licenseStorage = Self.storage(for: Array(spec.license.utf8) + [0])
-        let funcInfoStorage = Self.storage(for: funcInfo.flatMap(Self.hostBytes))
-        let lineInfoStorage = Self.storage(for: lineInfo.flatMap(Self.hostBytes))
-        let descriptorStorage = Self.storage(for: context.descriptorArray.flatMap { Self.hostBytes(UInt32(bitPattern: $0)) })
+        let funcInfoStorage = Self.storage(for: funcInfo)
+        let lineInfoStorage = Self.storage(for: lineInfo)
+        let descriptorStorage = Self.storage(for: context.descriptorArray)
         defer {
             for buffer in [instructionStorage, licenseStorage, funcInfoStorage, lineInfoStorage, descriptorStorage] {
                 buffer.deallocate()
@@ -110,14 +110,13 @@ extension Program {
         self.init(owning: descriptor, name: spec.name, type: spec.type, attachType: spec.attachType, verifierLog: log)
     }
 
-    private static func storage(for bytes: [UInt8]) -> UnsafeMutableRawBufferPointer {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
-        buffer.copyBytes(from: bytes)
-        return buffer
-    }
-
-    private static func hostBytes(_ value: UInt32) -> [UInt8] {
-        withUnsafeBytes(of: value) { Array($0) }
+    /// A copy of `elements`' bytes (in the host's byte order) that the caller deallocates.
+    private static func storage<Element: BitwiseCopyable>(for elements: [Element]) -> UnsafeMutableRawBufferPointer {
+        elements.withUnsafeBytes { bytes in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+            buffer.copyMemory(from: bytes)
+            return buffer
+        }
     }
     /// `BPF_F_TOKEN_FD` in `prog_flags`.
     static let tokenFlag: UInt32 = 1 << 16

@@ -1,4 +1,5 @@
 import CEBPF
+import Synchronization
 
 /// The one place that calls bpf(2).
 ///
@@ -6,7 +7,7 @@ import CEBPF
 /// 1. the public throwing functions on ``Sys`` (one per command),
 /// 2. ``call(_:_:)``, which retries what must be retried and returns the kernel's result or errno,
 /// 3. ``systemCall(_:_:)``, the C call itself, which a test can replace for its own task with
-///    ``interceptor``.
+///    ``withInterceptor(_:operation:)``.
 enum BPFSyscall {
     /// How often a call interrupted by a signal (`EINTR`) is repeated before the error is reported.
     /// Bounded so that a signal storm or a broken interceptor cannot hang the caller.
@@ -17,14 +18,33 @@ enum BPFSyscall {
     static let maximumProgramLoadRetries = 5
 
     /// Replaces the C call for the current task and its child tasks, so tests that run in
-    /// parallel do not see each other's fakes.
-    @TaskLocal static var interceptor: BPFSyscallInterceptor?
+    /// parallel do not see each other's fakes. Bound only through ``withInterceptor(_:operation:)``,
+    /// which keeps ``boundInterceptors`` right.
+    @TaskLocal private static var interceptor: BPFSyscallInterceptor?
+
+    /// How many ``withInterceptor(_:operation:)`` scopes are open in the process. Reading a task
+    /// local costs a lookup through the task's bindings on every call; while no interceptor is
+    /// bound anywhere, which is always outside tests, one relaxed load of this counter is all the
+    /// choke point pays. A scope increments it before binding, in program order before its body's
+    /// calls, so a relaxed load in the same task sees it.
+    private static let boundInterceptors = Atomic<Int>(0)
+
+    /// Runs `body` with `interceptor` standing in for bpf(2) in the current task (and the child
+    /// tasks it starts and awaits within `body`).
+    static func withInterceptor<Result>(
+        _ interceptor: BPFSyscallInterceptor, operation body: () throws -> Result
+    ) rethrows -> Result {
+        boundInterceptors.wrappingAdd(1, ordering: .relaxed)
+        defer { boundInterceptors.wrappingSubtract(1, ordering: .relaxed) }
+        return try $interceptor.withValue(interceptor, operation: body)
+    }
 
     // MARK: - Layer 3: the C call
 
     /// Calls bpf(2), or the task's interceptor if one is bound.
+    @inline(__always)
     static func systemCall(_ command: BPFCommand, _ attributes: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
-        if let interceptor {
+        if boundInterceptors.load(ordering: .relaxed) != 0, let interceptor {
             return interceptor.handle(command, attributes)
         }
         return kernelCall(command, attributes)
@@ -98,7 +118,8 @@ enum BPFSyscall {
     }
 }
 
-/// A replacement for the bpf(2) C call, bound per task through ``BPFSyscall/interceptor``.
+/// A replacement for the bpf(2) C call, bound per task through
+/// ``BPFSyscall/withInterceptor(_:operation:)``.
 ///
 /// The handler sees the command and the attribute bytes (it may read and write them as the kernel
 /// would) and returns the call's result or errno. ``BPFSyscall/kernelCall(_:_:)`` lets a call

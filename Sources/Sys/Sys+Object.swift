@@ -115,12 +115,16 @@ extension Sys {
     ) throws(BPFSyscallError) -> FileDescriptor {
         var attributes = attributes
         var level = logLevel
+        var errorWithoutLog: Errno?
         if level == 0 {
             attributes.btfLogLevel = 0
             attributes.btfLogSize = 0
             attributes.btfLogBuf = 0
-            if case .success(let descriptor) = BPFSyscall.call(.btfLoad, &attributes) {
+            switch BPFSyscall.call(.btfLoad, &attributes) {
+            case .success(let descriptor):
                 return try adopt(descriptor, command: .btfLoad)
+            case .failure(let errno):
+                errorWithoutLog = errno
             }
             level = 1
         }
@@ -138,12 +142,19 @@ extension Sys {
             switch result {
             case .success(let descriptor):
                 return try adopt(descriptor, command: .btfLoad)
-            case .failure(.noSpace) where size < maximumVerifierLogSize:
-                size = grownLogSize(from: size, kernelReported: attributes.btfLogTrueSize)
             case .failure(let errno):
-                throw BPFSyscallError(
-                    command: .btfLoad, errno: errno,
-                    hint: .forFailure(of: .btfLoad, errno: errno, logRequested: true), log: decodeLog(buffer))
+                let log = decodeLog(buffer)
+                let outcome = logRetryOutcome(
+                    errno: errno, size: size, log: log, kernelReported: attributes.btfLogTrueSize,
+                    errorWithoutLog: errorWithoutLog)
+                switch outcome {
+                case .retry(let grown):
+                    size = grown
+                case .fail(let reported, let logTooSmall):
+                    throw BPFSyscallError(
+                        command: .btfLoad, errno: reported,
+                        hint: .forFailure(of: .btfLoad, errno: reported, logRequested: logTooSmall), log: log)
+                }
             }
         }
     }

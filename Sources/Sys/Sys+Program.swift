@@ -64,18 +64,28 @@ extension Sys {
     /// log that does not fit is retried with a larger buffer (the size the kernel reports in
     /// `log_true_size` where it does, Linux 6.4 and later), up to ``maximumVerifierLogSize``.
     ///
+    /// The kernel replaces the verifier's own error with `ENOSPC` whenever the log was cut short.
+    /// Only an `ENOSPC` whose log really filled the buffer is taken for that; any other `ENOSPC`
+    /// is the load's real error. When the log still does not fit at the largest size, the error
+    /// is the one the load without a log got (if it ran), with the log's last part: a program
+    /// too large to verify is reported as such, not re-verified again and again.
+    ///
     /// - Throws: ``BPFSyscallError`` whose ``BPFSyscallError/log`` holds the verifier's log.
     public static func progLoad(
         _ attributes: ProgLoadAttr, logLevel: VerifierLogLevel = [], logSize: Int = defaultVerifierLogSize
     ) throws(BPFSyscallError) -> LoadedProgram {
         var attributes = attributes
         var level = logLevel
+        var errorWithoutLog: Errno?
         if level.isEmpty {
             attributes.logLevel = 0
             attributes.logSize = 0
             attributes.logBuf = 0
-            if case .success(let descriptor) = BPFSyscall.call(.progLoad, &attributes) {
+            switch BPFSyscall.call(.progLoad, &attributes) {
+            case .success(let descriptor):
                 return LoadedProgram(descriptor: try adopt(descriptor, command: .progLoad), log: "")
+            case .failure(let errno):
+                errorWithoutLog = errno
             }
             level = .instructions
         }
@@ -95,12 +105,19 @@ extension Sys {
             switch result {
             case .success(let descriptor):
                 return LoadedProgram(descriptor: try adopt(descriptor, command: .progLoad), log: log)
-            case .failure(.noSpace) where size < maximumVerifierLogSize:
-                size = grownLogSize(from: size, kernelReported: attributes.logTrueSize)
             case .failure(let errno):
-                throw BPFSyscallError(
-                    command: .progLoad, errno: errno,
-                    hint: .forFailure(of: .progLoad, errno: errno, logRequested: true), log: log)
+                let outcome = logRetryOutcome(
+                    errno: errno, size: size, log: log, kernelReported: attributes.logTrueSize,
+                    errorWithoutLog: errorWithoutLog)
+                switch outcome {
+                case .retry(let grown):
+                    size = grown
+                case .fail(let reported, let logTooSmall):
+                    throw BPFSyscallError(
+                        command: .progLoad, errno: reported,
+                        hint: .forFailure(of: .progLoad, errno: reported, logRequested: logTooSmall),
+                        log: log)
+                }
             }
         }
     }
@@ -184,6 +201,41 @@ extension Sys {
     static func decodeLog(_ buffer: [UInt8]) -> String {
         let length = buffer.firstIndex(of: 0) ?? buffer.count
         return String(decoding: buffer[..<length], as: UTF8.self)
+    }
+
+    /// What a load with a log does after it failed with `errno`.
+    enum LogRetryOutcome: Equatable {
+        /// The log was cut short: load again with a buffer of this size.
+        case retry(size: Int)
+        /// Report `errno`; `logTooSmall` when it is `ENOSPC` for a log that did not fit.
+        case fail(errno: Errno, logTooSmall: Bool)
+    }
+
+    /// Decides whether a failed load with a `size`-byte log is repeated with a larger log.
+    ///
+    /// Only `ENOSPC` with a log that filled its buffer counts as a log that was cut short: the
+    /// kernel then says it needed at least the whole buffer (`log_true_size`, Linux 6.4 and
+    /// later), or, where it does not report that (0), the text runs to the buffer's last byte.
+    /// At ``maximumVerifierLogSize`` the log is not grown again, and since the kernel's `ENOSPC`
+    /// hides the verifier's real error, `errorWithoutLog` (what the load without a log got)
+    /// is reported in its place when there is one.
+    static func logRetryOutcome(
+        errno: Errno, size: Int, log: String, kernelReported trueSize: UInt32, errorWithoutLog: Errno?
+    ) -> LogRetryOutcome {
+        guard errno == .noSpace else {
+            return .fail(errno: errno, logTooSmall: false)
+        }
+        let filled = trueSize != 0 ? Int(trueSize) >= size : log.utf8.count >= size - 1
+        guard filled else {
+            return .fail(errno: errno, logTooSmall: false)
+        }
+        guard size < maximumVerifierLogSize else {
+            if let errorWithoutLog, errorWithoutLog != .noSpace {
+                return .fail(errno: errorWithoutLog, logTooSmall: false)
+            }
+            return .fail(errno: errno, logTooSmall: true)
+        }
+        return .retry(size: grownLogSize(from: size, kernelReported: trueSize))
     }
 
     /// The next log buffer size after `ENOSPC`: what the kernel said it needs, else four times as

@@ -20,13 +20,16 @@ enum PrintingSupport {
     static let bpftoolSkipReason: Comment =
         "needs bpftool (Debian package `bpftool`) at /usr/sbin/bpftool and kernel BTF at /sys/kernel/btf/vmlinux"
 
-    /// A directory that lives for the test run.
+    /// A directory that lives for the test run: removed with its contents when the process exits.
     static let scratch: String = {
         var template = Array("/tmp/swift-ebpf-btfprint-XXXXXX".utf8CString)
-        return template.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress, mkdtemp(base) != nil else { return "/tmp" }
+        let directory = template.withUnsafeMutableBufferPointer { buffer -> String? in
+            guard let base = buffer.baseAddress, mkdtemp(base) != nil else { return nil }
             return String(cString: base)
         }
+        guard let directory else { return "/tmp" }
+        atexit { removeTree(PrintingSupport.scratch) }
+        return directory
     }()
 
     static func path(_ name: String) -> String { scratch + "/" + name }

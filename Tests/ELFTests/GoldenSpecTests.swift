@@ -10,7 +10,8 @@ import TestSupport
 struct GoldenSpecTests {
     static let objects = [
         "externs", "globals", "isa_v3", "loops", "maps_btf", "maps_iproute2", "maps_legacy", "maps_nested",
-        "minimal", "sections", "struct_ops", "subprog",
+        "minimal", "sections", "sk_lookup", "struct_ops", "subprog", "tracing_bpf2bpf", "tracing_fmod_ret",
+        "tracing_target",
     ]
 
     @Test(arguments: objects)
@@ -227,5 +228,31 @@ struct GoldenSpecTests {
         #expect(spec.programs["demo_init"]?.type == .structOps)
         #expect(spec.programs["demo_release"]?.flags == .sleepable)
         #expect(spec.programs["demo_release"]?.attachTarget == "demo_release")
+    }
+
+    /// The objects the Link tests load: what each program attaches to, and the socket map.
+    @Test(arguments: ["el", "eb"])
+    func linkTestObjects(order: String) throws {
+        let modifyReturn = try CollectionSpec(elfFile: TestData.path("tracing_fmod_ret-\(order).o"))
+        let answer = try #require(modifyReturn.programs["answer_prctl"])
+        #expect(answer.type == .tracing && answer.attachType == .modifyReturn && answer.attachTarget == "security_task_prctl")
+        let record = try #require(modifyReturn.programs["record_prctl"])
+        #expect(record.type == .tracing && record.attachType == .traceFExit && record.attachTarget == "security_task_prctl")
+        #expect(Set(modifyReturn.variables.keys) == ["target_thread", "target_option", "answer", "last_return", "exits"])
+
+        let target = try CollectionSpec(elfFile: TestData.path("tracing_target-\(order).o"))
+        #expect(target.programs["measure_packet"]?.type == .socketFilter)
+        #expect(target.programs["measure_packet"]?.functionInfos.count == 1, "fentry on a program needs its BTF function")
+        let tracers = try CollectionSpec(elfFile: TestData.path("tracing_bpf2bpf-\(order).o"))
+        #expect(tracers.programs["count_entry"]?.attachType == .traceFEntry)
+        #expect(tracers.programs["record_exit"]?.attachType == .traceFExit)
+        #expect(tracers.programs.values.allSatisfy { $0.attachTarget == "measure_packet" })
+
+        let lookup = try CollectionSpec(elfFile: TestData.path("sk_lookup-\(order).o"))
+        let steer = try #require(lookup.programs["steer_to_listener"])
+        #expect(steer.type == .skLookup && steer.attachType == .skLookup)
+        let listeners = try #require(lookup.maps["listeners"])
+        #expect(listeners.type == .sockmap && listeners.keySize == 4 && listeners.valueSize == 8 && listeners.maxEntries == 1)
+        #expect(references(steer).map { $0.split(separator: ":")[1] } == [".rodata", "listeners", ".bss"])
     }
 }

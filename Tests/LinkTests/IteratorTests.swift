@@ -63,7 +63,7 @@ struct IteratorTests {
         let info = try iterator.info()
         #expect(info.type == 4)  // BPF_LINK_TYPE_ITER
         try iterator.close()
-        #expect(throws: LinkError.self) { try iterator.open() }
+        #expect(throws: LinkError.self) { _ = try iterator.open() }
         for map in maps { try map.close() }
     }
 

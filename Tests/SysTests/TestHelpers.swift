@@ -34,7 +34,7 @@ func withInterceptor<R>(
     _ handler: @escaping @Sendable (BPFCommand, UnsafeMutableRawBufferPointer) -> Result<Int, Errno>,
     _ body: () throws -> R
 ) rethrows -> R {
-    try BPFSyscall.$interceptor.withValue(BPFSyscallInterceptor(handler), operation: body)
+    try BPFSyscall.withInterceptor(BPFSyscallInterceptor(handler), operation: body)
 }
 
 /// `mov r0, imm; exit`, encoded by hand for the host's byte order (little endian: the register

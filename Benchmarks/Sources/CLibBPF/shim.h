@@ -1,3 +1,4 @@
-// libbpf's BTF API, as Debian's libbpf-dev installs it.
+// libbpf's BTF, object and syscall-wrapper APIs, as Debian's libbpf-dev installs them.
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>

@@ -9,6 +9,8 @@ import Glibc
 //     swift run -c release --package-path Benchmarks ebpf-bench elf [--iterations N] [--object PATH]
 //     swift run -c release --package-path Benchmarks ebpf-bench ringbuf [--iterations N]
 //     swift run -c release --package-path Benchmarks ebpf-bench perf [--iterations N]
+//     swift run -c release --package-path Benchmarks ebpf-bench maps [--iterations N]
+//     swift run -c release --package-path Benchmarks ebpf-bench collection-load [--iterations N] [--object PATH]
 
 let vmlinuxPath = "/sys/kernel/btf/vmlinux"
 
@@ -213,6 +215,10 @@ case "ringbuf":
     runRingbuf(iterations: min(iterations, 15))
 case "perf":
     runPerf(iterations: min(iterations, 15))
+case "maps":
+    runMaps(iterations: min(iterations, 21))
+case "collection-load":
+    runCollectionLoad(iterations: iterations, objectPath: objectPath)
 default:
-    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf, perf")
+    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf, perf, maps, collection-load")
 }
