@@ -14,6 +14,7 @@ let package = Package(
         .plugin(name: "BPF2SwiftPlugin", targets: ["BPF2SwiftPlugin"]),
         .executable(name: "execcount", targets: ["execcount"]),
         .executable(name: "execinfo", targets: ["execinfo"]),
+        .executable(name: "execsnoop", targets: ["execsnoop"]),
     ],
     targets: [
         .target(name: "CEBPF", path: "Sources/CSys"),
@@ -46,6 +47,10 @@ let package = Package(
         .executableTarget(
             name: "execinfo", dependencies: ["EBPF"], path: "Examples/execinfo", exclude: ["bpf"],
             plugins: ["BPF2SwiftPlugin"]),
+        // Streams events through a ring buffer: every exec with its arguments, like libbpf-tools' execsnoop.
+        .executableTarget(
+            name: "execsnoop", dependencies: ["EBPF"], path: "Examples/execsnoop", exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
 
         // Writes EBPFSys's attribute structs and the kernel enums from BTF (Scripts/gen-sys-types).
         .target(name: "SysTypesGenerator", dependencies: ["EBPFBTF"], path: "Sources/SysTypesGenerator"),
@@ -68,7 +73,7 @@ let package = Package(
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         // Runs bpf2swift on its bpf/ sources through the plugin too, so the generated API is compiled and used.
         .testTarget(
-            name: "BPF2SwiftTests", dependencies: ["BPF2SwiftGenerator", "execcount", "execinfo", "EBPF", "TestSupport"], exclude: ["bpf"],
+            name: "BPF2SwiftTests", dependencies: ["BPF2SwiftGenerator", "execcount", "execinfo", "execsnoop", "EBPF", "TestSupport"], exclude: ["bpf"],
             plugins: ["BPF2SwiftPlugin"]),
         .testTarget(name: "SysTypesGeneratorTests", dependencies: ["SysTypesGenerator", "EBPFBTF", "TestSupport"]),
     ],

@@ -24,6 +24,7 @@ typedef unsigned long long __u64;
 #define BPF_MAP_TYPE_HASH 1
 #define BPF_MAP_TYPE_ARRAY 2
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
+#define BPF_MAP_TYPE_RINGBUF 27
 
 /* Update flags. */
 #define BPF_ANY 0
@@ -49,6 +50,9 @@ static __u64 (*const bpf_get_current_pid_tgid)(void) = (void *)14;
 static __u64 (*const bpf_get_current_uid_gid)(void) = (void *)15;
 static long (*const bpf_get_current_comm)(void *buffer, __u32 size) = (void *)16;
 static __u64 (*const bpf_get_current_task)(void) = (void *)35;
+static long (*const bpf_probe_read_user)(void *destination, __u32 size, const void *source) = (void *)112;
 static long (*const bpf_probe_read_kernel)(void *destination, __u32 size, const void *source) = (void *)113;
+static long (*const bpf_probe_read_user_str)(void *destination, __u32 size, const void *source) = (void *)114;
+static long (*const bpf_ringbuf_output)(void *ring, void *data, __u64 size, __u64 flags) = (void *)130;
 
 #endif

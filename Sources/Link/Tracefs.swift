@@ -1,3 +1,4 @@
+import EBPFSys
 import Glibc
 
 /// Where the kernel's tracing file system is, and what went wrong looking for it.
@@ -19,6 +20,21 @@ public enum Tracefs {
         for path in standardPaths where mounted.contains(path) { return path }
         if let other = mounted.first { return other }
         throw .notMounted(searched: standardPaths + ["/proc/self/mountinfo"])
+    }
+
+    /// Finds the mounted tracefs, or mounts one at the first standard path when none is.
+    ///
+    /// Mounting needs `CAP_SYS_ADMIN`; without it, or when the mount fails, the error says so and
+    /// names the command to run.
+    /// - Returns: the mount point, and whether this call mounted it there.
+    /// - Throws: ``TracefsError/mountFailed(path:errno:)`` when the mount was refused.
+    public static func findOrMount() throws(TracefsError) -> (path: String, mountedNow: Bool) {
+        if let path = try? find() { return (path, false) }
+        let path = standardPaths[0]
+        guard Glibc.mount("nodev", path, "tracefs", 0, nil) == 0 else {
+            throw .mountFailed(path: path, errno: Errno(rawValue: errno))
+        }
+        return (path, true)
     }
 
     /// Whether a tracefs is mounted at `path`, according to `/proc/self/mountinfo`.
@@ -81,12 +97,17 @@ public enum Tracefs {
 public enum TracefsError: Error, Equatable, CustomStringConvertible {
     /// No tracefs is mounted where the library looked.
     case notMounted(searched: [String])
+    /// No tracefs was mounted and mounting one at `path` failed (`EPERM` without root).
+    case mountFailed(path: String, errno: Errno)
 
     public var description: String {
         switch self {
         case .notMounted(let searched):
             "tracefs is not mounted (looked at \(searched.joined(separator: ", "))); "
                 + "mount it as root with 'mount -t tracefs nodev /sys/kernel/tracing'"
+        case .mountFailed(let path, let errno):
+            "tracefs is not mounted and mounting it at \(path) failed (\(errno)); "
+                + "run as root, or mount it first with 'mount -t tracefs nodev \(path)'"
         }
     }
 }

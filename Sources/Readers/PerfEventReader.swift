@@ -275,9 +275,7 @@ public final class PerfEventReader: @unchecked Sendable {
         defer { poller.endRead() }
         var count = 0
         for ring in rings {
-            while try ring.next(mapName: mapName, body) != nil {
-                count &+= 1
-            }
+            count &+= try ring.drain(mapName: mapName, body)
         }
         return count
     }

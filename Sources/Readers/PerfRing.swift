@@ -94,6 +94,40 @@ final class PerfRing: @unchecked Sendable {
         overwritable ? try nextBackward(mapName: mapName, body) : try nextForward(mapName: mapName, body)
     }
 
+    /// Hands every record available now to `body`; returns how many it handed over. The batch
+    /// form of ``next(mapName:_:)``: a forward ring's head is loaded and its tail stored once per
+    /// batch instead of once per record.
+    func drain(mapName: String, _ body: (PerfRecordView) -> Void) throws(ReaderError) -> Int {
+        var count = 0
+        guard !overwritable else {
+            while try next(mapName: mapName, body) != nil { count &+= 1 }
+            return count
+        }
+        var position = tail
+        // Also on a corrupt record: what was read before it is given back.
+        defer {
+            tail = position
+            cebpf_store_release_u64(base + PerfMetadataPage.dataTail, position)
+        }
+        while true {
+            let head = loadHead()
+            guard position < head else { return count }
+            while position < head {
+                let offset = Int(position & mask)
+                let type = data.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+                let length = Int(data.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self))
+                guard length >= 8, UInt64(length) <= head - position else {
+                    throw .corruptRecord(map: mapName, position: position, length: UInt64(length), ringSize: size)
+                }
+                let delivered = try withContiguousRecord(at: offset, length: length) { record throws(ReaderError) in
+                    try decode(record, type: type, position: position, mapName: mapName, body) != nil
+                }
+                position &+= UInt64(length)
+                if delivered { count &+= 1 }
+            }
+        }
+    }
+
     private func nextForward<Result>(mapName: String, _ body: (PerfRecordView) -> Result) throws(ReaderError) -> Result? {
         let head = loadHead()
         while tail < head {

@@ -1,3 +1,4 @@
+import EBPFSys
 import Glibc
 import Testing
 import TestSupport
@@ -31,6 +32,23 @@ struct TracefsTests {
         let path = try Tracefs.find()
         #expect(Tracefs.isMounted(at: path))
         #expect(access(path + "/uprobe_events", F_OK) == 0)
+    }
+
+    /// Unmounting to see it mount again would pull tracefs from under concurrent tests; the mount
+    /// itself runs in the execsnoop example's test on a machine that starts without tracefs.
+    @Test("findOrMount gives the mounted tracefs", .enabled(if: Privileges.canAdminister, "needs CAP_SYS_ADMIN to mount tracefs"))
+    func findOrMountGivesTheMountedTracefs() throws {
+        let first = try Tracefs.findOrMount()
+        #expect(Tracefs.isMounted(at: first.path))
+        let second = try Tracefs.findOrMount()
+        #expect(second.path == first.path)
+        #expect(!second.mountedNow)
+    }
+
+    @Test func mountFailedErrorSaysWhatToDo() {
+        let error = TracefsError.mountFailed(path: "/sys/kernel/tracing", errno: .notPermitted)
+        #expect(error.description.contains("run as root"))
+        #expect(error.description.contains("mount -t tracefs nodev /sys/kernel/tracing"))
     }
 
     @Test func aRegularDirectoryIsNotTracefs() {

@@ -8,6 +8,7 @@ import Glibc
 //     swift run -c release --package-path Benchmarks ebpf-bench btf [--iterations N]
 //     swift run -c release --package-path Benchmarks ebpf-bench elf [--iterations N] [--object PATH]
 //     swift run -c release --package-path Benchmarks ebpf-bench ringbuf [--iterations N]
+//     swift run -c release --package-path Benchmarks ebpf-bench perf [--iterations N]
 //     swift run -c release --package-path Benchmarks ebpf-bench maps [--iterations N]
 //     swift run -c release --package-path Benchmarks ebpf-bench collection-load [--iterations N] [--object PATH]
 
@@ -212,10 +213,12 @@ case "elf":
     runELF(iterations: iterations, objectPath: objectPath)
 case "ringbuf":
     runRingbuf(iterations: min(iterations, 15))
+case "perf":
+    runPerf(iterations: min(iterations, 15))
 case "maps":
     runMaps(iterations: min(iterations, 21))
 case "collection-load":
     runCollectionLoad(iterations: iterations, objectPath: objectPath)
 default:
-    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf, maps, collection-load")
+    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf, perf, maps, collection-load")
 }
