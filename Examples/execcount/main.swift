@@ -16,19 +16,10 @@ func writeLine(_ text: String, to descriptor: Int32) {
     _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
 }
 
+/// Tracepoints are found through tracefs: mounts it when nothing has (as root).
 func mountTracefsIfNeeded() throws {
-    if (try? Tracefs.find()) != nil { return }
-    guard geteuid() == 0 else { return }
-    let path = Tracefs.standardPaths[0]
-    guard mount("nodev", path, "tracefs", 0, nil) == 0 else {
-        throw ExampleError("mounting tracefs at \(path) failed: \(String(cString: strerror(errno)))")
-    }
-    message("tracefs was not mounted; mounted it at \(path)")
-}
-
-struct ExampleError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+    let tracefs = try Tracefs.findOrMount()
+    if tracefs.mountedNow { message("tracefs was not mounted; mounted it at \(tracefs.path)") }
 }
 
 /// The kprobe on sys_execve where the kernel has kprobes, the syscall tracepoint otherwise.

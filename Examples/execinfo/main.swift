@@ -18,10 +18,8 @@ func string<T>(fromCharacters tuple: T) -> String {
 }
 
 func main() throws {
-    if (try? Tracefs.find()) == nil, geteuid() == 0 {
-        let path = Tracefs.standardPaths[0]
-        if mount("nodev", path, "tracefs", 0, nil) == 0 { writeLine("tracefs was not mounted; mounted it at \(path)", to: STDERR_FILENO) }
-    }
+    let tracefs = try Tracefs.findOrMount()
+    if tracefs.mountedNow { writeLine("tracefs was not mounted; mounted it at \(tracefs.path)", to: STDERR_FILENO) }
     let objects = try loadExecinfoObjects()
     defer { try? objects.close() }
     let link = try Tracepoint(group: "sched", name: "sched_process_exec", program: objects.recordExec)
