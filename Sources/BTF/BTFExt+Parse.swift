@@ -40,33 +40,49 @@ extension BTFExt {
         }
         self.init(byteOrder: byteOrder)
         var sectionNames: [UInt32: String] = [:]
+        // Each run of records is bounds-checked once as a whole (``ExtParser/records``), so the
+        // fields of a record are read unchecked; only what a field means is checked here.
         let functions = try parser.subsection("func_info", header: 8, minimumRecord: 8, headerLength: headerLength)
-        funcInfos = try parser.records(functions, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFFuncInfo in
+        funcInfos = try parser.records(functions, sectionNames: &sectionNames) { (words, record) throws(BTFExtError) -> BTFFuncInfo in
             BTFFuncInfo(
-                instructionOffset: try parser.instructionOffset(record, in: "func_info"),
-                type: try parser.typeID(record + 4, in: "func_info"))
+                instructionOffset: try parser.instructionOffset(words[record], at: record, in: "func_info"),
+                type: try parser.typeID(words[record + 4], at: record + 4, in: "func_info"))
         }
         let lineText = BTFLineText(spec: spec)
         let lines = try parser.subsection("line_info", header: 16, minimumRecord: 16, headerLength: headerLength)
-        lineInfos = try parser.records(lines, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFLineInfo in
-            let lineAndColumn = try parser.word(record + 12, in: "line_info")
+        lineInfos = try parser.records(lines, sectionNames: &sectionNames) { (words, record) throws(BTFExtError) -> BTFLineInfo in
+            let lineAndColumn = words[record + 12]
             return BTFLineInfo(
-                instructionOffset: try parser.instructionOffset(record, in: "line_info"),
-                text: lineText, fileName: try parser.stringOffset(record + 4, in: "line_info"),
-                line: try parser.stringOffset(record + 8, in: "line_info"),
+                instructionOffset: try parser.instructionOffset(words[record], at: record, in: "line_info"),
+                text: lineText, fileName: try parser.stringOffset(words[record + 4], at: record + 4, in: "line_info"),
+                line: try parser.stringOffset(words[record + 8], at: record + 8, in: "line_info"),
                 lineNumber: lineAndColumn >> 10, column: lineAndColumn & 0x3FF)
         }
         if headerLength >= UInt32(Self.headerSizeWithCoreRelocations) {
             let relocations = try parser.subsection(
                 "core_relo", header: 24, minimumRecord: 16, headerLength: headerLength)
-            coreRelocations = try parser.records(relocations, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFCoreRelocation in
+            coreRelocations = try parser.records(relocations, sectionNames: &sectionNames) { (words, record) throws(BTFExtError) -> BTFCoreRelocation in
                 BTFCoreRelocation(
-                    instructionOffset: try parser.instructionOffset(record, in: "core_relo"),
-                    type: try parser.typeID(record + 4, in: "core_relo"),
-                    accessString: try parser.string(record + 8, in: "core_relo"),
-                    kind: BTFCoreRelocationKind(rawValue: try parser.word(record + 12, in: "core_relo")))
+                    instructionOffset: try parser.instructionOffset(words[record], at: record, in: "core_relo"),
+                    type: try parser.typeID(words[record + 4], at: record + 4, in: "core_relo"),
+                    accessString: try parser.string(words[record + 8], at: record + 8, in: "core_relo"),
+                    kind: BTFCoreRelocationKind(rawValue: words[record + 12]))
             }
         }
+    }
+}
+
+/// The 32-bit words of a `.BTF.ext` section read in place, for callers that checked the bounds of
+/// a whole run of records first.
+struct ExtWords {
+    let base: UnsafeRawPointer
+    let isBigEndian: Bool
+
+    /// The word at byte `offset` of the section; the caller checked that `offset + 4` is inside.
+    @inline(__always)
+    subscript(offset: Int) -> UInt32 {
+        let raw = base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        return isBigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw)
     }
 }
 
@@ -92,7 +108,10 @@ struct ExtParser {
     }
 
     func string(_ field: Int, in subsection: String) throws(BTFExtError) -> String {
-        let offset = try word(field, in: subsection)
+        try string(try word(field, in: subsection), at: field, in: subsection)
+    }
+
+    func string(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> String {
         guard let string = spec.string(at: offset) else {
             throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
         }
@@ -100,24 +119,21 @@ struct ExtParser {
     }
 
     /// A string's offset, checked to lie in the `.BTF` strings, for records that decode it later.
-    func stringOffset(_ field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
-        let offset = try word(field, in: subsection)
+    func stringOffset(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
         guard spec.cString(at: offset) != nil else {
             throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
         }
         return offset
     }
 
-    func typeID(_ field: Int, in subsection: String) throws(BTFExtError) -> BTFTypeID {
-        let id = try word(field, in: subsection)
+    func typeID(_ id: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> BTFTypeID {
         guard id < spec.typeCount else {
             throw .typeIDOutOfRange(subsection: subsection, offset: field, type: BTFTypeID(id), typeCount: spec.typeCount)
         }
         return BTFTypeID(id)
     }
 
-    func instructionOffset(_ field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
-        let offset = try word(field, in: subsection)
+    func instructionOffset(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
         guard offset % 8 == 0 else {
             throw .misalignedInstructionOffset(subsection: subsection, offset: field, instructionOffset: offset)
         }
@@ -147,7 +163,8 @@ struct ExtParser {
     /// which gets each record's offset. `sectionNames` remembers the names already decoded: the
     /// three subsections name the same code sections.
     func records<Record>(
-        _ subsection: ExtSubsection?, sectionNames: inout [UInt32: String], _ decode: (Int) throws(BTFExtError) -> Record
+        _ subsection: ExtSubsection?, sectionNames: inout [UInt32: String],
+        _ decode: (ExtWords, Int) throws(BTFExtError) -> Record
     ) throws(BTFExtError) -> [String: [Record]] {
         guard let subsection else { return [:] }
         var result = [String: [Record]](minimumCapacity: sectionCount(subsection))
@@ -171,16 +188,28 @@ struct ExtParser {
             guard needed <= UInt64(available) else {
                 throw .truncatedRecords(subsection: subsection.name, offset: position, needed: needed, available: available)
             }
-            var records: [Record] = []
-            records.reserveCapacity(Int(count))
-            var record = position + 8
-            for _ in 0..<count {
-                records.append(try decode(record))
-                record += subsection.recordSize
+            // The whole run lies inside the subsection (checked just above), and every record is
+            // at least as long as the fields `decode` reads.
+            let first = position + 8
+            // `withUnsafeBytes` of a slice only rethrows untyped errors, hence the `Result`.
+            let decoded = reader.bytes.withUnsafeBytes { buffer in
+                Result { () throws(BTFExtError) -> [Record] in
+                    guard let base = buffer.baseAddress else { return [] }
+                    let words = ExtWords(base: base, isBigEndian: reader.byteOrder == .bigEndian)
+                    var records: [Record] = []
+                    records.reserveCapacity(Int(count))
+                    var record = first
+                    for _ in 0..<count {
+                        records.append(try decode(words, record))
+                        record += subsection.recordSize
+                    }
+                    return records
+                }
             }
+            let records = try decoded.get()
             // One hash per run; a section's first run is moved in rather than copied.
             Self.place(records, into: &result[sectionName, default: []])
-            position = record
+            position = first + Int(needed)
         }
         return result
     }

@@ -303,30 +303,35 @@ struct RecordCursor<Record: InstructionOffsetRecord> {
 
     init(_ records: [Record]) {
         // Clang writes the records in offset order; sort only when a file does not.
-        var isSorted = true
-        var index = 1
-        while index < records.count {
-            if records[index - 1].instructionOffset > records[index].instructionOffset {
-                isSorted = false
-                break
+        let isSorted = records.withUnsafeBufferPointer { buffer in
+            var index = 1
+            while index < buffer.count {
+                if buffer[index - 1].instructionOffset > buffer[index].instructionOffset { return false }
+                index += 1
             }
-            index += 1
+            return true
         }
         self.records = isSorted ? records : records.sorted { $0.instructionOffset < $1.instructionOffset }
     }
 
     /// The records in `lower..<upper`, rebased to `lower`; earlier records not yet taken are dropped.
     mutating func take(_ lower: UInt32, _ upper: UInt32) -> [Record] {
-        while position < records.count, records[position].instructionOffset < lower { position += 1 }
-        let first = position
-        while position < records.count, records[position].instructionOffset < upper { position += 1 }
-        guard position > first else { return [] }
-        var taken: [Record] = []
-        taken.reserveCapacity(position - first)
-        for index in first..<position {
-            var record = records[index]
-            record.instructionOffset -= lower
-            taken.append(record)
+        let (first, end) = records.withUnsafeBufferPointer { buffer in
+            var position = self.position
+            while position < buffer.count, buffer[position].instructionOffset < lower { position += 1 }
+            let first = position
+            while position < buffer.count, buffer[position].instructionOffset < upper { position += 1 }
+            return (first, position)
+        }
+        position = end
+        guard end > first else { return [] }
+        // A section with one function takes all its records unchanged: share them.
+        if lower == 0, first == 0, end == records.count { return records }
+        var taken = Array(records[first..<end])
+        if lower != 0 {
+            taken.withUnsafeMutableBufferPointer { buffer in
+                for index in buffer.indices { buffer[index].instructionOffset -= lower }
+            }
         }
         return taken
     }
