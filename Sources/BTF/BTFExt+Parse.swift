@@ -15,8 +15,42 @@ extension BTFExt {
     /// Parses a `.BTF.ext` section, resolving its strings and type ids against `spec`, the
     /// object's `.BTF` section.
     public init(bytes: ArraySlice<UInt8>, spec: BTFSpec) throws(BTFExtError) {
-        guard bytes.count >= Self.minimumHeaderSize else {
-            throw .truncatedHeader(available: bytes.count, needed: Self.minimumHeaderSize)
+        let sections = try BTFExtSections(bytes: bytes, spec: spec)
+        self.init(byteOrder: sections.byteOrder)
+        funcInfos = Self.byName(sections.names, sections.funcInfoRuns)
+        lineInfos = Self.byName(sections.names, sections.lineInfoRuns)
+        coreRelocations = Self.byName(sections.names, sections.coreRelocationRuns)
+    }
+
+    /// The records of every section that has a run in a subsection (possibly an empty one).
+    private static func byName<Record>(_ names: [String], _ runs: [[Record]?]) -> [String: [Record]] {
+        var result = [String: [Record]](minimumCapacity: runs.count)
+        for (index, records) in runs.enumerated() {
+            if let records { result[names[index]] = records }
+        }
+        return result
+    }
+}
+
+/// The records of a `.BTF.ext` section grouped by code section, the sections numbered in the order
+/// the section first names them. The object reader finds a code section's records by position
+/// here instead of hashing its name three times in ``BTFExt``'s dictionaries.
+package struct BTFExtSections: Sendable {
+    /// The byte order the section was written in.
+    package let byteOrder: BTFByteOrder
+    /// The code section names, each once.
+    package private(set) var names: [String] = []
+    /// Per name (same index), the section's records in each subsection; nil when the subsection
+    /// has no run for the section.
+    package private(set) var funcInfoRuns: [[BTFFuncInfo]?] = []
+    package private(set) var lineInfoRuns: [[BTFLineInfo]?] = []
+    package private(set) var coreRelocationRuns: [[BTFCoreRelocation]?] = []
+
+    /// Parses a `.BTF.ext` section, resolving its strings and type ids against `spec`, the
+    /// object's `.BTF` section.
+    package init(bytes: ArraySlice<UInt8>, spec: BTFSpec) throws(BTFExtError) {
+        guard bytes.count >= BTFExt.minimumHeaderSize else {
+            throw .truncatedHeader(available: bytes.count, needed: BTFExt.minimumHeaderSize)
         }
         let first = bytes[bytes.startIndex]
         let second = bytes[bytes.startIndex + 1]
@@ -35,22 +69,22 @@ extension BTFExt {
         let version = bytes[bytes.startIndex + 2]
         guard version == 1 else { throw .unsupportedVersion(version) }
         let headerLength = try parser.word(4, in: "header")
-        guard headerLength >= UInt32(Self.minimumHeaderSize), UInt64(headerLength) <= UInt64(bytes.count) else {
+        guard headerLength >= UInt32(BTFExt.minimumHeaderSize), UInt64(headerLength) <= UInt64(bytes.count) else {
             throw .badHeaderLength(headerLength, available: bytes.count)
         }
-        self.init(byteOrder: byteOrder)
-        var sectionNames: [UInt32: String] = [:]
+        self.byteOrder = byteOrder
+        var sectionNames = ExtSectionNames()
         // Each run of records is bounds-checked once as a whole (``ExtParser/records``), so the
         // fields of a record are read unchecked; only what a field means is checked here.
         let functions = try parser.subsection("func_info", header: 8, minimumRecord: 8, headerLength: headerLength)
-        funcInfos = try parser.records(functions, sectionNames: &sectionNames) { (words, record) throws(BTFExtError) -> BTFFuncInfo in
+        try parser.records(functions, sectionNames: &sectionNames, into: &funcInfoRuns) { (words, record) throws(BTFExtError) -> BTFFuncInfo in
             BTFFuncInfo(
                 instructionOffset: try parser.instructionOffset(words[record], at: record, in: "func_info"),
                 type: try parser.typeID(words[record + 4], at: record + 4, in: "func_info"))
         }
         let lineText = BTFLineText(spec: spec)
         let lines = try parser.subsection("line_info", header: 16, minimumRecord: 16, headerLength: headerLength)
-        lineInfos = try parser.records(lines, sectionNames: &sectionNames) { (words, record) throws(BTFExtError) -> BTFLineInfo in
+        try parser.records(lines, sectionNames: &sectionNames, into: &lineInfoRuns) { (words, record) throws(BTFExtError) -> BTFLineInfo in
             let lineAndColumn = words[record + 12]
             return BTFLineInfo(
                 instructionOffset: try parser.instructionOffset(words[record], at: record, in: "line_info"),
@@ -58,10 +92,10 @@ extension BTFExt {
                 line: try parser.stringOffset(words[record + 8], at: record + 8, in: "line_info"),
                 lineNumber: lineAndColumn >> 10, column: lineAndColumn & 0x3FF)
         }
-        if headerLength >= UInt32(Self.headerSizeWithCoreRelocations) {
+        if headerLength >= UInt32(BTFExt.headerSizeWithCoreRelocations) {
             let relocations = try parser.subsection(
                 "core_relo", header: 24, minimumRecord: 16, headerLength: headerLength)
-            coreRelocations = try parser.records(relocations, sectionNames: &sectionNames) { (words, record) throws(BTFExtError) -> BTFCoreRelocation in
+            try parser.records(relocations, sectionNames: &sectionNames, into: &coreRelocationRuns) { (words, record) throws(BTFExtError) -> BTFCoreRelocation in
                 BTFCoreRelocation(
                     instructionOffset: try parser.instructionOffset(words[record], at: record, in: "core_relo"),
                     type: try parser.typeID(words[record + 4], at: record + 4, in: "core_relo"),
@@ -69,8 +103,50 @@ extension BTFExt {
                     kind: BTFCoreRelocationKind(rawValue: words[record + 12]))
             }
         }
+        names = sectionNames.names
+        funcInfoRuns += Array(repeating: nil, count: names.count - funcInfoRuns.count)
+        lineInfoRuns += Array(repeating: nil, count: names.count - lineInfoRuns.count)
+        coreRelocationRuns += Array(repeating: nil, count: names.count - coreRelocationRuns.count)
+    }
+
+    /// The records of section `index` of ``names``.
+    package func records(ofSection index: Int) -> ([BTFFuncInfo], [BTFLineInfo], [BTFCoreRelocation]) {
+        (funcInfoRuns[index] ?? [], lineInfoRuns[index] ?? [], coreRelocationRuns[index] ?? [])
     }
 }
+
+/// The code section names of a `.BTF.ext` section, numbered as they are first met. Each string
+/// offset is decoded and hashed once; two offsets of equal strings get the same number.
+struct ExtSectionNames {
+    private(set) var names: [String] = []
+    private var byOffset: [UInt32: Int] = [:]
+    private var byName: [String: Int] = [:]
+
+    /// Room for `count` names in all, so that the tables are not rehashed as they grow.
+    mutating func reserveCapacity(_ count: Int) {
+        guard count > names.count else { return }
+        names.reserveCapacity(count)
+        byOffset.reserveCapacity(count)
+        byName.reserveCapacity(count)
+    }
+
+    mutating func index(ofNameAt offset: UInt32, decode: () throws(BTFExtError) -> String) throws(BTFExtError) -> Int {
+        if let known = byOffset[offset] { return known }
+        let name = try decode()
+        let index: Int
+        if let known = byName[name] {
+            index = known
+        } else {
+            index = names.count
+            names.append(name)
+            byName[name] = index
+        }
+        byOffset[offset] = index
+        return index
+    }
+}
+
+
 
 /// The 32-bit words of a `.BTF.ext` section read in place, for callers that checked the bounds of
 /// a whole run of records first.
@@ -160,14 +236,17 @@ struct ExtParser {
     }
 
     /// Reads every `btf_ext_info_sec` of a subsection and decodes its records with `decode`,
-    /// which gets each record's offset. `sectionNames` remembers the names already decoded: the
-    /// three subsections name the same code sections.
+    /// which gets the section's words and each record's offset. Runs go to `table` at their
+    /// section's number in `sectionNames` (the three subsections name the same code sections);
+    /// runs of one section are joined in file order.
     func records<Record>(
-        _ subsection: ExtSubsection?, sectionNames: inout [UInt32: String],
+        _ subsection: ExtSubsection?, sectionNames: inout ExtSectionNames, into table: inout [[Record]?],
         _ decode: (ExtWords, Int) throws(BTFExtError) -> Record
-    ) throws(BTFExtError) -> [String: [Record]] {
-        guard let subsection else { return [:] }
-        var result = [String: [Record]](minimumCapacity: sectionCount(subsection))
+    ) throws(BTFExtError) {
+        guard let subsection else { return }
+        let runs = runCount(subsection)
+        sectionNames.reserveCapacity(runs)
+        table.reserveCapacity(runs)
         var position = subsection.start
         while position < subsection.end {
             guard subsection.end - position >= 8 else {
@@ -175,12 +254,9 @@ struct ExtParser {
                     subsection: subsection.name, offset: position, needed: 8, available: subsection.end - position)
             }
             let nameOffset = try word(position, in: subsection.name)
-            let sectionName: String
-            if let known = sectionNames[nameOffset] {
-                sectionName = known
-            } else {
-                sectionName = try string(position, in: subsection.name)
-                sectionNames[nameOffset] = sectionName
+            let runStart = position
+            let section = try sectionNames.index(ofNameAt: nameOffset) { () throws(BTFExtError) -> String in
+                try string(nameOffset, at: runStart, in: subsection.name)
             }
             let count = try word(position + 4, in: subsection.name)
             let needed = UInt64(count) * UInt64(subsection.recordSize)
@@ -207,24 +283,22 @@ struct ExtParser {
                 }
             }
             let records = try decoded.get()
-            // One hash per run; a section's first run is moved in rather than copied.
-            Self.place(records, into: &result[sectionName, default: []])
+            if table.count <= section {
+                table += Array(repeating: nil, count: section + 1 - table.count)
+            }
+            // A section's first run is moved in rather than copied.
+            if table[section] == nil {
+                table[section] = records
+            } else {
+                table[section]?.append(contentsOf: records)
+            }
             position = first + Int(needed)
-        }
-        return result
-    }
-
-    private static func place<Record>(_ records: [Record], into slot: inout [Record]) {
-        if slot.isEmpty {
-            slot = records
-        } else {
-            slot.append(contentsOf: records)
         }
     }
 
     /// How many `btf_ext_info_sec` headers a subsection has, counted up to the first one that does
-    /// not fit (which ``records(_:sectionNames:_:)`` then reports), to size the result once.
-    private func sectionCount(_ subsection: ExtSubsection) -> Int {
+    /// not fit (which ``records(_:sectionNames:into:_:)`` then reports), to size tables once.
+    private func runCount(_ subsection: ExtSubsection) -> Int {
         var count = 0
         var position = subsection.start
         while subsection.end - position >= 8, let records = try? word(position + 4, in: subsection.name) {

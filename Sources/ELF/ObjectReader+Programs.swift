@@ -13,6 +13,15 @@ extension ObjectReader {
     /// each section into its functions: those of `.text` become subprograms, those of any other
     /// code section entry programs typed by the section name (``ProgramSection``).
     mutating func readPrograms() throws(BPFObjectError) {
+        // Sized once: growing a dictionary hashes every name again.
+        var entryFunctions = 0
+        var libraryFunctions = 0
+        for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
+            let count = functionsBySection[section.index]?.count ?? 0
+            if section.name == ".text" { libraryFunctions += count } else { entryFunctions += count }
+        }
+        spec.programs.reserveCapacity(spec.programs.count + entryFunctions)
+        spec.subprograms.reserveCapacity(spec.subprograms.count + libraryFunctions)
         for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
             let bytes = try contents(of: section)
             let functions = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }
@@ -78,7 +87,7 @@ extension ObjectReader {
                 }
             }
 
-            var extRecords = ExtRecords(ext: ext, section: section.name)
+            var extRecords = extRecords(ofSection: section.name)
             let isLibrary = section.name == ".text"
             let sectionInfo = isLibrary ? ProgramSection(type: .unspec) : ProgramSection(sectionName: section.name)
             for (position, function) in functions.enumerated() {
@@ -96,14 +105,15 @@ extension ObjectReader {
                     flags: sectionInfo.flags, license: object.license ?? "",
                     kernelVersion: object.kernelVersion ?? 0, instructions: bodies[position],
                     functionInfos: functionInfos, lineInfos: lineInfos, coreRelocations: coreRelocations)
-                guard spec.programs.index(forKey: name) == nil, spec.subprograms.index(forKey: name) == nil else {
-                    throw .duplicateName(kind: "function", name: name)
-                }
-                if isLibrary {
-                    spec.subprograms[name] = program
-                } else {
-                    spec.programs[name] = program
-                }
+                // A name already in the other table is a duplicate, and so is one the insertion
+                // replaced (the spec is thrown away then).
+                let isDuplicate =
+                    isLibrary
+                    ? (!spec.programs.isEmpty && spec.programs.index(forKey: name) != nil)
+                        || spec.subprograms.updateValue(program, forKey: name) != nil
+                    : (!spec.subprograms.isEmpty && spec.subprograms.index(forKey: name) != nil)
+                        || spec.programs.updateValue(program, forKey: name) != nil
+                guard !isDuplicate else { throw .duplicateName(kind: "function", name: name) }
             }
         }
     }
@@ -269,10 +279,10 @@ struct ExtRecords {
     private var lines: RecordCursor<BTFLineInfo>
     private var relocations: RecordCursor<BTFCoreRelocation>
 
-    init(ext: BTFExt?, section: String) {
-        functions = RecordCursor(ext?.funcInfos[section] ?? [])
-        lines = RecordCursor(ext?.lineInfos[section] ?? [])
-        relocations = RecordCursor(ext?.coreRelocations[section] ?? [])
+    init(_ records: ([BTFFuncInfo], [BTFLineInfo], [BTFCoreRelocation]) = ([], [], [])) {
+        functions = RecordCursor(records.0)
+        lines = RecordCursor(records.1)
+        relocations = RecordCursor(records.2)
     }
 
     /// The records in `start..<end` (bytes), rebased to `start`; records before `start` that no
