@@ -196,7 +196,7 @@ struct ExtParser {
 
     /// A string's offset, checked to lie in the `.BTF` strings, for records that decode it later.
     func stringOffset(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
-        guard spec.cString(at: offset) != nil else {
+        guard spec.containsString(at: offset) else {
             throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
         }
         return offset
@@ -244,6 +244,7 @@ struct ExtParser {
         _ decode: (ExtWords, Int) throws(BTFExtError) -> Record
     ) throws(BTFExtError) {
         guard let subsection else { return }
+        let subsectionName = subsection.name
         let runs = runCount(subsection)
         sectionNames.reserveCapacity(runs)
         table.reserveCapacity(runs)
@@ -256,7 +257,7 @@ struct ExtParser {
             let nameOffset = try word(position, in: subsection.name)
             let runStart = position
             let section = try sectionNames.index(ofNameAt: nameOffset) { () throws(BTFExtError) -> String in
-                try string(nameOffset, at: runStart, in: subsection.name)
+                try string(nameOffset, at: runStart, in: subsectionName)
             }
             let count = try word(position + 4, in: subsection.name)
             let needed = UInt64(count) * UInt64(subsection.recordSize)
@@ -267,6 +268,7 @@ struct ExtParser {
             // The whole run lies inside the subsection (checked just above), and every record is
             // at least as long as the fields `decode` reads.
             let first = position + 8
+            let recordSize = subsection.recordSize
             // `withUnsafeBytes` of a slice only rethrows untyped errors, hence the `Result`.
             let decoded = reader.bytes.withUnsafeBytes { buffer in
                 Result { () throws(BTFExtError) -> [Record] in
@@ -277,15 +279,13 @@ struct ExtParser {
                     var record = first
                     for _ in 0..<count {
                         records.append(try decode(words, record))
-                        record += subsection.recordSize
+                        record += recordSize
                     }
                     return records
                 }
             }
             let records = try decoded.get()
-            if table.count <= section {
-                table += Array(repeating: nil, count: section + 1 - table.count)
-            }
+            while table.count <= section { table.append(nil) }
             // A section's first run is moved in rather than copied.
             if table[section] == nil {
                 table[section] = records

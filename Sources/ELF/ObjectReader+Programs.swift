@@ -68,11 +68,13 @@ extension ObjectReader {
                 try relocate(&bodies[function][index], relocation: relocation, in: section)
                 relocated[function][index] = true
             }
+            // Read once: a static constant of another module is reached through an accessor.
+            let functionAddress = LoadImmediateSource.function
             for function in bodies.indices {
                 let base = Int64(functions[function].key) / Int64(Instruction.slotSize)
                 for index in bodies[function].indices where !relocated[function][index] {
                     // Read fields in place: copying every instruction would retain its strings.
-                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == .function
+                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == functionAddress
                     else { continue }
                     let slot = base + Int64(tables[function].slot(ofIndex: index)) + 1
                     let targetSlot = slot + Int64(bodies[function][index].immediate32)
