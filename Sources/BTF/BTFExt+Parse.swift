@@ -15,8 +15,42 @@ extension BTFExt {
     /// Parses a `.BTF.ext` section, resolving its strings and type ids against `spec`, the
     /// object's `.BTF` section.
     public init(bytes: ArraySlice<UInt8>, spec: BTFSpec) throws(BTFExtError) {
-        guard bytes.count >= Self.minimumHeaderSize else {
-            throw .truncatedHeader(available: bytes.count, needed: Self.minimumHeaderSize)
+        let sections = try BTFExtSections(bytes: bytes, spec: spec)
+        self.init(byteOrder: sections.byteOrder)
+        funcInfos = Self.byName(sections.names, sections.funcInfoRuns)
+        lineInfos = Self.byName(sections.names, sections.lineInfoRuns)
+        coreRelocations = Self.byName(sections.names, sections.coreRelocationRuns)
+    }
+
+    /// The records of every section that has a run in a subsection (possibly an empty one).
+    private static func byName<Record>(_ names: [String], _ runs: [[Record]?]) -> [String: [Record]] {
+        var result = [String: [Record]](minimumCapacity: runs.count)
+        for (index, records) in runs.enumerated() {
+            if let records { result[names[index]] = records }
+        }
+        return result
+    }
+}
+
+/// The records of a `.BTF.ext` section grouped by code section, the sections numbered in the order
+/// the section first names them. The object reader finds a code section's records by position
+/// here instead of hashing its name three times in ``BTFExt``'s dictionaries.
+package struct BTFExtSections: Sendable {
+    /// The byte order the section was written in.
+    package let byteOrder: BTFByteOrder
+    /// The code section names, each once.
+    package private(set) var names: [String] = []
+    /// Per name (same index), the section's records in each subsection; nil when the subsection
+    /// has no run for the section.
+    package private(set) var funcInfoRuns: [[BTFFuncInfo]?] = []
+    package private(set) var lineInfoRuns: [[BTFLineInfo]?] = []
+    package private(set) var coreRelocationRuns: [[BTFCoreRelocation]?] = []
+
+    /// Parses a `.BTF.ext` section, resolving its strings and type ids against `spec`, the
+    /// object's `.BTF` section.
+    package init(bytes: ArraySlice<UInt8>, spec: BTFSpec) throws(BTFExtError) {
+        guard bytes.count >= BTFExt.minimumHeaderSize else {
+            throw .truncatedHeader(available: bytes.count, needed: BTFExt.minimumHeaderSize)
         }
         let first = bytes[bytes.startIndex]
         let second = bytes[bytes.startIndex + 1]
@@ -35,38 +69,96 @@ extension BTFExt {
         let version = bytes[bytes.startIndex + 2]
         guard version == 1 else { throw .unsupportedVersion(version) }
         let headerLength = try parser.word(4, in: "header")
-        guard headerLength >= UInt32(Self.minimumHeaderSize), UInt64(headerLength) <= UInt64(bytes.count) else {
+        guard headerLength >= UInt32(BTFExt.minimumHeaderSize), UInt64(headerLength) <= UInt64(bytes.count) else {
             throw .badHeaderLength(headerLength, available: bytes.count)
         }
-        self.init(byteOrder: byteOrder)
-        var sectionNames: [UInt32: String] = [:]
+        self.byteOrder = byteOrder
+        var sectionNames = ExtSectionNames()
+        // Each run of records is bounds-checked once as a whole (``ExtParser/records``), so the
+        // fields of a record are read unchecked; only what a field means is checked here.
         let functions = try parser.subsection("func_info", header: 8, minimumRecord: 8, headerLength: headerLength)
-        funcInfos = try parser.records(functions, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFFuncInfo in
+        try parser.records(functions, sectionNames: &sectionNames, into: &funcInfoRuns) { (words, record) throws(BTFExtError) -> BTFFuncInfo in
             BTFFuncInfo(
-                instructionOffset: try parser.instructionOffset(record, in: "func_info"),
-                type: try parser.typeID(record + 4, in: "func_info"))
+                instructionOffset: try parser.instructionOffset(words[record], at: record, in: "func_info"),
+                type: try parser.typeID(words[record + 4], at: record + 4, in: "func_info"))
         }
         let lineText = BTFLineText(spec: spec)
         let lines = try parser.subsection("line_info", header: 16, minimumRecord: 16, headerLength: headerLength)
-        lineInfos = try parser.records(lines, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFLineInfo in
-            let lineAndColumn = try parser.word(record + 12, in: "line_info")
+        try parser.records(lines, sectionNames: &sectionNames, into: &lineInfoRuns) { (words, record) throws(BTFExtError) -> BTFLineInfo in
+            let lineAndColumn = words[record + 12]
             return BTFLineInfo(
-                instructionOffset: try parser.instructionOffset(record, in: "line_info"),
-                text: lineText, fileName: try parser.stringOffset(record + 4, in: "line_info"),
-                line: try parser.stringOffset(record + 8, in: "line_info"),
+                instructionOffset: try parser.instructionOffset(words[record], at: record, in: "line_info"),
+                text: lineText, fileName: try parser.stringOffset(words[record + 4], at: record + 4, in: "line_info"),
+                line: try parser.stringOffset(words[record + 8], at: record + 8, in: "line_info"),
                 lineNumber: lineAndColumn >> 10, column: lineAndColumn & 0x3FF)
         }
-        if headerLength >= UInt32(Self.headerSizeWithCoreRelocations) {
+        if headerLength >= UInt32(BTFExt.headerSizeWithCoreRelocations) {
             let relocations = try parser.subsection(
                 "core_relo", header: 24, minimumRecord: 16, headerLength: headerLength)
-            coreRelocations = try parser.records(relocations, sectionNames: &sectionNames) { (record: Int) throws(BTFExtError) -> BTFCoreRelocation in
+            try parser.records(relocations, sectionNames: &sectionNames, into: &coreRelocationRuns) { (words, record) throws(BTFExtError) -> BTFCoreRelocation in
                 BTFCoreRelocation(
-                    instructionOffset: try parser.instructionOffset(record, in: "core_relo"),
-                    type: try parser.typeID(record + 4, in: "core_relo"),
-                    accessString: try parser.string(record + 8, in: "core_relo"),
-                    kind: BTFCoreRelocationKind(rawValue: try parser.word(record + 12, in: "core_relo")))
+                    instructionOffset: try parser.instructionOffset(words[record], at: record, in: "core_relo"),
+                    type: try parser.typeID(words[record + 4], at: record + 4, in: "core_relo"),
+                    accessString: try parser.string(words[record + 8], at: record + 8, in: "core_relo"),
+                    kind: BTFCoreRelocationKind(rawValue: words[record + 12]))
             }
         }
+        names = sectionNames.names
+        funcInfoRuns += Array(repeating: nil, count: names.count - funcInfoRuns.count)
+        lineInfoRuns += Array(repeating: nil, count: names.count - lineInfoRuns.count)
+        coreRelocationRuns += Array(repeating: nil, count: names.count - coreRelocationRuns.count)
+    }
+
+    /// The records of section `index` of ``names``.
+    package func records(ofSection index: Int) -> ([BTFFuncInfo], [BTFLineInfo], [BTFCoreRelocation]) {
+        (funcInfoRuns[index] ?? [], lineInfoRuns[index] ?? [], coreRelocationRuns[index] ?? [])
+    }
+}
+
+/// The code section names of a `.BTF.ext` section, numbered as they are first met. Each string
+/// offset is decoded and hashed once; two offsets of equal strings get the same number.
+struct ExtSectionNames {
+    private(set) var names: [String] = []
+    private var byOffset: [UInt32: Int] = [:]
+    private var byName: [String: Int] = [:]
+
+    /// Room for `count` names in all, so that the tables are not rehashed as they grow.
+    mutating func reserveCapacity(_ count: Int) {
+        guard count > names.count else { return }
+        names.reserveCapacity(count)
+        byOffset.reserveCapacity(count)
+        byName.reserveCapacity(count)
+    }
+
+    mutating func index(ofNameAt offset: UInt32, decode: () throws(BTFExtError) -> String) throws(BTFExtError) -> Int {
+        if let known = byOffset[offset] { return known }
+        let name = try decode()
+        let index: Int
+        if let known = byName[name] {
+            index = known
+        } else {
+            index = names.count
+            names.append(name)
+            byName[name] = index
+        }
+        byOffset[offset] = index
+        return index
+    }
+}
+
+
+
+/// The 32-bit words of a `.BTF.ext` section read in place, for callers that checked the bounds of
+/// a whole run of records first.
+struct ExtWords {
+    let base: UnsafeRawPointer
+    let isBigEndian: Bool
+
+    /// The word at byte `offset` of the section; the caller checked that `offset + 4` is inside.
+    @inline(__always)
+    subscript(offset: Int) -> UInt32 {
+        let raw = base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        return isBigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw)
     }
 }
 
@@ -92,7 +184,10 @@ struct ExtParser {
     }
 
     func string(_ field: Int, in subsection: String) throws(BTFExtError) -> String {
-        let offset = try word(field, in: subsection)
+        try string(try word(field, in: subsection), at: field, in: subsection)
+    }
+
+    func string(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> String {
         guard let string = spec.string(at: offset) else {
             throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
         }
@@ -100,24 +195,21 @@ struct ExtParser {
     }
 
     /// A string's offset, checked to lie in the `.BTF` strings, for records that decode it later.
-    func stringOffset(_ field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
-        let offset = try word(field, in: subsection)
-        guard spec.cString(at: offset) != nil else {
+    func stringOffset(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
+        guard spec.containsString(at: offset) else {
             throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
         }
         return offset
     }
 
-    func typeID(_ field: Int, in subsection: String) throws(BTFExtError) -> BTFTypeID {
-        let id = try word(field, in: subsection)
+    func typeID(_ id: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> BTFTypeID {
         guard id < spec.typeCount else {
             throw .typeIDOutOfRange(subsection: subsection, offset: field, type: BTFTypeID(id), typeCount: spec.typeCount)
         }
         return BTFTypeID(id)
     }
 
-    func instructionOffset(_ field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
-        let offset = try word(field, in: subsection)
+    func instructionOffset(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
         guard offset % 8 == 0 else {
             throw .misalignedInstructionOffset(subsection: subsection, offset: field, instructionOffset: offset)
         }
@@ -144,13 +236,18 @@ struct ExtParser {
     }
 
     /// Reads every `btf_ext_info_sec` of a subsection and decodes its records with `decode`,
-    /// which gets each record's offset. `sectionNames` remembers the names already decoded: the
-    /// three subsections name the same code sections.
+    /// which gets the section's words and each record's offset. Runs go to `table` at their
+    /// section's number in `sectionNames` (the three subsections name the same code sections);
+    /// runs of one section are joined in file order.
     func records<Record>(
-        _ subsection: ExtSubsection?, sectionNames: inout [UInt32: String], _ decode: (Int) throws(BTFExtError) -> Record
-    ) throws(BTFExtError) -> [String: [Record]] {
-        guard let subsection else { return [:] }
-        var result = [String: [Record]](minimumCapacity: sectionCount(subsection))
+        _ subsection: ExtSubsection?, sectionNames: inout ExtSectionNames, into table: inout [[Record]?],
+        _ decode: (ExtWords, Int) throws(BTFExtError) -> Record
+    ) throws(BTFExtError) {
+        guard let subsection else { return }
+        let subsectionName = subsection.name
+        let runs = runCount(subsection)
+        sectionNames.reserveCapacity(runs)
+        table.reserveCapacity(runs)
         var position = subsection.start
         while position < subsection.end {
             guard subsection.end - position >= 8 else {
@@ -158,12 +255,9 @@ struct ExtParser {
                     subsection: subsection.name, offset: position, needed: 8, available: subsection.end - position)
             }
             let nameOffset = try word(position, in: subsection.name)
-            let sectionName: String
-            if let known = sectionNames[nameOffset] {
-                sectionName = known
-            } else {
-                sectionName = try string(position, in: subsection.name)
-                sectionNames[nameOffset] = sectionName
+            let runStart = position
+            let section = try sectionNames.index(ofNameAt: nameOffset) { () throws(BTFExtError) -> String in
+                try string(nameOffset, at: runStart, in: subsectionName)
             }
             let count = try word(position + 4, in: subsection.name)
             let needed = UInt64(count) * UInt64(subsection.recordSize)
@@ -171,31 +265,40 @@ struct ExtParser {
             guard needed <= UInt64(available) else {
                 throw .truncatedRecords(subsection: subsection.name, offset: position, needed: needed, available: available)
             }
-            var records: [Record] = []
-            records.reserveCapacity(Int(count))
-            var record = position + 8
-            for _ in 0..<count {
-                records.append(try decode(record))
-                record += subsection.recordSize
+            // The whole run lies inside the subsection (checked just above), and every record is
+            // at least as long as the fields `decode` reads.
+            let first = position + 8
+            let recordSize = subsection.recordSize
+            // `withUnsafeBytes` of a slice only rethrows untyped errors, hence the `Result`.
+            let decoded = reader.bytes.withUnsafeBytes { buffer in
+                Result { () throws(BTFExtError) -> [Record] in
+                    guard let base = buffer.baseAddress else { return [] }
+                    let words = ExtWords(base: base, isBigEndian: reader.byteOrder == .bigEndian)
+                    var records: [Record] = []
+                    records.reserveCapacity(Int(count))
+                    var record = first
+                    for _ in 0..<count {
+                        records.append(try decode(words, record))
+                        record += recordSize
+                    }
+                    return records
+                }
             }
-            // One hash per run; a section's first run is moved in rather than copied.
-            Self.place(records, into: &result[sectionName, default: []])
-            position = record
-        }
-        return result
-    }
-
-    private static func place<Record>(_ records: [Record], into slot: inout [Record]) {
-        if slot.isEmpty {
-            slot = records
-        } else {
-            slot.append(contentsOf: records)
+            let records = try decoded.get()
+            while table.count <= section { table.append(nil) }
+            // A section's first run is moved in rather than copied.
+            if table[section] == nil {
+                table[section] = records
+            } else {
+                table[section]?.append(contentsOf: records)
+            }
+            position = first + Int(needed)
         }
     }
 
     /// How many `btf_ext_info_sec` headers a subsection has, counted up to the first one that does
-    /// not fit (which ``records(_:sectionNames:_:)`` then reports), to size the result once.
-    private func sectionCount(_ subsection: ExtSubsection) -> Int {
+    /// not fit (which ``records(_:sectionNames:into:_:)`` then reports), to size tables once.
+    private func runCount(_ subsection: ExtSubsection) -> Int {
         var count = 0
         var position = subsection.start
         while subsection.end - position >= 8, let records = try? word(position + 4, in: subsection.name) {

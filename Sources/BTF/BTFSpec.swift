@@ -193,6 +193,14 @@ public final class BTFSpec: Sendable {
         return UnsafeRawPointer(storage.base + stringSectionStart + Int(local)).assumingMemoryBound(to: CChar.self)
     }
 
+    /// Whether `offset` names a string (``cString(at:)`` is not nil), without a call for offsets in
+    /// this spec's own strings: `.BTF.ext` checks two of them per line record.
+    @inline(__always)
+    func containsString(at offset: UInt32) -> Bool {
+        if offset >= firstStringOffset { return offset &- firstStringOffset < header.stringLength }
+        return base?.cString(at: offset) != nil
+    }
+
     /// The string at `offset` as a Swift string.
     public func string(at offset: UInt32) -> String? {
         guard let pointer = cString(at: offset) else { return nil }

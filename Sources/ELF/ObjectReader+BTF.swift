@@ -18,10 +18,28 @@ extension ObjectReader {
         guard let extSection = elf.section(named: ".BTF.ext") else { return }
         let extBytes = try contents(of: extSection)
         do {
-            ext = try BTFExt(bytes: extBytes, spec: btf)
+            ext = try BTFExtSections(bytes: extBytes, spec: btf)
         } catch {
             throw .btfExt(error)
         }
+    }
+
+    /// The `.BTF.ext` records of the code section `name`.
+    mutating func extRecords(ofSection name: String) -> ExtRecords {
+        guard let ext else { return ExtRecords() }
+        let names = ext.names
+        if extCursor < names.count, names[extCursor] == name {
+            defer { extCursor += 1 }
+            return ExtRecords(ext.records(ofSection: extCursor))
+        }
+        if extIndex == nil {
+            var index = [String: Int](minimumCapacity: names.count)
+            for (position, sectionName) in names.enumerated() { index[sectionName] = position }
+            extIndex = index
+        }
+        guard let found = extIndex?[name] else { return ExtRecords() }
+        extCursor = found + 1
+        return ExtRecords(ext.records(ofSection: found))
     }
 
     /// The `DATASEC` named `name`, if the object's BTF has one.

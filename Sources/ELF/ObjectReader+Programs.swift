@@ -13,6 +13,15 @@ extension ObjectReader {
     /// each section into its functions: those of `.text` become subprograms, those of any other
     /// code section entry programs typed by the section name (``ProgramSection``).
     mutating func readPrograms() throws(BPFObjectError) {
+        // Sized once: growing a dictionary hashes every name again.
+        var entryFunctions = 0
+        var libraryFunctions = 0
+        for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
+            let count = functionsBySection[section.index]?.count ?? 0
+            if section.name == ".text" { libraryFunctions += count } else { entryFunctions += count }
+        }
+        spec.programs.reserveCapacity(spec.programs.count + entryFunctions)
+        spec.subprograms.reserveCapacity(spec.subprograms.count + libraryFunctions)
         for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
             let bytes = try contents(of: section)
             let functions = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }
@@ -59,11 +68,13 @@ extension ObjectReader {
                 try relocate(&bodies[function][index], relocation: relocation, in: section)
                 relocated[function][index] = true
             }
+            // Read once: a static constant of another module is reached through an accessor.
+            let functionAddress = LoadImmediateSource.function
             for function in bodies.indices {
                 let base = Int64(functions[function].key) / Int64(Instruction.slotSize)
                 for index in bodies[function].indices where !relocated[function][index] {
                     // Read fields in place: copying every instruction would retain its strings.
-                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == .function
+                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == functionAddress
                     else { continue }
                     let slot = base + Int64(tables[function].slot(ofIndex: index)) + 1
                     let targetSlot = slot + Int64(bodies[function][index].immediate32)
@@ -78,7 +89,7 @@ extension ObjectReader {
                 }
             }
 
-            var extRecords = ExtRecords(ext: ext, section: section.name)
+            var extRecords = extRecords(ofSection: section.name)
             let isLibrary = section.name == ".text"
             let sectionInfo = isLibrary ? ProgramSection(type: .unspec) : ProgramSection(sectionName: section.name)
             for (position, function) in functions.enumerated() {
@@ -96,14 +107,15 @@ extension ObjectReader {
                     flags: sectionInfo.flags, license: object.license ?? "",
                     kernelVersion: object.kernelVersion ?? 0, instructions: bodies[position],
                     functionInfos: functionInfos, lineInfos: lineInfos, coreRelocations: coreRelocations)
-                guard spec.programs.index(forKey: name) == nil, spec.subprograms.index(forKey: name) == nil else {
-                    throw .duplicateName(kind: "function", name: name)
-                }
-                if isLibrary {
-                    spec.subprograms[name] = program
-                } else {
-                    spec.programs[name] = program
-                }
+                // A name already in the other table is a duplicate, and so is one the insertion
+                // replaced (the spec is thrown away then).
+                let isDuplicate =
+                    isLibrary
+                    ? (!spec.programs.isEmpty && spec.programs.index(forKey: name) != nil)
+                        || spec.subprograms.updateValue(program, forKey: name) != nil
+                    : (!spec.subprograms.isEmpty && spec.subprograms.index(forKey: name) != nil)
+                        || spec.programs.updateValue(program, forKey: name) != nil
+                guard !isDuplicate else { throw .duplicateName(kind: "function", name: name) }
             }
         }
     }
@@ -269,10 +281,10 @@ struct ExtRecords {
     private var lines: RecordCursor<BTFLineInfo>
     private var relocations: RecordCursor<BTFCoreRelocation>
 
-    init(ext: BTFExt?, section: String) {
-        functions = RecordCursor(ext?.funcInfos[section] ?? [])
-        lines = RecordCursor(ext?.lineInfos[section] ?? [])
-        relocations = RecordCursor(ext?.coreRelocations[section] ?? [])
+    init(_ records: ([BTFFuncInfo], [BTFLineInfo], [BTFCoreRelocation]) = ([], [], [])) {
+        functions = RecordCursor(records.0)
+        lines = RecordCursor(records.1)
+        relocations = RecordCursor(records.2)
     }
 
     /// The records in `start..<end` (bytes), rebased to `start`; records before `start` that no
@@ -303,30 +315,35 @@ struct RecordCursor<Record: InstructionOffsetRecord> {
 
     init(_ records: [Record]) {
         // Clang writes the records in offset order; sort only when a file does not.
-        var isSorted = true
-        var index = 1
-        while index < records.count {
-            if records[index - 1].instructionOffset > records[index].instructionOffset {
-                isSorted = false
-                break
+        let isSorted = records.withUnsafeBufferPointer { buffer in
+            var index = 1
+            while index < buffer.count {
+                if buffer[index - 1].instructionOffset > buffer[index].instructionOffset { return false }
+                index += 1
             }
-            index += 1
+            return true
         }
         self.records = isSorted ? records : records.sorted { $0.instructionOffset < $1.instructionOffset }
     }
 
     /// The records in `lower..<upper`, rebased to `lower`; earlier records not yet taken are dropped.
     mutating func take(_ lower: UInt32, _ upper: UInt32) -> [Record] {
-        while position < records.count, records[position].instructionOffset < lower { position += 1 }
-        let first = position
-        while position < records.count, records[position].instructionOffset < upper { position += 1 }
-        guard position > first else { return [] }
-        var taken: [Record] = []
-        taken.reserveCapacity(position - first)
-        for index in first..<position {
-            var record = records[index]
-            record.instructionOffset -= lower
-            taken.append(record)
+        let (first, end) = records.withUnsafeBufferPointer { buffer in
+            var position = self.position
+            while position < buffer.count, buffer[position].instructionOffset < lower { position += 1 }
+            let first = position
+            while position < buffer.count, buffer[position].instructionOffset < upper { position += 1 }
+            return (first, position)
+        }
+        position = end
+        guard end > first else { return [] }
+        // A section with one function takes all its records unchanged: share them.
+        if lower == 0, first == 0, end == records.count { return records }
+        var taken = Array(records[first..<end])
+        if lower != 0 {
+            taken.withUnsafeMutableBufferPointer { buffer in
+                for index in buffer.indices { buffer[index].instructionOffset -= lower }
+            }
         }
         return taken
     }

@@ -59,7 +59,12 @@ struct ObjectReader {
     var spec: CollectionSpec
     /// The object's BTF and `.BTF.ext`, when it has them.
     var types: BTFSpec?
-    var ext: BTFExt?
+    var ext: BTFExtSections?
+    /// Where in `ext`'s section names the next code section is looked for first: clang writes them
+    /// in the order of the code sections, so this usually hits without hashing a name.
+    var extCursor = 0
+    /// `ext`'s section numbers by name, built at the first miss of `extCursor`.
+    var extIndex: [String: Int]?
     /// Offsets of the `.kconfig` externs in the `.kconfig` map.
     var kconfigOffsets: [String: UInt32] = [:]
     /// The struct_ops member each program of a struct_ops map fills, by program name.
