@@ -132,7 +132,7 @@ public struct RingBufferBatch: RandomAccessCollection, Sendable {
     public typealias Element = RingBufferRecord
     public typealias Index = Int
 
-    /// Every record's bytes, one after the other.
+    /// The records as they sat in the rings, headers and all; `spans` says where each one is.
     @usableFromInline let buffer: [UInt8]
     @usableFromInline let spans: [RecordSpan]
 
@@ -149,9 +149,6 @@ public struct RingBufferBatch: RandomAccessCollection, Sendable {
         let span = spans[position]
         return RingBufferRecord(ring: span.ring, bytes: buffer[span.start..<(span.start &+ span.count)])
     }
-
-    /// The total size of the records' bytes (without the ring's headers).
-    public var byteCount: Int { buffer.count }
 }
 
 /// Where one copied record sits in a batch's buffer, and how far its ring's consumer position may
@@ -270,12 +267,19 @@ extension RingBufferReader {
     /// Copies the committed records of ring `index` into `storage` (up to ``asyncBatchBytes``)
     /// without giving their space back; stops at a busy record. Returns the consumer position past
     /// what it copied or skipped, nil when it found nothing.
+    ///
+    /// The headers are checked first and the records then copied with one `memcpy`, headers and
+    /// discarded records included: copying record by record costs more than the extra bytes.
     func copyAvailable(ring index: Int, into storage: inout [UInt8], spans: inout [RecordSpan]) throws(ReaderError) -> UInt64? {
         let ring = rings[index]
         let first = ring.loadConsumerPosition()
         var consumer = first
         let producer = ring.loadProducerPosition()
-        while consumer < producer, storage.count < RingBufferReader.asyncBatchBytes {
+        let base = storage.count
+        let budget = UInt64(max(RingBufferReader.asyncBatchBytes &- base, 0))
+        // What is scanned here never exceeds the ring's size (checked below), and the data pages
+        // are mapped twice, so it is one contiguous run of memory.
+        while consumer < producer, consumer &- first < budget {
             let header = ring.data + Int(consumer & ring.mask)
             let word = cebpf_load_acquire_u32(header)
             if word & RingBufferHeader.busyBit != 0 { break }
@@ -283,18 +287,21 @@ extension RingBufferReader {
             guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
                 throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
             }
-            let start = storage.count
-            let discarded = word & RingBufferHeader.discardBit != 0
-            if !discarded {
-                let data = ring.data + Int((consumer &+ UInt64(RingBufferHeader.size)) & ring.mask)
-                storage.append(contentsOf: UnsafeRawBufferPointer(start: data, count: Int(length)))
+            let next = consumer &+ RingBufferHeader.footprint(length)
+            guard next <= producer, next &- first <= ring.size else {
+                // A committed record ends before the producer position, and the kernel's never
+                // holds more than a ring's worth: this header or position is forged.
+                throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
             }
-            consumer &+= RingBufferHeader.footprint(length)
-            if !discarded {
-                spans.append(RecordSpan(ring: index, start: start, count: Int(length), after: consumer))
+            if word & RingBufferHeader.discardBit == 0 {
+                let start = base &+ Int(consumer &- first) &+ RingBufferHeader.size
+                spans.append(RecordSpan(ring: index, start: start, count: Int(length), after: next))
             }
+            consumer = next
         }
-        return consumer == first ? nil : consumer
+        guard consumer != first else { return nil }
+        storage.append(contentsOf: UnsafeRawBufferPointer(start: ring.data + Int(first & ring.mask), count: Int(consumer &- first)))
+        return consumer
     }
 }
 

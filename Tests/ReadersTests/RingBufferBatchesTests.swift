@@ -17,7 +17,6 @@ struct RingBufferBatchesTests {
             var events: [TestEvent] = []
             for try await batch in reader.batches {
                 sizes.append(batch.count)
-                #expect(batch.byteCount == batch.count * 16)
                 for record in batch {
                     #expect(record.ring == 0)
                     #expect(record.bytes.count == 16)
