@@ -92,7 +92,7 @@ public final class PerfEventReader: @unchecked Sendable {
     let rings: [PerfRing]
     let poller: EventPoller
     private let map: Map
-    private var nextRing = 0
+    private var rotation = RingRotation()
     private let paused = Mutex(false)
 
     /// The map's name.
@@ -242,18 +242,9 @@ public final class PerfEventReader: @unchecked Sendable {
     public func readRecord<Result>(
         deadline: ContinuousClock.Instant? = nil, _ body: (PerfRecordView) throws -> Result
     ) throws -> Result {
-        var failure: (any Error)?
-        let result = try withNextRecord(deadline: deadline) { view -> Result? in
-            do {
-                return try body(view)
-            } catch {
-                failure = error
-                return nil
-            }
+        try readRethrowing(body) { (handler: (PerfRecordView) -> Result?) throws(ReaderError) in
+            try withNextRecord(deadline: deadline, handler)
         }
-        if let failure { throw failure }
-        guard let result else { throw ReaderError.closed }
-        return result
     }
 
     /// Waits for the next record and returns a copy.
@@ -283,30 +274,12 @@ public final class PerfEventReader: @unchecked Sendable {
     func withNextRecord<Result>(
         deadline: ContinuousClock.Instant?, _ body: (PerfRecordView) -> Result
     ) throws(ReaderError) -> Result {
-        try poller.beginRead()
-        defer { poller.endRead() }
-        while true {
-            if let result = try nextRecordInAnyRing(body) {
-                return result
-            }
-            if case .timedOut = try poller.wait(until: deadline) {
-                throw .timedOut
-            }
-        }
+        try poller.readNext(deadline: deadline) { () throws(ReaderError) in try nextRecordInAnyRing(body) }
     }
 
     /// The next record of any CPU, without waiting; CPUs take turns.
     func nextRecordInAnyRing<Result>(_ body: (PerfRecordView) -> Result) throws(ReaderError) -> Result? {
-        let count = rings.count
-        for step in 0..<count {
-            var index = nextRing &+ step
-            if index >= count { index -= count }
-            if let result = try rings[index].next(mapName: mapName, body) {
-                nextRing = index &+ 1 == count ? 0 : index &+ 1
-                return result
-            }
-        }
-        return nil
+        try rotation.firstResult(count: rings.count) { index throws(ReaderError) in try rings[index].next(mapName: mapName, body) }
     }
 
     func nextRecordWithoutWaiting() throws(ReaderError) -> PerfRecord? {

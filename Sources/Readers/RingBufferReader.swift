@@ -65,13 +65,13 @@ public struct RingBufferRecord: Sendable, Hashable {
 /// }
 /// ```
 public final class RingBufferReader: @unchecked Sendable {
-    // Sendable by hand: `nextRing` is touched only by the thread that holds the poller's read
+    // Sendable by hand: `rotation` is touched only by the thread that holds the poller's read
     // slot; the mappings are released only when nobody reads. The consumer position is read from
     // the shared page each time rather than cached, so that readers which take turns on one map
     // (another process, libbpf) stay consistent.
     let rings: [RingMapping]
     let poller: EventPoller
-    private var nextRing = 0
+    private var rotation = RingRotation()
 
     /// The names of the maps, by ring index.
     public let mapNames: [String]
@@ -147,18 +147,9 @@ public final class RingBufferReader: @unchecked Sendable {
     public func readRecord<Result>(
         deadline: ContinuousClock.Instant? = nil, _ body: (RingBufferRecordView) throws -> Result
     ) throws -> Result {
-        var failure: (any Error)?
-        let result = try withNextRecord(deadline: deadline) { view -> Result? in
-            do {
-                return try body(view)
-            } catch {
-                failure = error
-                return nil
-            }
+        try readRethrowing(body) { (handler: (RingBufferRecordView) -> Result?) throws(ReaderError) in
+            try withNextRecord(deadline: deadline, handler)
         }
-        if let failure { throw failure }
-        guard let result else { throw ReaderError.closed }
-        return result
     }
 
     /// Waits for the next record and returns a copy of it.
@@ -222,31 +213,13 @@ public final class RingBufferReader: @unchecked Sendable {
     func withNextRecord<Result>(
         deadline: ContinuousClock.Instant?, _ body: (RingBufferRecordView) -> Result
     ) throws(ReaderError) -> Result {
-        try poller.beginRead()
-        defer { poller.endRead() }
-        while true {
-            if let result = try nextRecordInAnyRing(body) {
-                return result
-            }
-            if case .timedOut = try poller.wait(until: deadline) {
-                throw .timedOut
-            }
-        }
+        try poller.readNext(deadline: deadline) { () throws(ReaderError) in try nextRecordInAnyRing(body) }
     }
 
     /// The next record of any ring, without waiting; nil when every ring is empty. Rings take turns
     /// so that a busy one does not starve the others.
     func nextRecordInAnyRing<Result>(_ body: (RingBufferRecordView) -> Result) throws(ReaderError) -> Result? {
-        let count = rings.count
-        for step in 0..<count {
-            var index = nextRing &+ step
-            if index >= count { index -= count }
-            if let result = try nextRecord(in: index, body) {
-                nextRing = index &+ 1 == count ? 0 : index &+ 1
-                return result
-            }
-        }
-        return nil
+        try rotation.firstResult(count: rings.count) { index throws(ReaderError) in try nextRecord(in: index, body) }
     }
 
     /// The next committed record of ring `index`, skipping discarded ones; nil when the ring is
