@@ -8,8 +8,7 @@ extension CollectionLoader {
     static let missingKernelFunctionHelperBase: Int32 = 2_002_000_000
 
     /// Relocates (CO-RE), resolves and loads one linked program.
-    func loadProgram(_ linked: ProgramSpec) throws(CollectionError) {
-        var program = linked
+    func loadProgram(_ program: inout ProgramSpec) throws(CollectionError) {
         if !program.coreRelocations.isEmpty {
             program.instructions = try relocate(program)
         }

@@ -59,8 +59,11 @@ final class CollectionLoader {
         if let path = options.tokenFileSystemPath {
             token = try createToken(fileSystem: path).relinquish()
         }
-        let needed = try dependencies(of: selection)
-        let linked = needed.linkedPrograms
+        var needed = try dependencies(of: selection)
+        // Taken out of `needed` so that each linked program has one owner, and resolving its
+        // references changes its instructions in place instead of copying them.
+        var linked = needed.linkedPrograms
+        needed.linkedPrograms = [:]
         if needed.maps.contains(KernelConfig.mapName) {
             try fillKernelConfig()
         }
@@ -71,8 +74,8 @@ final class CollectionLoader {
             try createMap(name)
         }
         for name in needed.programs.sorted() {
-            guard let program = linked[name] else { continue }
-            try loadProgram(program)
+            guard var program = linked.removeValue(forKey: name) else { continue }
+            try loadProgram(&program)
         }
         for name in needed.maps.sorted() {
             try fillReferences(ofMap: name)
