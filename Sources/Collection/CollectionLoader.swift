@@ -75,7 +75,7 @@ final class CollectionLoader {
         }
         for name in needed.programs.sorted() {
             guard var program = linked.removeValue(forKey: name) else { continue }
-            try loadProgram(&program)
+            try loadProgram(&program, references: needed.linkedReferences[name])
         }
         for name in needed.maps.sorted() {
             try fillReferences(ofMap: name)
@@ -112,12 +112,15 @@ final class CollectionLoader {
         /// Each needed program linked with its functions, linked once for finding its maps and
         /// kept for loading.
         var linkedPrograms: [String: ProgramSpec] = [:]
+        /// The indices of each linked program's instructions that have a symbol reference.
+        var linkedReferences: [String: [Int]] = [:]
     }
 
     /// The selection closed over its dependencies: the maps programs refer to (after linking,
     /// so subprograms count), the programs and maps that maps hold, the maps variables live in.
     func dependencies(of selection: CollectionSelection) throws(CollectionError) -> Needed {
         var needed = Needed()
+        var linkCache = LinkCache()
         var programQueue: [String]
         var mapQueue: [String]
         if selection.isEverything {
@@ -144,9 +147,11 @@ final class CollectionLoader {
         while !programQueue.isEmpty || !mapQueue.isEmpty {
             if let name = programQueue.popLast() {
                 guard needed.programs.insert(name).inserted else { continue }
-                let program = try spec.linkedProgram(named: name)
-                needed.linkedPrograms[name] = program
-                for instruction in program.instructions {
+                let linked = try spec.linkedProgram(named: name, cache: &linkCache)
+                needed.linkedPrograms[name] = linked.program
+                needed.linkedReferences[name] = linked.references
+                for index in linked.references {
+                    let instruction = linked.program.instructions[index]
                     guard let symbol = instruction.symbolReference, instruction.referencesMap else { continue }
                     guard spec.maps[symbol] != nil else {
                         throw CollectionError(
