@@ -150,9 +150,14 @@ final class CollectionLoader {
                 let linked = try spec.linkedProgram(named: name, cache: &linkCache)
                 needed.linkedPrograms[name] = linked.program
                 needed.linkedReferences[name] = linked.references
+                // A program names the same few maps again and again; each is looked up once.
+                var mapsOfProgram: [String] = []
                 for index in linked.references {
                     let instruction = linked.program.instructions[index]
-                    guard let symbol = instruction.symbolReference, instruction.referencesMap else { continue }
+                    guard let symbol = instruction.symbolReference, instruction.referencesMap,
+                        !mapsOfProgram.contains(symbol)
+                    else { continue }
+                    mapsOfProgram.append(symbol)
                     guard spec.maps[symbol] != nil else {
                         throw CollectionError(
                             .link(name), .unresolvedReference(instruction: 0, symbol: symbol, why: "no map of this name"))

@@ -41,7 +41,11 @@ extension CollectionSpec {
         var linked = program
         let own = FunctionSummary(program.instructions)
         // Where each placed function starts, in raw slots; and what each placed one refers to.
-        var starts: [String: Int] = [program.name: 0]
+        // A program calls a handful of functions: searching a short array beats hashing names.
+        var starts: [(name: String, slot: Int)] = [(program.name, 0)]
+        func start(of name: String) -> Int? {
+            starts.first { $0.name == name }?.slot
+        }
         var placed: [(summary: FunctionSummary, index: Int, slot: Int)] = [(own, 0, 0)]
         var slotCount = own.slotCount
         var pending = own.callees
@@ -49,7 +53,7 @@ extension CollectionSpec {
         while pendingIndex < pending.count {
             let callee = pending[pendingIndex]
             pendingIndex += 1
-            guard starts[callee] == nil else { continue }
+            guard start(of: callee) == nil else { continue }
             guard let function = subprograms[callee] ?? programs[callee] else {
                 let index = program.instructions.firstIndex { $0.symbolReference == callee && $0.referencesFunction } ?? 0
                 throw CollectionError(
@@ -63,7 +67,7 @@ extension CollectionSpec {
                 summary = FunctionSummary(function.instructions)
                 cache.functions[callee] = summary
             }
-            starts[callee] = slotCount
+            starts.append((callee, slotCount))
             let byteStart = slotCount &* Instruction.slotSize
             guard let shift = UInt32(exactly: byteStart) else {
                 throw CollectionError(
@@ -97,7 +101,7 @@ extension CollectionSpec {
                 references.append(index)
                 guard starts.count > 1, reference.referencesFunction else { continue }
                 let instruction = linked.instructions[index]
-                guard let callee = instruction.symbolReference, let start = starts[callee] else { continue }
+                guard let callee = instruction.symbolReference, let start = start(of: callee) else { continue }
                 let relative = start &- (function.slot &+ reference.slot &+ 1)
                 guard let immediate = Int32(exactly: relative) else {
                     throw CollectionError(
@@ -138,7 +142,6 @@ struct FunctionSummary {
     var references: [(index: Int, slot: Int, referencesFunction: Bool)] = []
 
     init(_ instructions: [Instruction]) {
-        var seen: Set<String> = []
         var slot = 0
         for index in instructions.indices {
             let instruction = instructions[index]
@@ -146,7 +149,7 @@ struct FunctionSummary {
             guard let name = instruction.symbolReference else { continue }
             let referencesFunction = instruction.referencesFunction
             references.append((index, slot, referencesFunction))
-            if referencesFunction, seen.insert(name).inserted {
+            if referencesFunction, !callees.contains(name) {
                 callees.append(name)
             }
         }
