@@ -39,42 +39,32 @@ extension CollectionLoader {
     /// kernel and loads it, adding the strings the programs' line info refers to.
     func loadObjectBTF(programs: [String: ProgramSpec]) throws(CollectionError) -> LoadedObjectBTF? {
         guard let types = spec.types else { return nil }
-        let graph: BTFTypeGraph
+        // The object's records are patched in place rather than decoded and marshalled again:
+        // its string table stays as it is, so line info keeps the offsets `.BTF.ext` gave it.
+        var editor = BTFBlobEditor(types)
+        var offsets: [String: UInt32] = [:]
+        var recordsByProgram: [String: [UInt32]] = [:]
         do {
-            graph = try types.typeGraph()
+            try spec.fixUpForKernel(&editor)
         } catch {
-            throw CollectionError(.loadBTF, .btf(error))
+            throw CollectionError(.loadBTF, .btfLoad(.marshalling(error)))
         }
-        let fixed = spec.fixedUpForKernel(graph)
-        let sanitized: BTFTypeGraph
+        let required = editor.requiredFeatures
+        let supported: BTFFeatures
         do {
-            let required = BTFFeatures(requiredBy: fixed)
             // With a token the probes need it too: inside a user namespace BTF loads without it fail.
             let probes = token.map(Self.tokenFeatureProbes) ?? BTFFeatureProbes.kernel
-            let supported = try probes.supported(required)
-            sanitized = fixed.sanitized(for: supported.union(BTFFeatures.all.subtracting(required)))
+            supported = try probes.supported(required)
         } catch {
             throw CollectionError(.loadBTF, .btfLoad(error))
         }
-        var offsets: [String: UInt32] = [:]
-        var recordsByProgram: [String: [UInt32]] = [:]
         let bytes: [UInt8]
-        do {
-            var builder = try BTFBuilder(graph: sanitized, base: types.base)
+        do throws(BTFMarshalError) {
+            try editor.sanitize(for: supported.union(BTFFeatures.all.subtracting(required)))
             func offset(of string: String) throws(BTFMarshalError) -> UInt32 {
                 if let known = offsets[string] { return known }
-                let added = try builder.addString(string)
+                let added = try editor.addString(string)
                 offsets[string] = added
-                return added
-            }
-            // Records still pointing into the object's string table are translated by offset:
-            // each string is then decoded and hashed once, not once per record (source lines
-            // are long, and every program repeats its subprograms' records).
-            var translated: [UInt32: UInt32] = [:]
-            func offset(ofObjectString objectOffset: UInt32, _ string: () -> String) throws(BTFMarshalError) -> UInt32 {
-                if let known = translated[objectOffset] { return known }
-                let added = try offset(of: string())
-                translated[objectOffset] = added
                 return added
             }
             for (name, program) in programs {
@@ -84,8 +74,8 @@ extension CollectionLoader {
                     let fileName: UInt32
                     let line: UInt32
                     if let objectOffsets = info.stringOffsets(in: types) {
-                        fileName = try offset(ofObjectString: objectOffsets.fileName) { info.fileName }
-                        line = try offset(ofObjectString: objectOffsets.line) { info.line }
+                        fileName = objectOffsets.fileName
+                        line = objectOffsets.line
                     } else {
                         fileName = try offset(of: info.fileName)
                         line = try offset(of: info.line)
@@ -94,7 +84,7 @@ extension CollectionLoader {
                 }
                 recordsByProgram[name] = records
             }
-            bytes = try builder.bytes(byteOrder: .host)
+            bytes = try editor.bytes()
         } catch {
             throw CollectionError(.loadBTF, .btfLoad(.marshalling(error)))
         }
@@ -257,5 +247,100 @@ extension CollectionSpec {
             }
         }
         return BTFTypeGraph(types: types, firstTypeID: graph.firstTypeID)
+    }
+}
+
+extension CollectionSpec {
+    /// The fix-ups of ``fixedUpForKernel(_:)``, made in place on the object's raw BTF: the same
+    /// types come out under the same ids, without decoding the BTF or rebuilding its strings.
+    public func fixUpForKernel(_ btf: inout BTFBlobEditor) throws(BTFMarshalError) {
+        var intID: BTFTypeID?
+        func intType() throws(BTFMarshalError) -> BTFTypeID {
+            if let intID { return intID }
+            let signedInt32 = UInt32(BTFIntEncoding.signed.rawValue) << 24 | 32
+            let id = try btf.appendRecord(
+                nameOffset: try btf.addString("int"), kind: .int, sizeOrType: 4, trailing: [signedInt32])
+            intID = id
+            return id
+        }
+        let end = btf.nextTypeID
+        var id = btf.firstTypeID
+        while id < end {
+            defer { id.rawValue &+= 1 }
+            switch btf.kind(of: id) {
+            case .function? where btf.vlen(of: id) == Int(BTFLinkage.extern.rawValue):
+                btf.setInfo(kind: .function, vlen: Int(BTFLinkage.static.rawValue), of: id)
+                let prototype = BTFTypeID(rawValue: btf.word(2, of: id) ?? 0)
+                guard btf.kind(of: prototype) == .functionPrototype else { continue }
+                for position in 0..<btf.vlen(of: prototype) {
+                    // Parameter `position` is the pair of words (name, type) after the header.
+                    let nameWord = 3 &+ position &* 2
+                    // A type of 0 marks variadic functions; that entry has no name either.
+                    guard btf.word(nameWord &+ 1, of: prototype) != 0,
+                        btf.isEmptyString(at: btf.word(nameWord, of: prototype) ?? 0)
+                    else { continue }
+                    btf.setWord(try btf.addString("arg\(position + 1)"), nameWord, of: prototype)
+                }
+            case .variable? where btf.word(3, of: id) == BTFLinkage.extern.rawValue:
+                btf.setWord(BTFLinkage.global.rawValue, 3, of: id)
+            case .dataSection?:
+                let sectionName = btf.string(at: btf.word(0, of: id) ?? 0) ?? ""
+                let count = btf.vlen(of: id)
+                // Entry `position` is the triple of words (type, offset, size) after the header.
+                func entryWord(_ position: Int, _ field: Int) -> Int { 3 &+ position &* 3 &+ field }
+                if let map = maps[sectionName] {
+                    btf.setWord(map.valueSize, 2, of: id)
+                    var entries: [BTFVariableSectionInfo] = []
+                    entries.reserveCapacity(count)
+                    for position in 0..<count {
+                        var entry = BTFVariableSectionInfo(
+                            type: BTFTypeID(rawValue: btf.word(entryWord(position, 0), of: id) ?? 0),
+                            offset: btf.word(entryWord(position, 1), of: id) ?? 0,
+                            size: btf.word(entryWord(position, 2), of: id) ?? 0)
+                        if btf.kind(of: entry.type) == .variable,
+                            let variableName = btf.nameOffset(of: entry.type).flatMap(btf.string(at:)),
+                            let variableSpec = variables[variableName], variableSpec.mapName == sectionName
+                        {
+                            entry.offset = variableSpec.offset
+                            entry.size = variableSpec.size
+                        }
+                        entries.append(entry)
+                    }
+                    // The kernel wants the entries in offset order.
+                    entries.sort { $0.offset < $1.offset }
+                    for (position, entry) in entries.enumerated() {
+                        btf.setWord(entry.type.rawValue, entryWord(position, 0), of: id)
+                        btf.setWord(entry.offset, entryWord(position, 1), of: id)
+                        btf.setWord(entry.size, entryWord(position, 2), of: id)
+                    }
+                } else {
+                    let int = try intType()
+                    for position in 0..<count {
+                        let offset = UInt32(truncatingIfNeeded: position * 4)
+                        let type = BTFTypeID(rawValue: btf.word(entryWord(position, 0), of: id) ?? 0)
+                        var entryType = type
+                        if btf.kind(of: type) == .variable {
+                            // A kernel variable keeps its id, retyped; the kernel refuses `void`
+                            // variables and extern linkage.
+                            btf.setWord(int.rawValue, 2, of: type)
+                            btf.setWord(BTFLinkage.global.rawValue, 3, of: type)
+                        } else {
+                            // A kfunc gets a variable of its own, named after it.
+                            var name = btf.nameOffset(of: type)
+                            if name == nil { name = try btf.addString("ksym_\(position)") }
+                            entryType = try btf.appendRecord(
+                                nameOffset: name ?? 0, kind: .variable, sizeOrType: int.rawValue,
+                                trailing: [BTFLinkage.global.rawValue])
+                        }
+                        btf.setWord(entryType.rawValue, entryWord(position, 0), of: id)
+                        btf.setWord(offset, entryWord(position, 1), of: id)
+                        btf.setWord(4, entryWord(position, 2), of: id)
+                    }
+                    btf.setWord(UInt32(truncatingIfNeeded: count * 4), 2, of: id)
+                }
+            default:
+                continue
+            }
+        }
     }
 }

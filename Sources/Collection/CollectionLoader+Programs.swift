@@ -8,15 +8,19 @@ extension CollectionLoader {
     static let missingKernelFunctionHelperBase: Int32 = 2_002_000_000
 
     /// Relocates (CO-RE), resolves and loads one linked program.
-    func loadProgram(_ linked: ProgramSpec) throws(CollectionError) {
-        var program = linked
+    /// `references`, when given, are the indices of the instructions with a symbol reference,
+    /// which are then the only ones looked at; CO-RE relocation may change any instruction, so a
+    /// program with relocations is looked at whole.
+    func loadProgram(_ program: inout ProgramSpec, references: [Int]? = nil) throws(CollectionError) {
+        var references = references
         if !program.coreRelocations.isEmpty {
             program.instructions = try relocate(program)
+            references = nil
         }
         var context = ProgramLoadContext(btf: objectBTF)
         context.token = token
         context.lineInfoRecords = objectBTF?.lineInfoRecordsByProgram[program.name]
-        try resolveReferences(in: &program, context: &context)
+        try resolveReferences(in: &program, at: references ?? Array(program.instructions.indices), context: &context)
         if program.type == .structOps {
             _ = try prepareStructOpsProgram(&program, context: &context)
         } else {
@@ -53,8 +57,10 @@ extension CollectionLoader {
 
     /// Puts map descriptors, data addresses, kfunc BTF ids and kernel symbol addresses into the
     /// instructions that name them.
-    private func resolveReferences(in program: inout ProgramSpec, context: inout ProgramLoadContext) throws(CollectionError) {
-        for index in program.instructions.indices {
+    private func resolveReferences(
+        in program: inout ProgramSpec, at indices: [Int], context: inout ProgramLoadContext
+    ) throws(CollectionError) {
+        for index in indices where index < program.instructions.count {
             let instruction = program.instructions[index]
             guard let symbol = instruction.symbolReference else { continue }
             func failure(_ why: String) -> CollectionError {

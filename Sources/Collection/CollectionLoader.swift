@@ -63,8 +63,11 @@ final class CollectionLoader {
         if let path = options.tokenFileSystemPath {
             token = try createToken(fileSystem: path).relinquish()
         }
-        let needed = try dependencies(of: selection)
-        let linked = needed.linkedPrograms
+        var needed = try dependencies(of: selection)
+        // Taken out of `needed` so that each linked program has one owner, and resolving its
+        // references changes its instructions in place instead of copying them.
+        var linked = needed.linkedPrograms
+        needed.linkedPrograms = [:]
         if needed.maps.contains(KernelConfig.mapName) {
             try fillKernelConfig()
         }
@@ -75,7 +78,7 @@ final class CollectionLoader {
             try createMap(name)
         }
         for name in needed.programs.sorted() {
-            guard let program = linked[name] else { continue }
+            guard var program = linked.removeValue(forKey: name) else { continue }
             if program.type == .structOps, structOpsAttachments[name] == nil {
                 // Like libbpf, a whole-object load leaves out struct_ops programs no struct_ops
                 // map sets: without a table the kernel cannot verify them.
@@ -86,7 +89,7 @@ final class CollectionLoader {
                 }
                 continue
             }
-            try loadProgram(program)
+            try loadProgram(&program, references: needed.linkedReferences[name])
         }
         for name in needed.maps.sorted() {
             try fillReferences(ofMap: name)
@@ -124,12 +127,15 @@ final class CollectionLoader {
         /// Each needed program linked with its functions, linked once for finding its maps and
         /// kept for loading.
         var linkedPrograms: [String: ProgramSpec] = [:]
+        /// The indices of each linked program's instructions that have a symbol reference.
+        var linkedReferences: [String: [Int]] = [:]
     }
 
     /// The selection closed over its dependencies: the maps programs refer to (after linking,
     /// so subprograms count), the programs and maps that maps hold, the maps variables live in.
     func dependencies(of selection: CollectionSelection) throws(CollectionError) -> Needed {
         var needed = Needed()
+        var linkCache = LinkCache()
         var programQueue: [String]
         var mapQueue: [String]
         if selection.isEverything {
@@ -156,16 +162,23 @@ final class CollectionLoader {
         while !programQueue.isEmpty || !mapQueue.isEmpty {
             if let name = programQueue.popLast() {
                 guard needed.programs.insert(name).inserted else { continue }
-                let program = try spec.linkedProgram(named: name)
-                needed.linkedPrograms[name] = program
-                if program.type == .structOps {
+                let linked = try spec.linkedProgram(named: name, cache: &linkCache)
+                needed.linkedPrograms[name] = linked.program
+                needed.linkedReferences[name] = linked.references
+                if linked.program.type == .structOps {
                     // The table a struct_ops program is loaded for comes from the maps that set it.
                     for (mapName, map) in spec.maps where map.type == .structOps && map.structOpsPrograms.values.contains(name) {
                         mapQueue.append(mapName)
                     }
                 }
-                for instruction in program.instructions {
-                    guard let symbol = instruction.symbolReference, instruction.referencesMap else { continue }
+                // A program names the same few maps again and again; each is looked up once.
+                var mapsOfProgram: [String] = []
+                for index in linked.references {
+                    let instruction = linked.program.instructions[index]
+                    guard let symbol = instruction.symbolReference, instruction.referencesMap,
+                        !mapsOfProgram.contains(symbol)
+                    else { continue }
+                    mapsOfProgram.append(symbol)
                     guard spec.maps[symbol] != nil else {
                         throw CollectionError(
                             .link(name), .unresolvedReference(instruction: 0, symbol: symbol, why: "no map of this name"))
