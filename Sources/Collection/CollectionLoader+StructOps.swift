@@ -20,8 +20,9 @@ extension CollectionLoader {
     /// Creates a struct_ops map the way the kernel wants it: the value is the kernel's wrapper
     /// (`bpf_struct_ops_<table>`, named by `btf_vmlinux_value_type_id`, with the module's BTF as
     /// `value_type_btf_obj_fd` when a module defines it), the object's BTF goes along as
-    /// `btf_fd`, and the value itself is written once the programs are loaded
-    /// (``fillStructOps(ofMap:)``). Records which member each program fills, for its load.
+    /// `btf_fd`, and the value itself is written (or, without ``MapFlags/link``, prepared for a
+    /// later registration) once the programs are loaded (``fillStructOps(ofMap:)``). Records
+    /// which member each program fills, for its load.
     func createStructOpsMap(_ mapSpec: MapSpec) throws(CollectionError) -> Map {
         let name = mapSpec.name
         func failure(_ reason: StructOpsError.Reason) -> CollectionError {
@@ -147,22 +148,44 @@ extension CollectionLoader {
         return true
     }
 
-    /// Writes the value of struct_ops map `name` (element 0): the object's data in the kernel's
-    /// layout and each loaded program's descriptor in its member. For a map without
-    /// ``MapFlags/link`` this registers the table with the kernel; a map with it registers when
-    /// a link is made for it (`StructOps.attach(map:)` in EBPFLink).
+    /// Fills struct_ops map `name` once its programs are loaded: the object's data in the
+    /// kernel's layout and each program's descriptor in its member.
+    ///
+    /// A map with ``MapFlags/link`` gets its value (element 0) written now: for such a map the
+    /// write does not register the table, a `BPF_STRUCT_OPS` link does (`StructOps.attach(map:)`
+    /// in EBPFLink), and closing the link unregisters it. A map without the flag registers the
+    /// moment its value is written, and stays registered after every descriptor closes, so its
+    /// value is only prepared here and kept with the map (with clones of its programs); the
+    /// attach writes it and returns something that deletes element 0 again. This is what
+    /// libbpf does: a load registers nothing.
     func fillStructOps(ofMap name: String) throws(CollectionError) {
         guard let layout = structOpsLayouts[name], let map = objects.maps[name], !objects.replacedMapNames.contains(name),
             !isReusedPin(name)
         else { return }
-        var descriptors: [String: Int32] = [:]
-        for slot in layout.slots {
+        func loadedProgram(for slot: StructOpsLayout.Slot) throws(CollectionError) -> Program {
             guard let program = objects.programs[slot.program], !program.isClosed else {
                 throw CollectionError(
                     .fillMap(name), .structOps(StructOpsError(map: name, reason: .programNotFound(member: slot.member, program: slot.program))))
             }
+            return program
+        }
+        guard map.flags.contains(.link) else {
+            var slots: [PreparedStructOpsValue.Slot] = []
+            for slot in layout.slots {
+                let program = try loadedProgram(for: slot)
+                do throws(ProgramError) {
+                    slots.append(PreparedStructOpsValue.Slot(member: slot.member, valueOffset: slot.valueOffset, program: try program.clone()))
+                } catch {
+                    throw CollectionError(.fillMap(name), .program(error))
+                }
+            }
+            map.prepareStructOpsValue(PreparedStructOpsValue(bytes: layout.value, slots: slots))
+            return
+        }
+        var descriptors: [String: Int32] = [:]
+        for slot in layout.slots {
             // The loader owns the programs until the load returns, so the numbers stay valid.
-            descriptors[slot.program] = program.descriptor.rawValue
+            descriptors[slot.program] = try loadedProgram(for: slot).descriptor.rawValue
         }
         do throws(MapError) {
             try map.update(keyBytes: [0, 0, 0, 0], valueBytes: layout.value(descriptors: descriptors))

@@ -1,5 +1,6 @@
 import EBPFSys
 import Glibc
+import Synchronization
 
 /// A map in the kernel, owning one file descriptor.
 ///
@@ -26,6 +27,9 @@ public final class Map: Sendable {
 
     let descriptor: SharedDescriptor
     let pinState: PinState
+    /// For a struct_ops map without ``MapFlags/link`` made by a collection load: the value its
+    /// registration writes (``writePreparedStructOpsValue()``). Dropped on ``close()``.
+    let preparedStructOps = Mutex<PreparedStructOpsValue?>(nil)
 
     /// The bytes one lookup copies out: ``valueSize`` for ordinary maps; for per-CPU maps one
     /// slot per possible CPU, each ``valueSize`` rounded up to 8 bytes as the kernel lays them out.
@@ -205,6 +209,8 @@ public final class Map: Sendable {
     /// Closes the descriptor (after operations still running on other threads). Later operations
     /// throw ``MapError/Reason/closed``. Calling it again does nothing. Does not unpin.
     public func close() throws(MapError) {
+        // The programs of a prepared struct_ops value close with the last map that shares it.
+        preparedStructOps.withLock { $0 = nil }
         do {
             try descriptor.close()
         } catch {
@@ -217,13 +223,18 @@ public final class Map: Sendable {
         descriptor.isClosed
     }
 
-    /// A second `Map` for the same kernel map, with a descriptor of its own.
+    /// A second `Map` for the same kernel map, with a descriptor of its own. A struct_ops
+    /// value the loader prepared for registration goes along.
     public func clone() throws(MapError) -> Map {
         let copy = try descriptor.duplicate(
             orThrow: { error(.clone, .closed) }, wrapping: { error(.clone, .descriptor($0)) })
-        return try Map(
+        let cloned = try Map(
             owning: copy, name: name, type: type, keySize: keySize, valueSize: valueSize,
             maxEntries: maxEntries, flags: flags, operation: .clone)
+        if let prepared = preparedStructOps.withLock({ $0 }) {
+            cloned.prepareStructOpsValue(prepared)
+        }
+        return cloned
     }
 
     /// A new descriptor for this map that the caller owns, for APIs that take one.

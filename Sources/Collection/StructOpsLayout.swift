@@ -157,13 +157,21 @@ struct StructOpsLayout {
         var result = value
         for slot in slots {
             guard let descriptor = descriptors[slot.program] else { continue }
-            withUnsafeBytes(of: UInt64(UInt32(bitPattern: descriptor))) { bytes in
-                for (position, byte) in bytes.enumerated() {
-                    result[slot.valueOffset + position] = byte
-                }
-            }
+            Self.store(descriptor: descriptor, at: slot.valueOffset, in: &result)
         }
         return result
+    }
+
+    /// Puts `descriptor` into the 8-byte pointer slot at `offset` of `value`, as the kernel reads
+    /// it (host order). The layout checked every slot's offset against the value's size, so an
+    /// offset outside it comes from no layout and is left alone.
+    static func store(descriptor: Int32, at offset: Int, in value: inout [UInt8]) {
+        guard offset >= 0, offset <= value.count - 8 else { return }
+        withUnsafeBytes(of: UInt64(UInt32(bitPattern: descriptor))) { bytes in
+            for (position, byte) in bytes.enumerated() {
+                value[offset + position] = byte
+            }
+        }
     }
 
     /// `count` bytes of `data` from `offset`, zeros past its end (the ELF section may be shorter

@@ -50,6 +50,10 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
     case closed
     /// The program was closed before it could be attached.
     case programClosed(program: String, hook: String)
+    /// struct_ops map `map` has no ``MapFlags/link`` and holds no value prepared by a collection
+    /// load: such a map registers by having its value written, which only the load of its object
+    /// can put together (it was opened by id or from a pin, or given as a replacement).
+    case structOpsValueNotPrepared(map: String)
 
     public var description: String {
         switch self {
@@ -93,6 +97,8 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
             "the link is closed"
         case .programClosed(let program, let hook):
             "program \(program) is closed; cannot attach it to \(hook)"
+        case .structOpsValueNotPrepared(let map):
+            "struct_ops map \(map) registers by writing its value (no BPF_F_LINK), and no collection load prepared one for it"
         }
     }
 }

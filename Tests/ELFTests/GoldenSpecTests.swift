@@ -10,8 +10,8 @@ import TestSupport
 struct GoldenSpecTests {
     static let objects = [
         "externs", "globals", "isa_v3", "loops", "maps_btf", "maps_iproute2", "maps_legacy", "maps_nested",
-        "minimal", "sections", "sk_lookup", "struct_ops", "subprog", "tcp_ca", "tracing_bpf2bpf", "tracing_fmod_ret",
-        "tracing_target",
+        "minimal", "sections", "sk_lookup", "struct_ops", "subprog", "tcp_ca", "tcp_ca_plain", "tracing_bpf2bpf",
+        "tracing_fmod_ret", "tracing_target",
     ]
 
     @Test(arguments: objects)
@@ -280,5 +280,31 @@ struct GoldenSpecTests {
         #expect(Set(spec.programs.keys) == ["swift_ca_init", "swift_ca_ssthresh", "swift_ca_avoid", "swift_ca_undo"])
         #expect(spec.programs.values.allSatisfy { $0.type == .structOps && $0.license == "GPL" })
         #expect(spec.variables["init_calls"]?.mapName == ".bss")
+    }
+
+    @Test(arguments: [ByteOrder.littleEndian, .bigEndian])
+    func congestionControlWithoutLink(order: ByteOrder) throws {
+        let spec = try CollectionSpec(elfFile: TestData.path("tcp_ca_plain-\(order == .littleEndian ? "el" : "eb").o"))
+        let map = try #require(spec.maps["swift_ca_plain"])
+        // `.struct_ops`, not `.struct_ops.link`: no BPF_F_LINK. Four pointers, flags, name[16].
+        #expect(map.type == .structOps && map.keySize == 4 && map.valueSize == 56 && map.maxEntries == 1 && map.flags == [])
+        #expect(
+            map.structOpsPrograms == [
+                "init": "plain_ca_init", "ssthresh": "plain_ca_ssthresh", "cong_avoid": "plain_ca_avoid",
+                "undo_cwnd": "plain_ca_undo",
+            ])
+        let types = try #require(spec.types)
+        #expect(map.valueType == types.typeID(named: "tcp_congestion_ops", kind: .struct))
+        guard case .bytes(let bytes)? = map.contents.first?.value else {
+            Issue.record("swift_ca_plain has no initial value")
+            return
+        }
+        #expect(bytes.count == 56)
+        #expect(bytes[0..<32].allSatisfy { $0 == 0 }, "the pointers are relocations")
+        #expect(Array(bytes[32..<36]) == encoded(UInt32(1), order))
+        #expect(Array(bytes[36..<51]) == Array("swift_ca_plain".utf8) + [0])
+        #expect(Set(spec.programs.keys) == ["plain_ca_init", "plain_ca_ssthresh", "plain_ca_avoid", "plain_ca_undo"])
+        #expect(spec.programs.values.allSatisfy { $0.type == .structOps && $0.license == "GPL" })
+        #expect(spec.variables["plain_init_calls"]?.mapName == ".bss")
     }
 }

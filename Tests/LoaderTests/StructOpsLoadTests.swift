@@ -9,7 +9,7 @@ import TestSupport
 @testable import EBPFCollection
 
 /// `TCP_CONGESTION`.
-private let tcpCongestionOption: Int32 = 13
+let tcpCongestionOption: Int32 = 13
 
 /// The tcp_ca object with its table renamed to `name` (at most 15 bytes), so that parallel
 /// runs and the Link tests' own table do not collide in the kernel's list of congestion controls.
@@ -42,7 +42,7 @@ private func settingMember(at offset: Int, to value: UInt32, in spec: Collection
 private enum StructOpsTestError: Error { case noInitialValue }
 
 /// The names in one of the `/proc/sys/net/ipv4/tcp_*_congestion_control` lists.
-private func congestionControls(_ list: String) -> [String] {
+func congestionControls(_ list: String) -> [String] {
     guard let bytes = readFile("/proc/sys/net/ipv4/tcp_\(list)_congestion_control") else { return [] }
     return String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
 }
@@ -243,7 +243,7 @@ extension LoaderSuites {
 }
 
 /// A connected TCP pair on 127.0.0.1 (client, accepted server end), close-on-exec.
-private func loopbackPair() throws -> (client: Int32, server: Int32) {
+func loopbackPair() throws -> (client: Int32, server: Int32) {
     let stream = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
     let listener = socket(AF_INET, stream, 0)
     defer { close(listener) }
