@@ -30,7 +30,10 @@ struct RingBufferBatchesTests {
         await pause(milliseconds: 100)
         reader.close()
         let (sizes, events) = try await consumer.value
-        #expect(sizes == [10, 5], "one batch per wake-up")
+        // What was in the ring when the iteration started is one batch; the later records come
+        // in as many batches as wake-ups happened while the test run was still writing them.
+        #expect(sizes.first == 10, "the records present at the start are one batch")
+        #expect(sizes.dropFirst().reduce(0, +) == 5 && !sizes.contains(0), "then the later ones, in non-empty batches: \(sizes)")
         #expect(events.map(\.sequence) == Array(1...15))
         #expect(events.allSatisfy { $0.marker == recordMarker })
     }
