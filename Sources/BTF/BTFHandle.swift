@@ -53,12 +53,12 @@ public enum BTFLoadError: Error, Sendable, CustomStringConvertible {
 public final class BTFHandle: Sendable {
     private let descriptor: Mutex<FileDescriptor>
 
-    /// Loads a BTF blob as it is.
+    /// Loads a BTF blob as it is, with the BPF `token` (from `BPF_TOKEN_CREATE`) when given.
     ///
     /// On failure the error carries the kernel's log.
-    public init(bytes: [UInt8]) throws(BTFLoadError) {
+    public init(bytes: [UInt8], token: Int32? = nil) throws(BTFLoadError) {
         do {
-            descriptor = Mutex(try Sys.loadBTF(bytes))
+            descriptor = Mutex(try Sys.loadBTF(bytes, token: token))
         } catch {
             throw .rejected(error)
         }

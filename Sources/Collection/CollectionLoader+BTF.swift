@@ -110,9 +110,6 @@ extension CollectionLoader {
 }
 
 extension CollectionLoader {
-    /// `BPF_F_TOKEN_FD` in `btf_flags`.
-    static let btfTokenFlag: UInt32 = 1 << 16
-
     /// Loads a BTF blob, with the load's BPF token when there is one.
     func loadBTF(_ bytes: [UInt8]) throws(BTFLoadError) -> BTFHandle {
         try Self.loadBTF(bytes, token: token)
@@ -142,23 +139,7 @@ extension CollectionLoader {
 
     /// Loads a BTF blob, with `token` (`btf_token_fd` and `BPF_F_TOKEN_FD`) when given.
     static func loadBTF(_ bytes: [UInt8], token: Int32?) throws(BTFLoadError) -> BTFHandle {
-        guard let token else { return try BTFHandle(bytes: bytes) }
-        guard let size = UInt32(exactly: bytes.count) else {
-            throw .rejected(BPFSyscallError(command: .btfLoad, errno: .argumentListTooLong))
-        }
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
-        defer { storage.deallocate() }
-        storage.copyBytes(from: bytes)
-        var attributes = BTFLoadAttr()
-        attributes.btf = Sys.address(of: storage.baseAddress)
-        attributes.btfSize = size
-        attributes.btfTokenFD = token
-        attributes.btfFlags = btfTokenFlag
-        do throws(BPFSyscallError) {
-            return BTFHandle(adopting: try Sys.btfLoad(attributes))
-        } catch {
-            throw .rejected(error)
-        }
+        try BTFHandle(bytes: bytes, token: token)
     }
 }
 

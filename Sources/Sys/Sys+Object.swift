@@ -177,8 +177,12 @@ extension Sys {
         }
     }
 
-    /// Loads a raw BTF blob (header, types, strings) into the kernel.
-    public static func loadBTF(_ blob: [UInt8], logLevel: UInt32 = 0) throws(BPFSyscallError) -> FileDescriptor {
+    /// `BPF_F_TOKEN_FD` in `btf_flags`: `btf_token_fd` holds a BPF token.
+    public static let btfTokenFlag: UInt32 = 1 << 16
+
+    /// Loads a raw BTF blob (header, types, strings) into the kernel, with the BPF `token` (a
+    /// descriptor from `BPF_TOKEN_CREATE`) when one is given.
+    public static func loadBTF(_ blob: [UInt8], logLevel: UInt32 = 0, token: Int32? = nil) throws(BPFSyscallError) -> FileDescriptor {
         guard let size = UInt32(exactly: blob.count) else {
             throw BPFSyscallError(command: .btfLoad, errno: .argumentListTooLong)
         }
@@ -188,6 +192,10 @@ extension Sys {
         var attributes = BTFLoadAttr()
         attributes.btf = address(of: storage.baseAddress)
         attributes.btfSize = size
+        if let token {
+            attributes.btfTokenFD = token
+            attributes.btfFlags |= btfTokenFlag
+        }
         return try btfLoad(attributes, logLevel: logLevel)
     }
 
