@@ -129,20 +129,11 @@ extension CollectionLoader {
     /// `BPF_MAP_CREATE`'s attributes for `mapSpec` without BTF or an inner map: type, sizes,
     /// flags, NUMA node, name, and the load's token.
     private func creationAttributes(_ mapSpec: MapSpec) throws(CollectionError) -> MapCreateAttr {
-        var attributes = MapCreateAttr()
-        attributes.mapType = mapSpec.type.rawValue
-        attributes.keySize = mapSpec.keySize
-        attributes.valueSize = mapSpec.valueSize
-        attributes.maxEntries = mapSpec.maxEntries
-        attributes.mapFlags = mapSpec.flags.rawValue
-        attributes.mapExtra = mapSpec.mapExtra
-        if mapSpec.flags.contains(.numaNode) {
-            attributes.numaNode = mapSpec.numaNode
-        }
-        do {
-            attributes.mapName = try KernelObjectName.make(mapSpec.name)
+        var attributes: MapCreateAttr
+        do throws(MapError) {
+            attributes = try mapSpec.creationAttributes()
         } catch {
-            throw CollectionError(.map(mapSpec.name), .map(MapError(mapName: mapSpec.name, operation: .create, reason: .invalidName(error))))
+            throw CollectionError(.map(mapSpec.name), .map(error))
         }
         if let token {
             attributes.mapTokenFD = token

@@ -76,21 +76,7 @@ public final class Map: Sendable {
         func failure(_ reason: MapError.Reason) -> MapError {
             MapError(mapName: spec.name, operation: .create, reason: reason)
         }
-        var attributes = MapCreateAttr()
-        attributes.mapType = spec.type.rawValue
-        attributes.keySize = spec.keySize
-        attributes.valueSize = spec.valueSize
-        attributes.maxEntries = spec.maxEntries
-        attributes.mapFlags = spec.flags.rawValue
-        attributes.mapExtra = spec.mapExtra
-        if spec.flags.contains(.numaNode) {
-            attributes.numaNode = spec.numaNode
-        }
-        do {
-            attributes.mapName = try KernelObjectName.make(spec.name)
-        } catch {
-            throw failure(.invalidName(error))
-        }
+        var attributes = try spec.creationAttributes()
         guard spec.type == .arrayOfMaps || spec.type == .hashOfMaps else {
             do throws(BPFSyscallError) {
                 return try Sys.mapCreate(attributes)
@@ -350,5 +336,28 @@ extension MapType {
     /// Whether the map holds one value per possible CPU.
     public var isPerCPU: Bool {
         self == .percpuHash || self == .percpuArray || self == .lruPercpuHash || self == .percpuCgroupStorage
+    }
+}
+
+extension MapSpec {
+    /// `BPF_MAP_CREATE`'s attributes for this spec without BTF, an inner map or a token: type,
+    /// sizes, flags, extra, NUMA node and name.
+    func creationAttributes() throws(MapError) -> MapCreateAttr {
+        var attributes = MapCreateAttr()
+        attributes.mapType = type.rawValue
+        attributes.keySize = keySize
+        attributes.valueSize = valueSize
+        attributes.maxEntries = maxEntries
+        attributes.mapFlags = flags.rawValue
+        attributes.mapExtra = mapExtra
+        if flags.contains(.numaNode) {
+            attributes.numaNode = numaNode
+        }
+        do {
+            attributes.mapName = try KernelObjectName.make(name)
+        } catch {
+            throw MapError(mapName: name, operation: .create, reason: .invalidName(error))
+        }
+        return attributes
     }
 }

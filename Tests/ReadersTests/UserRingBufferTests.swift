@@ -76,7 +76,7 @@ struct UserRingBufferTests {
             try producer.write(value)
         }
         // A discarded record and a dropped reservation are skipped by the kernel.
-        var discarded = try producer.reserve(size: 8)
+        let discarded = try producer.reserve(size: 8)
         discarded.bytes.storeBytes(of: UInt64(1000), as: UInt64.self)
         discarded.discard()
         do {
@@ -84,7 +84,7 @@ struct UserRingBufferTests {
             dropped.bytes.storeBytes(of: UInt64(5000), as: UInt64.self)
         }
         // A longer record in place: only its first 8 bytes count.
-        var long = try producer.reserve(size: 20)
+        let long = try producer.reserve(size: 20)
         long.bytes.storeBytes(of: UInt64(100), as: UInt64.self)
         long.submit()
         #expect(producer.availableBytes == 4096 - 10 * 16 - 2 * 16 - 32)
@@ -121,7 +121,7 @@ struct UserRingBufferTests {
         let results = try Self.resultsMap()
         let program = try Self.drainProgram(ring: ring, results: results)
         let producer = try UserRingBufferProducer(ring)
-        var reservation = try producer.reserve(size: 8)
+        let reservation = try producer.reserve(size: 8)
         producer.close()
         // The mapping is still there: the reservation can be filled and submitted.
         reservation.bytes.storeBytes(of: UInt64(42), as: UInt64.self)
