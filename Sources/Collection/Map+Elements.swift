@@ -167,18 +167,7 @@ extension Map {
     public func lookup<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ key: Key, as type: Value.Type = Value.self
     ) throws(MapError) -> Value? {
-        try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Value? in
-            try withUnsafeTemporaryAllocation(
-                byteCount: MemoryLayout<Value>.stride, alignment: MemoryLayout<Value>.alignment
-            ) { (valueBytes: UnsafeMutableRawBufferPointer) throws(MapError) -> Value? in
-                guard
-                    try typedElementCall(
-                        .lookup, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
-                        value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: 0)
-                else { return nil }
-                return valueBytes.loadUnaligned(as: Value.self)
-            }
-        }
+        try typedRead(.lookup, key, as: type)
     }
 
     /// Stores `value` under `key` (`BPF_MAP_UPDATE_ELEM`).
@@ -212,13 +201,21 @@ extension Map {
     public func lookupAndDelete<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ key: Key, as type: Value.Type = Value.self
     ) throws(MapError) -> Value? {
+        try typedRead(.lookupAndDelete, key, as: type)
+    }
+
+    /// A command that reads one value for `key` (lookup, lookup-and-delete) into a `Value`.
+    @inlinable
+    func typedRead<Key: BitwiseCopyable, Value: BitwiseCopyable>(
+        _ command: ElementCommand, _ key: Key, as type: Value.Type
+    ) throws(MapError) -> Value? {
         try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Value? in
             try withUnsafeTemporaryAllocation(
                 byteCount: MemoryLayout<Value>.stride, alignment: MemoryLayout<Value>.alignment
             ) { (valueBytes: UnsafeMutableRawBufferPointer) throws(MapError) -> Value? in
                 guard
                     try typedElementCall(
-                        .lookupAndDelete, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
+                        command, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
                         value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: 0)
                 else { return nil }
                 return valueBytes.loadUnaligned(as: Value.self)
