@@ -104,9 +104,14 @@ struct CodeGenerator {
             guard let map = spec.maps[name] else { continue }
             for id in [map.keyType, map.valueType].compactMap({ $0 }) where try needsDeclaration(id, in: btf) { add(id) }
         }
-        // The types of the variables ``<Ident>Spec`` reads and writes.
+        // The types of the variables ``<Ident>Spec`` reads and writes, and those a global points
+        // to: `const struct event *unused_event` is how a C source gives BTF to a type it only
+        // reaches through a local pointer (a ring buffer reservation), so it is declared without
+        // a -type.
         for variable in variables {
-            if let id = spec.variables[variable.cName]?.typeID, try needsDeclaration(id, in: btf) { add(id) }
+            guard let id = spec.variables[variable.cName]?.typeID else { continue }
+            if try needsDeclaration(id, in: btf) { add(id) }
+            if let pointee = try pointeeType(of: id, in: btf), try needsDeclaration(pointee, in: btf) { add(pointee) }
         }
         for name in extraTypes {
             let kinds: [BTFKind] = [.struct, .union, .enum, .enum64, .typedef]
@@ -131,6 +136,23 @@ struct CodeGenerator {
             + "through a local pointer (such as a ring buffer reservation) has none. Declare a global that "
             + "uses it in the C source, for example:\n    const struct \(name) *unused_\(identifier) __attribute__((unused));\n"
             + "(with enum or union in place of struct for those; for an enum, a struct field of its type works too)"
+    }
+
+    /// What `id` points to, after qualifiers on both sides of the pointer; nil when it is not a
+    /// pointer.
+    func pointeeType(of id: BTFTypeID, in btf: BTFSpec) throws(BPF2SwiftError) -> BTFTypeID? {
+        var current = id
+        for _ in 0..<32 {
+            let type: BTFType
+            do { type = try btf.type(current) } catch { throw .generation("BTF type \(current): \(error)") }
+            switch type {
+            case .const(let t), .volatile(let t), .restrict(let t): current = t.type
+            case .typeTag(let t): current = t.type
+            case .pointer(let pointer): return pointer.target
+            default: return nil
+            }
+        }
+        return nil
     }
 
     /// Whether `id` (after qualifiers) is a type Swift needs a declaration for.
