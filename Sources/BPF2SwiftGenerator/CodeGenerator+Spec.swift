@@ -38,6 +38,13 @@ extension CodeGenerator {
         return words.allSatisfy { standard.contains($0) }
     }
 
+    /// A value of `type` for the doc comment's example.
+    static func exampleValue(of type: String) -> String {
+        if type == "Bool" { return "true" }
+        if type.hasPrefix("Int") || type.hasPrefix("UInt") { return "1" }
+        return "\(type)()"
+    }
+
     func specDeclaration(variables: [TypedVariable]) -> String {
         let prefix = typePrefix
         var out = """
@@ -46,7 +53,7 @@ extension CodeGenerator {
             ///
             /// ```swift
             /// var spec = try \(prefix)Spec()
-            /// \(variables.first.map { "try spec.set(\(SwiftNames.escaped($0.symbol.swiftName)): \($0.swiftType)())" } ?? "// (the object has no typed global variables)")
+            /// \(variables.first.map { "try spec.set(\(SwiftNames.escaped($0.symbol.swiftName)): \(Self.exampleValue(of: $0.swiftType)))" } ?? "// (the object has no typed global variables)")
             /// let objects = try spec.load()
             /// ```
             ///
