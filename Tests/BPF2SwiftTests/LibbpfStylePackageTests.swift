@@ -9,7 +9,7 @@ import TestSupport
 /// path and applies the plugin with no configuration to C sources written for libbpf (libbpf's
 /// headers, `"vmlinux.h"` and `<vmlinux.h>` beside them, `BPF_KPROBE`, `BPF_KSYSCALL`,
 /// `BPF_PROG`, `BPF_CORE_READ`), is built with `swift build` and run.
-@Suite("libbpf-style package through the plugin", .serialized)
+@Suite("libbpf-style package through the plugin", .serialized, .checksFileDescriptorLeaks)
 struct LibbpfStylePackageTests {
     static let package = BPF2SwiftTestSupport.repository + "/Tests/Packages/LibbpfStyle"
     static let scratch = BPF2SwiftTestSupport.repository + "/.build/libbpf-style"

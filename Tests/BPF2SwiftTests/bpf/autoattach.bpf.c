@@ -67,7 +67,9 @@ int count_target_calls(void *context)
 SEC("xdp")
 int pass_packets(void *context)
 {
-	return 2; // XDP_PASS
+	// XDP_PASS, from the "defines" of Tests/BPF2SwiftTests/bpf2swift.json: without the
+	// plugin's configuration this does not compile.
+	return AUTOATTACH_XDP_VERDICT;
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
