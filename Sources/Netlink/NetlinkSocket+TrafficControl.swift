@@ -214,7 +214,8 @@ extension NetlinkSocket {
     }
 
     /// Every filter on `hook` of the device (an `RTM_GETTFILTER` dump); empty when the device
-    /// has no clsact qdisc.
+    /// has no clsact qdisc. The dump also lists each classifier instance (one per priority and
+    /// protocol) as an entry with handle 0, as `tc filter show` prints it; those are left out.
     public func filters(interfaceIndex: UInt32, hook: ClsactHook) throws(NetlinkError) -> [TrafficControlFilter] {
         let header = TrafficControlHeader(interfaceIndex: try Self.kernelIndex(interfaceIndex), parent: hook.rawValue)
         var result: [TrafficControlFilter] = []
@@ -222,7 +223,8 @@ extension NetlinkSocket {
             type: NetlinkMessage.Kind.getFilter, payload: header.encoded(),
             operation: "list filters on \(hook) of interface \(interfaceIndex)")
         where message.type == NetlinkMessage.Kind.newFilter {
-            result.append(try TrafficControlFilter(message: message))
+            let filter = try TrafficControlFilter(message: message)
+            if filter.handle != 0 { result.append(filter) }
         }
         return result
     }
