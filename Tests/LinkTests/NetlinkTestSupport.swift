@@ -99,11 +99,12 @@ final class UDPEndpoint {
         }
     }
 
-    /// How many datagrams arrive within about a second (stops early once `expected` did).
+    /// How many datagrams arrive: waits up to 5 s for `expected` (the first datagrams wait for
+    /// neighbour resolution, on a loaded machine), and 1 s when none are expected.
     func receive(expecting expected: Int) -> Int {
         var received = 0
         var buffer = [UInt8](repeating: 0, count: 64)
-        for _ in 0..<50 {
+        for _ in 0..<(expected > 0 ? 250 : 50) {
             while recv(socket, &buffer, buffer.count, 0) > 0 { received += 1 }
             if received >= expected && expected > 0 { break }
             usleep(20_000)
