@@ -13,6 +13,7 @@ import Testing
 /// |---|---|---|---|
 /// | uprobes | yes | yes | yes |
 /// | uprobe.multi (Linux 6.6) | yes | no | yes |
+/// | perf event links (Linux 5.15) | yes | yes | yes |
 /// | kprobes (`CONFIG_KPROBES`) | no | yes | yes |
 /// | tracing programs (fentry, fexit) | no: lockdown (integrity) refuses them | yes | yes |
 /// | kprobe.multi (`CONFIG_FPROBE`) | no | no | yes |
@@ -77,7 +78,7 @@ public enum TestKernel: String, Sendable, CaseIterable {
     public func expects(_ feature: KernelFeature) -> Bool {
         switch (self, feature) {
         case (.vm612, _): true
-        case (_, .uprobes), (_, .memoryCgroupAccounting), (_, .everyBTFKind): true
+        case (_, .uprobes), (_, .memoryCgroupAccounting), (_, .everyBTFKind), (_, .perfEventLinks): true
         case (.host, .uprobeMulti): true
         case (.vm61, .uprobeMulti): false
         case (.host, .kprobes): false
@@ -143,6 +144,8 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     case everyBTFKind
     /// BTF of loaded modules in `/sys/kernel/btf` (`CONFIG_DEBUG_INFO_BTF_MODULES`).
     case moduleBTF
+    /// `BPF_LINK_CREATE` for perf events (Linux 5.15), read from the kernel release.
+    case perfEventLinks
 
     public var description: String { rawValue }
 
@@ -184,6 +187,8 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             return Self.releaseProbe(atLeast: (5, 11), for: "memory cgroup accounting of BPF memory")
         case .everyBTFKind:
             return Self.releaseProbe(atLeast: (6, 0), for: "BTF_KIND_ENUM64")
+        case .perfEventLinks:
+            return Self.releaseProbe(atLeast: (5, 15), for: "perf event links")
         case .moduleBTF:
             let modules = Self.moduleBTFNames()
             return modules.isEmpty
