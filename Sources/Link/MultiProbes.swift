@@ -243,7 +243,7 @@ public enum UprobeMulti {
 
 /// The error for a failed multi-probe `BPF_LINK_CREATE`: `EOPNOTSUPP`/`ENOTSUPP` mean the kernel
 /// was built without the feature, `EINVAL` that it predates the attach type (the program and
-/// arguments were checked before), `ENOENT` (kprobes) that a symbol is missing.
+/// arguments were checked before), `ENOENT` or `ESRCH` (kprobes) that a symbol is missing.
 func multiLinkError(
     _ error: BPFSyscallError, feature: String, requirement: String, symbols: [String], hook: String
 ) -> LinkError {
@@ -256,7 +256,9 @@ func multiLinkError(
         return .notSupported(
             feature: feature, requirement: requirement,
             detail: "BPF_LINK_CREATE returned EINVAL: the kernel does not know this attach type")
-    case .noSuchFileOrDirectory where feature.hasPrefix("kprobe"):
+    // kprobe.multi resolves names through kallsyms: Debian's 6.12 answers a name it cannot find
+    // with ESRCH (ftrace_lookup_symbols), ENOENT elsewhere.
+    case .noSuchFileOrDirectory where feature.hasPrefix("kprobe"), .noSuchProcess where feature.hasPrefix("kprobe"):
         return .kernelSymbolNotFound(symbol: symbols.joined(separator: ", "), tried: symbols)
     default:
         return .syscall(operation: "attach \(hook)", error: error)
