@@ -33,6 +33,10 @@ struct TCNetlinkTests {
             #expect(queried.isDirectAction)
             #expect(queried.programName == "nl17_ipv4")
             #expect(try TCNetlink.query(interfaceIndex: pair.farIndex, hook: .ingress).map(\.programID) == [programInfo.id])
+            if let listing = try iproute2Listing(device: pair.farName) {
+                #expect(listing.filters.contains("nl17_ipv4"), "tc filter show sees the filter: \(listing.filters)")
+                #expect(listing.qdiscs.contains("clsact"), "tc qdisc show: \(listing.qdiscs)")
+            }
 
             sender.send(3, to: ScratchPair.rightAddress, port: receiver.port)
             #expect(receiver.receive(expecting: 3) == 3)
