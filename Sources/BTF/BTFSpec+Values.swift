@@ -120,8 +120,12 @@ extension BTFSpec {
             {
                 let count = Int(array.count)
                 try need(count)
+                // A string only when it ends within the array and is printable, as bpftool
+                // decides; other char arrays print as numbers.
                 let text = bytes.prefix(count).prefix { $0 != 0 }
-                return .string(String(decoding: text, as: UTF8.self))
+                if text.count < count, text.allSatisfy({ $0 >= 0x20 && $0 < 0x7f || $0 == 0x09 || $0 == 0x0a }) {
+                    return .string(String(decoding: text, as: UTF8.self))
+                }
             }
             var elements: [BTFValue] = []
             for index in 0..<Int(array.count) {
