@@ -88,7 +88,7 @@ struct LinkDetailsTests {
     }
 
     @Test func uprobeMultiPathOffsetsAndCookies() throws {
-        guard KernelFeature.uprobes.check() else { return }
+        guard KernelFeature.uprobeMulti.check() else { return }
         let target = try Executable(path: try UprobeTarget.binary.get())
         let program = try trivialProgram(type: .kprobe, expectedAttachType: .traceUprobeMulti)
         let link = try UprobeMulti.attach(executable: target, symbols: ["counted"], program: program, cookies: [77])
@@ -185,5 +185,46 @@ struct TracingLinkDetailsTests {
         let description = try iterator.link.describe()
         #expect(description.type == .iter)
         #expect(description.details == .iterator(target: "bpf_map_elem", mapID: try map.info().id, cgroupID: 0, order: 0))
+    }
+}
+
+/// Kernel addresses of `/proc/kallsyms` by name, for the given names.
+private func kernelAddresses(of names: Set<String>) -> [String: UInt64] {
+    guard let bytes = readFile("/proc/kallsyms") else { return [:] }
+    var result: [String: UInt64] = [:]
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        let words = line.split(separator: " ")
+        guard words.count >= 3, names.contains(String(words[2])), let address = UInt64(words[0], radix: 16) else { continue }
+        if result[String(words[2])] == nil { result[String(words[2])] = address }
+    }
+    return result
+}
+
+/// The VM tier: kprobe.multi needs CONFIG_FPROBE (6.12 VM).
+@Suite(
+    "kprobe.multi link info (VM tier)", .serialized, .checksFileDescriptorLeaks, .requires(.kprobeMulti),
+    .enabled(if: Privileges.canAdminister, "needs CAP_SYS_ADMIN"))
+struct KprobeMultiLinkDetailsTests {
+    @Test func addressesAndCookiesOfEachFunction() throws {
+        guard KernelFeature.kprobeMulti.check() else { return }
+        let program = try trivialProgram(type: .kprobe, expectedAttachType: .traceKprobeMulti)
+        let symbols = ["__task_pid_nr_ns", "vfs_read"]
+        let link = try KprobeMulti.attach(symbols: symbols, program: program, mode: .return, cookies: [11, 22])
+        defer { try? link.close() }
+        let description = try link.describe()
+        #expect(description.type == .kprobeMulti)
+        guard case .kprobeMulti(let multi) = description.details else {
+            Issue.record("not kprobe.multi: \(description.details)")
+            return
+        }
+        #expect(multi.isReturnProbe)
+        #expect(multi.addresses.count == 2)
+        #expect(multi.cookies.count == 2)
+        // The kernel sorts the functions by address and keeps each cookie with its function.
+        let addresses = kernelAddresses(of: Set(symbols))
+        let expected = Dictionary(uniqueKeysWithValues: [(addresses[symbols[0]], UInt64(11)), (addresses[symbols[1]], UInt64(22))]
+            .compactMap { address, cookie in address.map { ($0, cookie) } })
+        #expect(expected.count == 2, "both functions in /proc/kallsyms")
+        #expect(Dictionary(uniqueKeysWithValues: zip(multi.addresses, multi.cookies)) == expected)
     }
 }
