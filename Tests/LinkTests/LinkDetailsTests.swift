@@ -26,8 +26,8 @@ struct LinkDetailsTests {
 
     @Test func rawTracepointNameAndCookie() throws {
         let program = try trivialProgram(type: .rawTracepoint)
-        // Without a cookie: kernels before 6.18 do not report a raw tracepoint's (the 6.12 VM
-        // shows 0); perf event cookies are checked with the tracepoint below.
+        // Without a cookie: only newer kernels report a raw tracepoint's (the host's 6.18 does,
+        // the 6.12 VM shows 0); perf event cookies are checked with the tracepoint below.
         let link = try RawTracepoint.attach(name: "sys_enter", program: program)
         let description = try link.describe()
         #expect(description.type == .rawTracepoint)
