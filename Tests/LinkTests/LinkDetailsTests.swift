@@ -142,11 +142,24 @@ struct LinkDetailsTests {
                 try netns.describe().details
                     == .netns(inode: UInt32(truncatingIfNeeded: inode(of: "/proc/thread-self/ns/net")), attachType: .skLookup))
 
-            guard KernelFeature.tcx.check() else { return }
-            let classifier = try trivialProgram(type: .schedCls, expectedAttachType: .tcxIngress)
-            let tcx = try TCX.attach(program: classifier, interfaceIndex: loopback, attachType: .tcxIngress)
-            defer { try? tcx.close() }
-            #expect(try tcx.describe().details == .tcx(ifindex: loopback, attachType: .tcxIngress))
+            if KernelFeature.tcx.check() {
+                let classifier = try trivialProgram(type: .schedCls, expectedAttachType: .tcxIngress)
+                let tcx = try TCX.attach(program: classifier, interfaceIndex: loopback, attachType: .tcxIngress)
+                defer { try? tcx.close() }
+                #expect(try tcx.describe().details == .tcx(ifindex: loopback, attachType: .tcxIngress))
+            }
+
+            if KernelFeature.netfilterLinks.check() {
+                // Returns 0 (NF_DROP), harmless in the scratch namespace.
+                let filter = try trivialProgram(type: .netfilter, expectedAttachType: .netfilter)
+                let netfilter = try Netfilter.attach(program: filter, protocolFamily: .ipv4, hook: .localIn, priority: -90)
+                defer { try? netfilter.close() }
+                #expect(
+                    try netfilter.describe().details
+                        == .netfilter(
+                            protocolFamily: Netfilter.ProtocolFamily.ipv4.rawValue, hook: Netfilter.Hook.localIn.rawValue,
+                            priority: -90, flags: 0))
+            }
         }
     }
 
