@@ -163,6 +163,17 @@ struct LinkDetailsTests {
         }
     }
 
+    @Test func socketMapLinkNamesItsMap() throws {
+        if KernelFeature.socketMapLinks.check() {
+            let map = try SocketMapTests.socketMap()
+            defer { try? map.close() }
+            let verdict = try trivialProgram(type: .skSKB)
+            let link = try SocketMap.link(program: verdict, map: map, attachType: .skSKBVerdict)
+            defer { try? link.close() }
+            #expect(try link.describe().details == .sockmap(mapID: try map.info().id, attachType: .skSKBVerdict))
+        }
+    }
+
     @Test func pinOfAnUnknownKindIsATypedError() throws {
         #expect(throws: PinError.self) { try PinnedObject(path: "/sys/fs/bpf/swiftebpf_issue19_missing") }
         #expect(throws: PinError.self) { try PinnedObject.walk(directory: "/nonexistent/swiftebpf_issue19") }
