@@ -38,7 +38,7 @@ case "$version" in
 6.12) package=linux-image-6.12-amd64 ;;
 *) echo "vm-test: unknown kernel '$version' (known: 6.1, 6.12)" >&2; exit 2 ;;
 esac
-default_filter='LinkTests\.(KprobeTests|KprobeMultiNotSupportedTests|KprobeMultiTests|KprobeSessionTests|UprobeMultiTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|FreplaceTests|TCXTests|TCXNotSupportedTests|NetkitNotSupportedTests|StructOpsTests|NetfilterTests|SocketMapTests|LinkFeatureTests)'
+default_filter='LinkTests\.(KprobeTests|KprobeMultiNotSupportedTests|KprobeMultiTests|KprobeSessionTests|UprobeMultiTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|TracingLinkDetailsTests|KprobeMultiLinkDetailsTests|FreplaceTests|TCXTests|TCXNotSupportedTests|NetkitNotSupportedTests|TCNetlinkTests|NetkitPairTests|StructOpsTests|NetfilterTests|SocketMapTests|LinkFeatureTests)'
 default_filter+='|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests|StructOpsLoadTests|ArenaLoadTests)'
 default_filter+='|CollectionTests\.(FeatureTests|ArenaMapTests)|BTFTests\.KernelBTFTests|BPF2SwiftTests\.ExeccountTests|TestSupportTests\.TestKernelTests'
 filter=${1:-$default_filter}
@@ -89,6 +89,11 @@ mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 ulimit -l unlimited
 echo "guest kernel: \$(uname -r)"
+# Debian builds veth and the tc pieces the netlink tests use as modules; the guest loads them from
+# the installed kernel package's /lib/modules (the host's, seen read-only).
+for module in veth sch_ingress cls_bpf act_bpf; do
+    modprobe \$module || echo "vm-test: modprobe \$module failed (is linux-image for \$(uname -r) installed?)"
+done
 EBPF_TEST_KERNEL=vm-$version "$binary" --testing-library swift-testing --filter '$filter'
 echo \$? > "$results/status"
 GUEST
