@@ -68,9 +68,13 @@ struct FeatureTests {
     }
 
     @Test func programTypes() throws {
-        for type in [ProgramType.socketFilter, .xdp, .schedCls, .tracepoint, .cgroupSKB, .cgroupSockAddr, .skLookup,
-                     .rawTracepoint, .cgroupSockopt, .netfilter, .syscall, .structOps]
-        {
+        var types = [ProgramType.socketFilter, .xdp, .schedCls, .tracepoint, .cgroupSKB, .cgroupSockAddr, .skLookup,
+                     .rawTracepoint, .cgroupSockopt, .syscall, .structOps]
+        // Netfilter programs came with netfilter links (Linux 6.4).
+        if KernelFeature.netfilterLinks.probe.present || TestKernel.current.expects(.netfilterLinks) {
+            types.append(.netfilter)
+        }
+        for type in types {
             #expect(throws: Never.self, "\(type)") { try BPFFeatures.checkProgramType(type) }
         }
         // Where tracing programs load, the probes must say so. Where they do not (the host runs
@@ -106,9 +110,15 @@ struct FeatureTests {
     }
 
     @Test func miscFeatures() throws {
-        for feature in [MiscFeature.largeInstructions, .boundedLoops, .instructionSetV2, .instructionSetV3,
-                        .instructionSetV4, .bpfCookie]
-        {
+        var features = [MiscFeature.largeInstructions, .boundedLoops, .instructionSetV2, .instructionSetV3, .bpfCookie]
+        let v4 = KernelFeature.instructionSetV4.probe
+        if v4.present || TestKernel.current.expects(.instructionSetV4) {
+            features.append(.instructionSetV4)
+        } else {
+            let error = #expect(throws: FeatureProbeError.self, "\(v4.finding)") { try BPFFeatures.check(MiscFeature.instructionSetV4) }
+            #expect(error?.unsupportedFeature != nil)
+        }
+        for feature in features {
             #expect(throws: Never.self, "\(feature)") { try BPFFeatures.check(feature) }
         }
     }

@@ -13,6 +13,7 @@ enum WatchedSyscalls {
     static var prefix: String { Kprobe.syscallPrefix ?? "sys_" }
     static var getppid: String { prefix + "sys_getppid" }
     static var getpgid: String { prefix + "sys_getpgid" }
+    static var getsid: String { prefix + "sys_getsid" }
 
     /// Calls getppid `parent` times and getpgid `group` times on this thread.
     static func call(getppid parent: Int, getpgid group: Int) {
@@ -64,18 +65,22 @@ struct KprobeMultiTests {
         try link.close()
     }
 
-    /// `getp?id` matches getppid and getpgid but not getpid.
+    /// `get*[gs]id` matches getpgid and getsid (and getresgid, which the test does not call) but
+    /// not getppid. Syscalls without arguments make poor examples here: x86's `__ia32_sys_getppid`
+    /// is an alias of `__x64_sys_getppid`, and available_filter_functions lists only one name of
+    /// an address (Debian's 6.12 lists the ia32 one).
     @Test func byPattern() throws {
         guard KernelFeature.kprobeMulti.check() else { return }
-        let pattern = WatchedSyscalls.prefix + "sys_getp?id"
+        let pattern = WatchedSyscalls.prefix + "sys_get*[gs]id"
         let matched = try KprobeMulti.matchingFunctions(pattern)
-        #expect(matched == [WatchedSyscalls.getpgid, WatchedSyscalls.getppid], "matched \(matched)")
+        #expect(matched.contains(WatchedSyscalls.getpgid) && matched.contains(WatchedSyscalls.getsid), "matched \(matched)")
+        #expect(!matched.contains(WatchedSyscalls.getppid), "matched \(matched)")
         let counter = try Counter(type: .kprobe, expectedAttachType: .traceKprobeMulti, onlyThread: currentThreadID())
         let link = try KprobeMulti.attach(pattern: pattern, program: counter.program)
         WatchedSyscalls.call(getppid: 4, getpgid: 3)
-        _ = getpid()
+        for _ in 0..<2 { _ = getsid(0) }
         let count = try counter.count()
-        #expect(count == 7, "counted \(count)")
+        #expect(count == 5, "counted \(count): 3 getpgid and 2 getsid calls")
         try link.close()
         #expect {
             try KprobeMulti.attach(pattern: "no_such_function_swiftebpf_*", program: counter.program)
