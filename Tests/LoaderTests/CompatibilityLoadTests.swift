@@ -1,5 +1,6 @@
 import EBPFCollection
 import EBPFELF
+import EBPFSys
 import Glibc
 import Testing
 import TestSupport
@@ -27,6 +28,78 @@ struct CompatibilityLoadTests {
         } catch {
             #expect("\(error)".contains("invalid mem access"), "\(error)")
         }
+    }
+
+    /// testdata/map_btf_types.c: every map is created with its BTF key and value types, except
+    /// the types libbpf leaves BTF out for and the program array, which has a key type but no
+    /// value type (a lone key id is refused with EINVAL for every map type). The program array's
+    /// initial value is in place: the tail call lands.
+    @Test func everyMapTypeWithItsBTF() throws {
+        let spec = try testdataSpec("map_btf_types")
+        let collection = try LoadedCollection(spec: spec)
+        defer { collection.close() }
+        let strippedUpFront: Set<MapType> = [
+            .perfEventArray, .stackTrace, .cgroupArray, .devmap, .sockmap, .cpumap, .xskmap, .sockhash, .devmapHash, .queue,
+        ]
+        var kept: [String] = []
+        var refused: [String] = []
+        for (name, mapSpec) in spec.maps.sorted(by: { $0.key < $1.key }) {
+            let info = try collection.map(name).info()
+            if strippedUpFront.contains(mapSpec.type) || mapSpec.type == .progArray {
+                #expect(info.btfID == 0, "\(name) carries BTF")
+            } else if info.btfID != 0 {
+                kept.append(name)
+            } else {
+                refused.append(name)
+            }
+        }
+        print("map types with BTF on \(TestKernel.current.rawValue): kept by \(kept), refused (created again without) by \(refused)")
+        for name in ["hash_map", "array_map", "percpu_array_map", "lru_hash_map", "bloom_map", "sk_storage_map", "task_storage_map"] {
+            #expect(kept.contains(name), "\(name) lost its BTF")
+        }
+        #expect(try collection.program("jump").testRun(data: packet).returnValue == 7)
+    }
+
+    /// A map whose BTF the kernel refuses (here a key type of 8 bytes for a 4-byte key, which
+    /// every kernel refuses with EINVAL) is created once more without BTF.
+    @Test func mapRefusingItsBTFIsCreatedWithout() throws {
+        var spec = try testdataSpec("map_btf_types")
+        let wrongKey = try #require(spec.types?.typeID(named: "__u64", kind: .typedef))
+        spec.maps["hash_map"]?.keyType = wrongKey
+        let collection = try LoadedCollection(spec: spec, selection: CollectionSelection(maps: ["hash_map", "array_map"]))
+        defer { collection.close() }
+        #expect(try collection.map("hash_map").info().btfID == 0)
+        #expect(try collection.map("array_map").info().btfID != 0)
+        // Other failures are not retried: a key size the kernel refuses with or without BTF.
+        spec.maps["hash_map"]?.keySize = 0
+        #expect(throws: CollectionError.self) {
+            try LoadedCollection(spec: spec, selection: CollectionSelection(maps: ["hash_map"])).close()
+        }
+    }
+
+    /// Where tracing programs are refused with EPERM (this host: integrity lockdown, root
+    /// without CAP_SYS_RESOURCE), the message states the evidence, not a guess about memlock.
+    @Test(.lacks(.tracingPrograms))
+    func refusedFexitStatesTheEvidence() throws {
+        let spec = try testdataSpec("tracing_fmod_ret")
+        var caught: CollectionError?
+        do throws(CollectionError) {
+            try LoadedCollection(spec: spec, selection: CollectionSelection(programs: ["record_prctl"])).close()
+        } catch {
+            caught = error
+        }
+        let error = try #require(caught, "the fexit program loaded although the kernel lacks tracing programs")
+        let message = error.description
+        var errno: Errno?
+        if case .program(let programError) = error.reason { errno = programError.syscallError?.errno }
+        #expect(errno == .notPermitted, "\(message)")
+        #expect(message.contains("not permitted to load a program of type 26"), "\(message)")
+        #expect(message.contains("capabilities held: "), "\(message)")
+        #expect(message.contains("missing: "), "\(message)")
+        #expect(message.contains("kernel lockdown: "), "\(message)")
+        #expect(message.contains("charged to the memory cgroup"), "\(message)")
+        #expect(!message.contains("RLIMIT_MEMLOCK"), "\(message)")
+        print("fexit refused: \(message)")
     }
 
     static var usdtHeaderAvailable: Bool {
