@@ -91,13 +91,20 @@ extension CollectionLoader {
         }
         let attributes = try creationAttributes(mapSpec)
         let descriptor = try withObjectBTF(for: mapSpec) { (btf: UInt32?, keyType: UInt32, valueType: UInt32) throws(CollectionError) -> FileDescriptor in
+            guard let btf else { return try createDescriptor(attributes, spec: mapSpec) }
             var withBTF = attributes
-            if let btf {
-                withBTF.btfFD = btf
-                withBTF.btfKeyTypeID = keyType
-                withBTF.btfValueTypeID = valueType
+            withBTF.btfFD = btf
+            withBTF.btfKeyTypeID = keyType
+            withBTF.btfValueTypeID = valueType
+            do throws(CollectionError) {
+                return try createDescriptor(withBTF, spec: mapSpec)
+            } catch where Self.isRefusalOfBTF(error) {
+                // Some kernels refuse BTF for some map types (ENOTSUPP from a type without
+                // `map_check_btf`, EINVAL for a key or value type they do not accept): as
+                // cilium/ebpf does, try once more without it. The map works the same, only
+                // `bpftool map dump` shows raw bytes.
+                return try createDescriptor(attributes, spec: mapSpec)
             }
-            return try createDescriptor(withBTF, spec: mapSpec)
         }
         let map: Map
         do throws(MapError) {
@@ -142,14 +149,25 @@ extension CollectionLoader {
         return attributes
     }
 
+    /// Whether a map creation that carried BTF failed in a way that creating it without BTF may
+    /// avoid: EINVAL or ENOTSUPP (524).
+    static func isRefusalOfBTF(_ error: CollectionError) -> Bool {
+        guard case .map(let mapError) = error.reason, let errno = mapError.syscallError?.errno else { return false }
+        return errno == .invalidArgument || errno == .kernelNotSupported
+    }
+
     /// Runs `body` with the BTF descriptor and type ids for `mapSpec`, or nil and zeros when the
-    /// map has no BTF types or the object's BTF is not loaded.
+    /// map has no BTF value type, its type takes no BTF, or the object's BTF is not loaded.
+    ///
+    /// A key type is never sent without a value type: the kernel reads BTF only when
+    /// `btf_value_type_id` is set and refuses a lone key id with EINVAL, whatever the map type
+    /// (a BTF program array whose `values` are initialised has a key type and no value type).
+    /// A value type without a key type is sent with key id 0, which maps without keys (bloom
+    /// filters, queues) need.
     private func withObjectBTF<Result: ~Copyable>(
         for mapSpec: MapSpec, _ body: (UInt32?, UInt32, UInt32) throws(CollectionError) -> Result
     ) throws(CollectionError) -> Result {
-        guard let objectBTF, mapSpec.keyType != nil || mapSpec.valueType != nil,
-            !Self.mapTypesWithoutBTF.contains(mapSpec.type)
-        else {
+        guard let objectBTF, mapSpec.valueType != nil, !Self.mapTypesWithoutBTF.contains(mapSpec.type) else {
             return try body(nil, 0, 0)
         }
         // The handle stays open for the whole load, so its number is valid here.

@@ -26,6 +26,10 @@ public final class LoadedCollection: Sendable {
     /// Pins this load created, removed again when the load (or an assignment) fails.
     let createdPins: [String]
 
+    /// The paths this load pinned maps at (maps pinned by name that had no pin yet). They
+    /// outlive the collection: closing it leaves them, as libbpf and bpftool leave theirs.
+    public var createdPinPaths: [String] { createdPins }
+
     init(
         programs: [String: Program], maps: [String: Map], variables: [String: Variable],
         replacedMapNames: Set<String>, createdPins: [String]

@@ -39,6 +39,10 @@ enum BPFSyscall {
         return try $interceptor.withValue(interceptor, operation: body)
     }
 
+    /// Whether an interceptor is bound anywhere in the process: probes whose answer is memoised
+    /// for the process must not run then, or a test's fake would be remembered as the kernel's.
+    static var isIntercepting: Bool { boundInterceptors.load(ordering: .relaxed) != 0 }
+
     // MARK: - Layer 3: the C call
 
     /// Calls bpf(2), or the task's interceptor if one is bound.
@@ -95,9 +99,14 @@ enum BPFSyscall {
         case .success(let value):
             return value
         case .failure(let errno):
+            // The program or map type is the first word of BPF_PROG_LOAD's and BPF_MAP_CREATE's attributes.
+            var objectType: UInt32?
+            if command == .progLoad || command == .mapCreate, MemoryLayout<Attributes>.size >= 4 {
+                objectType = withUnsafeBytes(of: attributes) { $0.loadUnaligned(as: UInt32.self) }
+            }
             throw BPFSyscallError(
                 command: command, errno: errno,
-                hint: .forFailure(of: command, errno: errno, logRequested: logRequested))
+                hint: .forFailure(of: command, errno: errno, logRequested: logRequested, objectType: objectType))
         }
     }
 

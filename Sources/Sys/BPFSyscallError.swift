@@ -1,7 +1,8 @@
 /// A bpf(2) command that failed: which command, the kernel's errno, and what probably caused it.
 ///
 /// `description` is one line, for instance
-/// `BPF_MAP_CREATE: Operation not permitted (EPERM): the process lacks CAP_BPF (or CAP_SYS_ADMIN)`.
+/// `BPF_MAP_CREATE: Invalid argument (EINVAL)`, or for `EPERM` the evidence about capabilities,
+/// lockdown and memory accounting (``PermissionEvidence``).
 /// A program the verifier rejected carries the verifier's ``log``; the description ends with the
 /// log line that states the reason.
 public struct BPFSyscallError: Error, CustomStringConvertible, Sendable {
@@ -24,12 +25,9 @@ public struct BPFSyscallError: Error, CustomStringConvertible, Sendable {
 
     /// A cause the library can name from the command and the errno.
     public enum Hint: Hashable, Sendable, CustomStringConvertible {
-        /// `EPERM` on a kernel that accounts BPF memory to memory cgroups: a capability is missing.
-        case missingCapability
-        /// `EPERM` where the kernel charges BPF memory to `RLIMIT_MEMLOCK` (before Linux 5.11), or
-        /// where that is not known yet: a missing capability or a memlock limit that is too low.
-        /// `currentLimit` is the soft limit in bytes, nil when unlimited or unreadable.
-        case missingCapabilityOrMemlockLimit(currentLimit: UInt64?)
+        /// `EPERM` other than pinning: the facts that bear on it (capabilities held and missing,
+        /// lockdown mode, memory accounting), since the errno alone does not say which is the cause.
+        case notPermitted(PermissionEvidence)
         /// `E2BIG` creating a map: the key size, value size or `max_entries` is above what the map
         /// type allows.
         case mapTooLarge
@@ -48,13 +46,8 @@ public struct BPFSyscallError: Error, CustomStringConvertible, Sendable {
 
         public var description: String {
             switch self {
-            case .missingCapability:
-                return "the process lacks CAP_BPF (or CAP_SYS_ADMIN)"
-            case .missingCapabilityOrMemlockLimit(let limit):
-                let shown = limit.map { "\($0) bytes" } ?? "unlimited or unknown"
-                return "the process lacks CAP_BPF (or CAP_SYS_ADMIN), or this kernel charges BPF memory "
-                    + "to RLIMIT_MEMLOCK (current limit: \(shown)); raise it with "
-                    + "Sys.raiseMemlockLimitIfNeeded()"
+            case .notPermitted(let evidence):
+                return evidence.description
             case .mapTooLarge:
                 return "key size, value size or max_entries exceeds what this map type allows"
             case .mapFull:
@@ -97,7 +90,7 @@ public struct BPFSyscallError: Error, CustomStringConvertible, Sendable {
 }
 
 extension Substring {
-    fileprivate func trimmingWhitespace() -> Substring {
+    func trimmingWhitespace() -> Substring {
         var result = self
         while let first = result.first, first.isWhitespace { result = result.dropFirst() }
         while let last = result.last, last.isWhitespace { result = result.dropLast() }
@@ -108,18 +101,16 @@ extension Substring {
 extension BPFSyscallError.Hint {
     /// The hint for a failure of `command` with `errno`, nil when the pair names no known cause.
     ///
-    /// Pure apart from reading the memoised memlock probe and the current memlock limit; it never
-    /// makes a bpf(2) call, since it runs inside the choke point.
-    static func forFailure(of command: BPFCommand, errno: Errno, logRequested: Bool) -> Self? {
+    /// Pure apart from gathering ``PermissionEvidence`` for `EPERM` (files in /proc and
+    /// /sys, the memlock limit, and the memory accounting probe, which makes its own raw call).
+    /// `objectType` is the program or map type of a `BPF_PROG_LOAD` or `BPF_MAP_CREATE`.
+    static func forFailure(of command: BPFCommand, errno: Errno, logRequested: Bool, objectType: UInt32? = nil) -> Self? {
         switch errno {
         case .notPermitted:
             if command == .objPin {
                 return .pinPathNotOnBPFFS
             }
-            if MemlockProbe.cachedAccounting == .memoryCgroup {
-                return .missingCapability
-            }
-            return .missingCapabilityOrMemlockLimit(currentLimit: MemlockProbe.currentSoftLimit())
+            return .notPermitted(PermissionEvidence.current(command: command, objectType: objectType))
         case .argumentListTooLong:
             switch command {
             case .mapCreate: return .mapTooLarge

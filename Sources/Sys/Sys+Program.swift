@@ -115,7 +115,8 @@ extension Sys {
                 case .fail(let reported, let logTooSmall):
                     throw BPFSyscallError(
                         command: .progLoad, errno: reported,
-                        hint: .forFailure(of: .progLoad, errno: reported, logRequested: logTooSmall),
+                        hint: .forFailure(
+                            of: .progLoad, errno: reported, logRequested: logTooSmall, objectType: attributes.progType),
                         log: log)
                 }
             }

@@ -9,11 +9,15 @@ enum Command: Equatable {
     case btfDump(path: String, format: BTFDumpFormat)
     /// `ebpf inspect OBJ [--json]`: the spec read from an object file, as text or as JSON.
     case inspect(path: String, json: Bool)
-    /// `ebpf load OBJ [--json] [--token-bpffs DIR]`: each program loaded on its own, with what
-    /// it needs; with a BPF token from the delegating BPF file system at DIR when given.
-    case load(path: String, json: Bool, tokenFileSystem: String? = nil)
+    /// `ebpf load OBJ [--json] [--token-bpffs DIR] [--pin-path DIR]`: each program loaded on its
+    /// own, with what it needs; with a BPF token from the delegating BPF file system at DIR when
+    /// given; maps pinned by name (`LIBBPF_PIN_BY_NAME`) reused from or pinned under the pin path.
+    case load(path: String, json: Bool, tokenFileSystem: String? = nil, pinPath: String = Command.defaultPinPath)
     /// `ebpf prog|map|link|btf list|pin ...`: what is loaded in the kernel (ObjectCommand.swift).
     case objects(ObjectCommand)
+
+    /// Where `ebpf load` pins maps pinned by name unless `--pin-path` says otherwise: libbpf's default.
+    static let defaultPinPath = "/sys/fs/bpf"
 }
 
 /// How `ebpf btf dump` prints a spec.
@@ -42,13 +46,17 @@ enum EBPFTool {
           inspect OBJ [--json]
                         Print the programs, maps and variables of a BPF object file; --json
                         prints them as JSON.
-          load OBJ [--json] [--token-bpffs DIR]
+          load OBJ [--json] [--token-bpffs DIR] [--pin-path DIR]
                         Load each program of a BPF object on its own, with the maps and
                         programs it needs, and report per program: the error and the verifier
                         log's tail for failures; --json prints {"<program>": 0 or -errno}.
                         Needs root (CAP_BPF), or --token-bpffs: the root of a BPF file system
                         mounted with delegate_* options for the caller's user namespace, from
-                        which a BPF token is made. Exits 1 when any program fails.
+                        which a BPF token is made. Maps pinned by name (LIBBPF_PIN_BY_NAME)
+                        reuse a compatible pin under --pin-path (default /sys/fs/bpf), fail on
+                        an incompatible one, or are pinned there; pins created are listed (on
+                        standard error with --json) and stay after the command, as bpftool's
+                        do. Exits 1 when any program fails.
 
         \(ObjectCommand.usage)
 
@@ -61,7 +69,7 @@ enum EBPFTool {
         if ObjectCommand.handles(words), !words.contains("-h"), !words.contains("--help") {
             return .objects(try ObjectCommand.parse(words))
         }
-        let arguments = try Arguments(words, valueOptions: ["format", "token-bpffs"], flagOptions: ["json"])
+        let arguments = try Arguments(words, valueOptions: ["format", "token-bpffs", "pin-path"], flagOptions: ["json"])
         // Options are parsed for every command at once; each command rejects those not its own.
         func allowOnly(_ allowed: Set<String>) throws(UsageError) {
             if let option = arguments.options.keys.sorted().first(where: { !allowed.contains($0) }) {
@@ -101,8 +109,12 @@ enum EBPFTool {
         case "load":
             guard let path = rest.first else { throw .missingArgument("OBJ") }
             if let extra = rest.dropFirst().first { throw .unexpectedArgument(extra) }
-            try allowOnly(["json", "token-bpffs"])
-            return .load(path: path, json: arguments.flags.contains("json"), tokenFileSystem: arguments.options["token-bpffs"])
+            try allowOnly(["json", "token-bpffs", "pin-path"])
+            let pinPath = arguments.options["pin-path"] ?? Command.defaultPinPath
+            guard !pinPath.isEmpty else { throw .invalidValue(option: "--pin-path", value: pinPath) }
+            return .load(
+                path: path, json: arguments.flags.contains("json"), tokenFileSystem: arguments.options["token-bpffs"],
+                pinPath: pinPath)
         default:
             throw .unknownCommand(name)
         }
@@ -136,7 +148,7 @@ enum EBPFTool {
                 return 1
             }
             output(json ? Inspect.json(spec) : Inspect.text(spec))
-        case .load(let path, let json, let tokenFileSystem):
+        case .load(let path, let json, let tokenFileSystem, let pinPath):
             let spec: CollectionSpec
             do {
                 spec = try CollectionSpec(elfFile: path)
@@ -146,8 +158,12 @@ enum EBPFTool {
             }
             var options = CollectionOptions()
             options.tokenFileSystemPath = tokenFileSystem
+            options.pinPath = pinPath
             let outcomes = Load.loadEach(spec, options: options)
             output(json ? Load.json(outcomes) : Load.text(outcomes))
+            if json {
+                for line in Load.pinLines(outcomes) { errorOutput("ebpf: \(line)") }
+            }
             return outcomes.allSatisfy { $0.status == 0 } ? 0 : 1
         case .objects(let command):
             return command.run(output: output, errorOutput: errorOutput)

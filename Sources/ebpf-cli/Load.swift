@@ -9,6 +9,8 @@ enum Load {
         var program: String
         var status: Int32
         var error: CollectionError?
+        /// The pins the load created (maps pinned by name under `--pin-path`).
+        var createdPins: [String] = []
     }
 
     /// Loads every program of `spec`, one at a time, closing each again.
@@ -17,7 +19,7 @@ enum Load {
             do throws(CollectionError) {
                 let collection = try LoadedCollection(spec: spec, selection: CollectionSelection(programs: [name]), options: options)
                 collection.close()
-                return Outcome(program: name, status: 0, error: nil)
+                return Outcome(program: name, status: 0, error: nil, createdPins: collection.createdPinPaths)
             } catch {
                 return Outcome(program: name, status: -status(of: error), error: error)
             }
@@ -77,6 +79,12 @@ enum Load {
         }
         let loaded = outcomes.filter { $0.status == 0 }.count
         lines.append("\(loaded) of \(outcomes.count) programs loaded")
+        lines.append(contentsOf: pinLines(outcomes))
         return lines.joined(separator: "\n")
+    }
+
+    /// "pinned PATH" for each pin the loads created; they stay after the command, as bpftool's do.
+    static func pinLines(_ outcomes: [Outcome]) -> [String] {
+        outcomes.flatMap(\.createdPins).map { "pinned \($0) (left in place; remove it with rm)" }
     }
 }

@@ -15,6 +15,9 @@ struct LoadCommandTests {
         #expect(
             try EBPFTool.parse(["load", "x.o", "--token-bpffs", "/mnt/bpf"]) == .load(path: "x.o", json: false, tokenFileSystem: "/mnt/bpf"))
         #expect(throws: UsageError.missingValue(option: "--token-bpffs")) { try EBPFTool.parse(["load", "x.o", "--token-bpffs"]) }
+        #expect(try EBPFTool.parse(["load", "x.o"]) == .load(path: "x.o", json: false, pinPath: "/sys/fs/bpf"))
+        #expect(try EBPFTool.parse(["load", "x.o", "--pin-path", "/sys/fs/bpf/app"]) == .load(path: "x.o", json: false, pinPath: "/sys/fs/bpf/app"))
+        #expect(throws: UsageError.invalidValue(option: "--pin-path", value: "")) { try EBPFTool.parse(["load", "x.o", "--pin-path="]) }
         #expect(throws: UsageError.unknownOption("--token-bpffs")) { try EBPFTool.parse(["inspect", "x.o", "--token-bpffs", "/x"]) }
     }
 
@@ -65,6 +68,37 @@ struct LoadCommandTests {
         var lines: [String] = []
         #expect(EBPFTool.run(.load(path: TestData.path("subprog-el.o"), json: true)) { lines.append($0) } == 0)
         #expect(lines == [#"{"calls_loop":0,"calls_subprograms":0}"#])
+    }
+
+    /// A map pinned by name (testdata/maps_btf.c's `pinned_lru`): pinned under --pin-path by the
+    /// first load, which says so; reused by the next; an incompatible pin fails clearly.
+    @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+    func pinsMapsPinnedByName() throws {
+        let directory = "/sys/fs/bpf/swift-ebpf-issue13-cli-\(getpid())"
+        try #require(mkdir(directory, 0o700) == 0, "mkdir \(directory): errno \(errno)")
+        defer { removeTree(directory) }
+        let object = TestData.path("maps_btf-el.o")
+        var lines: [String] = []
+        var errors: [String] = []
+        let first = EBPFTool.run(.load(path: object, json: true, pinPath: directory), output: { lines.append($0) }, errorOutput: { errors.append($0) })
+        #expect(first == 0, "\(lines) \(errors)")
+        #expect(lines == [#"{"record_execve":0}"#])
+        #expect(errors == ["ebpf: pinned \(directory)/pinned_lru (left in place; remove it with rm)"])
+        #expect(access(directory + "/pinned_lru", F_OK) == 0, "the pin outlives the command")
+
+        lines = []
+        #expect(EBPFTool.run(.load(path: object, json: false, pinPath: directory)) { lines.append($0) } == 0)
+        #expect(lines.joined(separator: "\n").contains("record_execve: loaded"))
+        #expect(!lines.joined(separator: "\n").contains("pinned "), "the existing pin is reused")
+
+        // Another map in its place: a hash of other sizes under the same name.
+        unlink(directory + "/pinned_lru")
+        let other = try Map(spec: MapSpec(name: "pinned_lru", type: .hash, keySize: 4, valueSize: 4, maxEntries: 1))
+        defer { try? other.close() }
+        try other.pin(at: directory + "/pinned_lru")
+        lines = []
+        #expect(EBPFTool.run(.load(path: object, json: false, pinPath: directory)) { lines.append($0) } == 1)
+        #expect(lines.joined(separator: "\n").contains("pinned_lru"), "\(lines)")
     }
 
     @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))

@@ -89,6 +89,8 @@ struct InterceptorTests {
         #expect(error?.command == .mapCreate)
         #expect(error?.errno == .notPermitted)
         #expect(error?.description.contains("CAP_BPF") == true)
+        #expect(error?.description.contains("kernel lockdown: ") == true)
+        #expect(error?.description.contains("create a map of type 2") == true)
         #expect(error?.hint != nil)
     }
 

@@ -1,7 +1,8 @@
 /* A host program (not BPF), built at test time against Debian's libbpf-dev: loads each
  * program of a BPF object on its own with libbpf (every other program's autoload off) and
  * prints one line per program, "<name> <0 or -errno>", for the loader's libbpf-tools corpus
- * comparison (`ebpf load --json` must load every program libbpf loads). */
+ * comparison (`ebpf load --json` must load every program libbpf loads). An optional second
+ * argument is the directory maps pinned by name go to (libbpf's pin_root_path). */
 #include <bpf/libbpf.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,12 +22,16 @@ int main(int argc, char **argv)
 	const char *names[512];
 	int count = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s OBJECT\n", argv[0]);
+	LIBBPF_OPTS(bpf_object_open_opts, options);
+
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s OBJECT [PIN_ROOT]\n", argv[0]);
 		return 2;
 	}
+	if (argc == 3)
+		options.pin_root_path = argv[2];
 	libbpf_set_print(quiet);
-	probe = bpf_object__open_file(argv[1], NULL);
+	probe = bpf_object__open_file(argv[1], &options);
 	if (!probe)
 		return 1;
 	bpf_object__for_each_program(program, probe) {
@@ -36,7 +41,7 @@ int main(int argc, char **argv)
 	bpf_object__close(probe);
 
 	for (int i = 0; i < count; i++) {
-		struct bpf_object *object = bpf_object__open_file(argv[1], NULL);
+		struct bpf_object *object = bpf_object__open_file(argv[1], &options);
 		int status;
 
 		if (!object)
