@@ -4,7 +4,7 @@
 # Debian's libbpf-tools and xdp-tools when installed, and for the BTF targets the host's vmlinux
 # BTF; fuzz-kconfig and fuzz-inflate seed from the host's kernel configuration and gzip files.
 #   Fuzz/run.sh [--skip-build] TARGET [RUNS]    (RUNS defaults to 1000000 executions)
-#   TARGET: fuzz-elffile fuzz-btf fuzz-btfext fuzz-collectionspec fuzz-kconfig fuzz-inflate
+#   TARGET: fuzz-elffile fuzz-btf fuzz-btfext fuzz-collectionspec fuzz-kconfig fuzz-inflate fuzz-netlink
 # FUZZ_CORPUS=DIR keeps the corpus (seeds plus what the run adds) in DIR instead of a temporary
 # directory; crash inputs land in the current directory (libFuzzer's crash-<sha1>).
 set -eu

@@ -12,6 +12,8 @@ enum Command: Equatable {
     /// `ebpf load OBJ [--json] [--token-bpffs DIR]`: each program loaded on its own, with what
     /// it needs; with a BPF token from the delegating BPF file system at DIR when given.
     case load(path: String, json: Bool, tokenFileSystem: String? = nil)
+    /// `ebpf prog|map|link|btf list|pin ...`: what is loaded in the kernel (ObjectCommand.swift).
+    case objects(ObjectCommand)
 }
 
 /// How `ebpf btf dump` prints a spec.
@@ -48,12 +50,17 @@ enum EBPFTool {
                         mounted with delegate_* options for the caller's user namespace, from
                         which a BPF token is made. Exits 1 when any program fails.
 
+        \(ObjectCommand.usage)
+
         OPTIONS:
           -h, --help    Show this help.
         """
 
     /// Parses the words after the program name into a command.
     static func parse(_ words: [String]) throws(UsageError) -> Command {
+        if ObjectCommand.handles(words), !words.contains("-h"), !words.contains("--help") {
+            return .objects(try ObjectCommand.parse(words))
+        }
         let arguments = try Arguments(words, valueOptions: ["format", "token-bpffs"], flagOptions: ["json"])
         // Options are parsed for every command at once; each command rejects those not its own.
         func allowOnly(_ allowed: Set<String>) throws(UsageError) {
@@ -142,6 +149,8 @@ enum EBPFTool {
             let outcomes = Load.loadEach(spec, options: options)
             output(json ? Load.json(outcomes) : Load.text(outcomes))
             return outcomes.allSatisfy { $0.status == 0 } ? 0 : 1
+        case .objects(let command):
+            return command.run(output: output, errorOutput: errorOutput)
         }
         return 0
     }
