@@ -28,7 +28,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "fuzz-collectionspec",
-            dependencies: [.product(name: "EBPF", package: "swift-ebpf")]
+            dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
+        ),
+        // The two internal parsers of `/proc/config.gz`; they need `@testable import`, so run.sh
+        // builds with `-enable-testing`.
+        .executableTarget(
+            name: "fuzz-kconfig",
+            dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
+        ),
+        .executableTarget(
+            name: "fuzz-inflate",
+            dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -93,6 +93,8 @@ enum KernelConfig {
             guard let number = parseInteger(value) else {
                 return .failure(EncodingFailure("value '\(value)' for an integer"))
             }
+            // A zero-byte extern (`extern int CONFIG_X[0] __kconfig`) holds no integer.
+            guard size > 0 else { return .failure(EncodingFailure("value \(value) for a \(size)-byte integer")) }
             if size < 8 {
                 let bits = UInt64(size * 8)
                 let fits = signed

@@ -59,7 +59,9 @@ public final class MapMemory: @unchecked Sendable {
 
 extension Map {
     /// Maps the values of an array created with ``MapFlags/mmapable`` into this process (Linux
-    /// 5.5). Frozen maps and maps read-only for user space are mapped read-only.
+    /// 5.5). Maps read-only for user space are mapped read-only, and so are frozen maps and maps
+    /// read-only for programs, whose writable mapping the kernel refuses: check
+    /// ``MapMemory/isReadOnly``.
     public func memoryMapped(readOnly: Bool = false) throws(MapError) -> MapMemory {
         guard type == .array, flags.contains(.mmapable) else {
             throw error(.memoryMap, .notMemoryMappable(type, flags))
@@ -72,10 +74,18 @@ extension Map {
             throw error(.memoryMap, .memoryMapFailed(.outOfRange))
         }
         let length = max(rounded / pageSize * pageSize, pageSize)
-        let mapReadOnly = readOnly || flags.contains(.readOnly)
-        let protection = mapReadOnly ? PROT_READ : PROT_READ | PROT_WRITE
+        var mapReadOnly = readOnly || flags.contains(.readOnly)
         let address = try withRawDescriptor(.memoryMap) { (raw: UInt32) throws(MapError) -> UnsafeMutableRawPointer in
-            let address = mmap(nil, length, protection, MAP_SHARED, Int32(bitPattern: raw), 0)
+            var protection = mapReadOnly ? PROT_READ : PROT_READ | PROT_WRITE
+            var address = mmap(nil, length, protection, MAP_SHARED, Int32(bitPattern: raw), 0)
+            // A writable mapping of a frozen map fails with EPERM, and of a BPF_F_RDONLY_PROG map
+            // with EACCES (bpf_map_mmap, since Linux 5.5 and 5.2's read-only program maps): such a
+            // map can still be mapped for reading, as cilium/ebpf retries.
+            if address == MAP_FAILED, !mapReadOnly, Glibc.errno == EPERM || Glibc.errno == EACCES {
+                mapReadOnly = true
+                protection = PROT_READ
+                address = mmap(nil, length, protection, MAP_SHARED, Int32(bitPattern: raw), 0)
+            }
             guard let address, address != MAP_FAILED else {
                 throw error(.memoryMap, .memoryMapFailed(Errno(rawValue: Glibc.errno)))
             }

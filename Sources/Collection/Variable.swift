@@ -49,9 +49,13 @@ public final class Variable: Sendable {
         let start = Int(offset)
         let end = start + Int(size)
         if let memory {
-            return memory.withUnsafeBytes { bytes in
-                end <= bytes.count ? Array(bytes[start..<end]) : []
+            let bytes = memory.withUnsafeBytes { bytes in end <= bytes.count ? Array(bytes[start..<end]) : nil }
+            guard let bytes else {
+                throw CollectionError(
+                    .assign,
+                    .variable(.outOfBounds(variable: name, map: mapName, offset: offset, size: size, valueSize: memory.count)))
             }
+            return bytes
         }
         let value: [UInt8]?
         do throws(MapError) {
@@ -79,8 +83,15 @@ public final class Variable: Sendable {
             guard !memory.isReadOnly else {
                 throw CollectionError(.assign, .readOnlyVariable(name))
             }
-            for (index, byte) in bytes.enumerated() {
-                memory.store(byte, toByteOffset: Int(offset) + index)
+            guard Int(offset) + bytes.count <= memory.count else {
+                throw CollectionError(
+                    .assign,
+                    .variable(.outOfBounds(variable: name, map: mapName, offset: offset, size: size, valueSize: memory.count)))
+            }
+            for (index, byte) in bytes.enumerated() where !memory.store(byte, toByteOffset: Int(offset) + index) {
+                throw CollectionError(
+                    .assign,
+                    .variable(.outOfBounds(variable: name, map: mapName, offset: offset, size: size, valueSize: memory.count)))
             }
             return
         }

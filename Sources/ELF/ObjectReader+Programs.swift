@@ -227,13 +227,19 @@ extension ObjectReader {
             instruction.symbolReference = targetSection.name
 
         case .code:
+            // A symbol value above Int64.max names no offset in any section: report it, don't trap.
+            guard let symbolOffset = Int64(exactly: symbol.value) else {
+                throw .callTargetNotFound(
+                    section: section.displayName, offset: relocation.offset, targetSection: targetSection.displayName,
+                    targetOffset: Int64(bitPattern: symbol.value))
+            }
             let target: Int64
             if instruction.isSubprogramCall {
                 // The immediate counts slots from the next instruction; for a function symbol clang
                 // writes -1, which lands on the symbol itself.
-                target = Int64(symbol.value) &+ (Int64(instruction.immediate32) &+ 1) &* Int64(Instruction.slotSize)
+                target = symbolOffset &+ (Int64(instruction.immediate32) &+ 1) &* Int64(Instruction.slotSize)
             } else if instruction.isWide {
-                target = Int64(symbol.value) &+ Int64(addend)
+                target = symbolOffset &+ Int64(addend)
                 instruction.source = Register(rawValue: LoadImmediateSource.function.rawValue)
             } else {
                 throw unsupported("code referenced by an instruction that is neither a bpf-to-bpf call nor lddw")

@@ -60,9 +60,7 @@ public final class Kprobe: Link {
         if options.offset != 0 && isReturnProbe {
             throw .invalidOption("an offset applies to entry kprobes only (\(hook))")
         }
-        guard !symbol.isEmpty, !symbol.contains(where: { $0 == " " || $0 == "\n" || $0 == ":" }) else {
-            throw .invalidName(symbol, reason: "a kernel symbol has no spaces or colons")
-        }
+        try TracefsProbeEvent.validateKernelSymbol(symbol)
         let (state, chosen) = try Features.withProgram(program, [.kprobe], hook: hook) {
             (descriptor) throws(LinkError) -> (PerfEventLinkState, String) in
             let opened = try Kprobe.openEvent(symbol: symbol, isReturnProbe: isReturnProbe, options: options)

@@ -49,7 +49,7 @@ struct PerfEventAttachment: ~Copyable, Sendable {
 
     private mutating func attach(program: Int32, cookie: UInt64, hook: String) throws(LinkError) {
         guard let eventNumber = perfEvent?.rawValue else { throw .closed }
-        if Features.hasPerfEventLink {
+        if try Features.perfEventLinkSupport() {
             var attributes = LinkCreatePerfEventAttr()
             attributes.progFD = UInt32(bitPattern: program)
             attributes.targetFD = UInt32(bitPattern: eventNumber)
@@ -107,21 +107,34 @@ struct PerfEventAttachment: ~Copyable, Sendable {
 
 /// Kernel features the attach paths choose between, probed once per process.
 public enum Features {
-    private static let perfEventLink = Mutex<Bool?>(nil)
+    /// The memoised answer; only definitive answers are stored (internal so tests can forget it).
+    static let perfEventLink = Mutex<Bool?>(nil)
 
     /// Whether `BPF_LINK_CREATE` accepts perf events (`BPF_PERF_EVENT`, Linux 5.15).
     ///
     /// Probed by creating such a link for a trivial kprobe program with an invalid perf event
-    /// descriptor: `EBADF` means the kernel got as far as looking the descriptor up.
+    /// descriptor: `EBADF` means the kernel got as far as looking the descriptor up, `EINVAL`
+    /// that it does not know the attach type. Any other outcome (the probe program refused with
+    /// `EPERM`, `ENOMEM`) answers false now and is probed again next time.
     public static var hasPerfEventLink: Bool {
+        (try? perfEventLinkSupport()) ?? false
+    }
+
+    /// ``hasPerfEventLink``, with the probe's own failure as an error instead of a guess.
+    static func perfEventLinkSupport() throws(LinkError) -> Bool {
         if let known = perfEventLink.withLock({ $0 }) { return known }
-        let result = probePerfEventLink()
+        let result = try probePerfEventLink()
         perfEventLink.withLock { $0 = result }
         return result
     }
 
-    static func probePerfEventLink() -> Bool {
-        guard let program = try? loadTrivialProgram(type: .kprobe) else { return false }
+    static func probePerfEventLink() throws(LinkError) -> Bool {
+        let program: FileDescriptor
+        do {
+            program = try loadTrivialProgram(type: .kprobe)
+        } catch {
+            throw .syscall(operation: "probe BPF_LINK_CREATE for perf events (load a kprobe program)", error: error)
+        }
         var attributes = LinkCreatePerfEventAttr()
         attributes.progFD = UInt32(bitPattern: program.rawValue)
         attributes.targetFD = UInt32(bitPattern: -1)
@@ -131,7 +144,13 @@ public enum Features {
             try? link.close()
             return true
         } catch {
-            return error.errno == .badFileDescriptor
+            switch error.errno {
+            case .badFileDescriptor: return true
+            // Kernels before 5.15 (commit b89fbfbb854c, "bpf: Implement minimal BPF perf link")
+            // do not know BPF_PERF_EVENT as a link attach type.
+            case .invalidArgument: return false
+            default: throw .syscall(operation: "probe BPF_LINK_CREATE for perf events", error: error)
+            }
         }
     }
 

@@ -122,6 +122,28 @@ struct TracefsProbeEvent: ~Copyable, Sendable {
         }
     }
 
+    /// Refuses a kernel symbol that is not `[A-Za-z_][A-Za-z0-9_.]*` (cilium/ebpf's rule; `.`
+    /// for compiler clones such as `foo.isra.0`). A tab, `\r`, `%` or `=` would change the meaning
+    /// of the line written to `kprobe_events`, whose parser splits on any whitespace.
+    static func validateKernelSymbol(_ symbol: String) throws(LinkError) {
+        guard let first = symbol.unicodeScalars.first, first != ".", !("0"..."9").contains(first),
+            symbol.unicodeScalars.allSatisfy({ isIdentifierCharacter($0) || $0 == "." })
+        else {
+            throw .invalidName(symbol, reason: "a kernel symbol is [A-Za-z_][A-Za-z0-9_.]*")
+        }
+    }
+
+    /// Refuses a path that `uprobe_events` would misread: its parser splits the line at any
+    /// whitespace (argv_split), and control characters and a leading `-` or empty path have no
+    /// safe meaning there. A `:` is fine: the kernel takes the offset after the last one.
+    static func validateProbePath(_ path: String) throws(LinkError) {
+        guard !path.isEmpty, path.unicodeScalars.first != "-",
+            !path.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7f })
+        else {
+            throw .invalidName(path, reason: "tracefs uprobe_events cannot take a path with whitespace or control characters")
+        }
+    }
+
     private static func isIdentifierCharacter(_ scalar: Unicode.Scalar) -> Bool {
         ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "_"
     }

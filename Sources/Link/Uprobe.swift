@@ -46,10 +46,6 @@ public final class Uprobe: Link {
         }
         if options.maxActive != 0 { throw .invalidOption("maxActive applies to kretprobes only (\(hook))") }
         if let pid = options.pid, pid <= 0 { throw .invalidOption("pid \(pid) is not a process id") }
-        guard !executable.path.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }) || !options.forceTracefs
-        else {
-            throw .invalidName(executable.path, reason: "tracefs uprobe_events cannot take a path with whitespace")
-        }
         let pid = options.pid ?? -1
         var perfEvent: FileDescriptor? = nil
         var tracefsEvent: TracefsProbeEvent? = nil
@@ -58,6 +54,8 @@ public final class Uprobe: Link {
                 pmu: pmu, path: executable.path, offset: fileOffset, isReturnProbe: isReturnProbe,
                 referenceCounterOffset: options.referenceCounterOffset, pid: pid, hook: hook)
         } else {
+            // Forced or without the uprobe PMU (before Linux 4.17): the path goes into a tracefs line.
+            try TracefsProbeEvent.validateProbePath(executable.path)
             var definition = "\(executable.path):0x\(String(fileOffset, radix: 16))"
             if options.referenceCounterOffset != 0 {
                 definition += "(0x\(String(options.referenceCounterOffset, radix: 16)))"

@@ -1,5 +1,5 @@
 import EBPFASM
-import EBPFCollection
+@testable import EBPFCollection
 import EBPFSys
 import Glibc
 import Testing
@@ -362,9 +362,34 @@ struct MapMemoryTests {
             spec: MapSpec(
                 name: "frozen", type: .array, keySize: 4, valueSize: 8, maxEntries: 1, flags: .mmapable,
                 contents: [MapEntry(key: [0, 0, 0, 0], value: .bytes([5, 0, 0, 0, 0, 0, 0, 0]))], freeze: true))
-        #expect(throws: MapError.self) { try map.memoryMapped() }
+        // The kernel refuses a writable mapping (EPERM); the retry maps it read-only.
+        let retried = try map.memoryMapped()
+        #expect(retried.isReadOnly)
+        #expect(retried.load(fromByteOffset: 0, as: UInt64.self) == 5)
         let memory = try map.memoryMapped(readOnly: true)
         #expect(memory.load(fromByteOffset: 0, as: UInt64.self) == 5)
         #expect(!memory.store(UInt64(6), toByteOffset: 0))
+    }
+
+    @Test func readOnlyForProgramsMapIsMappedReadOnly() throws {
+        // BPF_F_RDONLY_PROG: the kernel answers a writable mapping with EACCES.
+        let map = try Map(
+            spec: MapSpec(name: "i16rdonlyprog", type: .array, keySize: 4, valueSize: 8, maxEntries: 1, flags: [.mmapable, .readOnlyProgram]))
+        let memory = try map.memoryMapped()
+        #expect(memory.isReadOnly)
+        #expect(memory.load(fromByteOffset: 0, as: UInt64.self) == 0)
+    }
+
+    /// A variable whose offset lies past its memory-mapped map's value: an error, where `bytes`
+    /// returned no bytes and `get` then read past them, and `setBytes` stored nothing silently.
+    @Test func variableOutsideItsMappedMapThrows() throws {
+        let map = try Map(spec: MapSpec(name: "i16var", type: .array, keySize: 4, valueSize: 8, maxEntries: 1, flags: .mmapable))
+        let variable = Variable(spec: VariableSpec(name: "late", mapName: ".data", offset: 16, size: 8, isReadOnly: false), map: map)
+        try #require(variable.isMemoryMapped)
+        #expect(throws: CollectionError.self) { try variable.get(as: UInt64.self) }
+        #expect(throws: CollectionError.self) { try variable.set(UInt64(1)) }
+        let straddling = Variable(spec: VariableSpec(name: "straddling", mapName: ".data", offset: 4, size: 8, isReadOnly: false), map: map)
+        #expect(throws: CollectionError.self) { try straddling.set(UInt64(1)) }
+        #expect(try map.memoryMapped().load(fromByteOffset: 0, as: UInt64.self) == 0)
     }
 }

@@ -103,6 +103,24 @@ struct MalformedObjectTests {
         }
     }
 
+    /// The trap `fuzz-collectionspec` found when seeded with libbpf-tools objects: a call's target
+    /// symbol with a value above `Int64.max` (`Int64(symbol.value)` trapped in the object reader).
+    @Test func callTargetSymbolAboveInt64MaxIsAnError() throws {
+        let file = try ELFFile(path: TestData.path("subprog-el.o"))
+        var bytes = file.bytes
+        let table = try #require(file.sections.first { $0.type == .symtab })
+        // The section symbol of .text, which the first call in 'socket' (offset 8) is relocated against.
+        let text = try #require(file.section(named: ".text"))
+        let symbol = try #require(try file.symbols().first { $0.kind == .section && $0.section == text.index })
+        let valueOffset = Int(table.offset) + symbol.index * 24 + 8
+        let huge: UInt64 = 0x8000_0000_0000_0000
+        bytes.replaceSubrange(valueOffset..<(valueOffset + 8), with: (0..<8).map { UInt8(truncatingIfNeeded: huge >> ($0 * 8)) })
+        #expect(
+            throws: BPFObjectError.callTargetNotFound(
+                section: "socket", offset: 8, targetSection: ".text", targetOffset: Int64(bitPattern: huge))
+        ) { try CollectionSpec(elfBytes: bytes) }
+    }
+
     @Test func errorsDescribeWhereTheyAre() {
         let error = BPFObjectError.unsupportedRelocation(section: "xdp", offset: 16, symbol: "counter", reason: "map referenced by an instruction that is not lddw")
         #expect(error.description == "section 'xdp': offset 16: relocation against 'counter': map referenced by an instruction that is not lddw")

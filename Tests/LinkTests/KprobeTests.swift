@@ -68,6 +68,31 @@ struct KprobeNotSupportedTests {
     }
 }
 
+/// Symbols that would change the meaning of the `kprobe_events` line are refused before any
+/// tracefs write or perf_event_open (the old check let tabs, `\r`, `%` and `=` through).
+@Suite("kprobe symbol validation", .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+struct KprobeSymbolValidationTests {
+    @Test(arguments: ["vfs\tread", "vfs_read\r", "vfs%read", "vfs=read", "1vfs_read", ".vfs", "", "vfs read", "mod:vfs"])
+    func hostileSymbolIsRefused(symbol: String) throws {
+        let program = try trivialProgram(type: .kprobe)
+        for forceTracefs in [false, true] {
+            var options = ProbeOptions()
+            options.forceTracefs = forceTracefs
+            #expect {
+                try Kprobe(symbol: symbol, program: program, options: options)
+            } throws: { error in
+                guard case LinkError.invalidName(let name, _) = error else { return false }
+                return name == symbol
+            }
+        }
+    }
+
+    @Test func compilerClonesAreValidSymbols() throws {
+        try TracefsProbeEvent.validateKernelSymbol("tcp_v4_connect.cold")
+        try TracefsProbeEvent.validateKernelSymbol("_do_fork")
+    }
+}
+
 @Suite(
     "kprobes (VM tier)", .serialized, .checksFileDescriptorLeaks, .requires(.kprobes),
     .enabled(if: Privileges.canAdminister, "needs CAP_SYS_ADMIN"))

@@ -142,6 +142,28 @@ struct UprobeTests {
         }
     }
 
+    /// The tracefs path (forced here; also the fallback without the uprobe PMU) refuses a path
+    /// that `uprobe_events` would split, before writing anything.
+    @Test(arguments: ["\r", "\u{0B}", "\u{0C}", "\u{85}"])
+    func pathThatTracefsWouldSplitIsRefused(separator: String) throws {
+        let target = try UprobeTarget.binary.get()
+        // A hard link: Executable resolves symbolic links to the target's own path.
+        let link = "/tmp/i16-uprobe\(separator)target-\(getpid())"
+        unlink(link)
+        try #require(Glibc.link(target, link) == 0)
+        defer { unlink(link) }
+        let executable = try Executable(path: link)
+        let counter = try Counter(type: .kprobe)
+        let before = try Tracefs.probeEvents(.uprobe)
+        #expect {
+            try Uprobe(executable: executable, symbol: "counted", program: counter.program, options: Self.options(forceTracefs: true))
+        } throws: { error in
+            guard case LinkError.invalidName(let name, _) = error else { return false }
+            return name == link
+        }
+        #expect(try Tracefs.probeEvents(.uprobe) == before)
+    }
+
     @Test func failedTracefsAttachLeavesNoEvent() throws {
         let target = try Executable(path: try UprobeTarget.binary.get())
         let counter = try Counter(type: .kprobe)

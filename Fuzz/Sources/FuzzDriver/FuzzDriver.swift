@@ -58,14 +58,88 @@ public enum FuzzDriver {
 
     /// The names of the committed objects in testdata (`*-el.o`, `*-eb.o`).
     public static func testdataObjects() -> [String] {
-        guard let handle = opendir(testdata) else { return [] }
+        directoryEntries(testdata).filter { $0.hasSuffix("-el.o") || $0.hasSuffix("-eb.o") }
+    }
+
+    /// The committed testdata objects and the real-world corpus, as named byte arrays.
+    public static func allObjects() -> [(name: String, bytes: [UInt8])] {
+        let committed = testdataObjects().compactMap { name in
+            readFile(testdata + "/" + name).map { (name: name, bytes: $0) }
+        }
+        return committed + corpusObjects()
+    }
+
+    /// Real-world BPF objects: those embedded in the binaries of Debian's `libbpf-tools` (found
+    /// the way the corpus test finds them) and the objects `xdp-tools` installs. Empty when the
+    /// packages are absent.
+    public static func corpusObjects() -> [(name: String, bytes: [UInt8])] {
+        var objects: [(name: String, bytes: [UInt8])] = []
+        let list = readFile("/var/lib/dpkg/info/libbpf-tools.list") ?? []
+        for line in list.split(separator: UInt8(ascii: "\n")) {
+            let path = String(decoding: line, as: UTF8.self)
+            guard path.hasPrefix("/usr/sbin/"), let binary = readFile(path) else { continue }
+            let tool = path.dropFirst("/usr/sbin/".count)
+            for (number, object) in embeddedObjects(in: binary).enumerated() {
+                objects.append(("libbpf-tools-\(tool)-\(number).o", object))
+            }
+        }
+        let xdpTools = "/usr/lib/x86_64-linux-gnu/bpf"
+        for name in directoryEntries(xdpTools) where name.hasSuffix(".o") {
+            if let bytes = readFile(xdpTools + "/" + name) { objects.append(("xdp-tools-" + name, bytes)) }
+        }
+        return objects
+    }
+
+    /// The BPF objects inside a binary: each `\x7fELF` of class 64 and machine EM_BPF, cut to the
+    /// end of its section header table.
+    public static func embeddedObjects(in bytes: [UInt8]) -> [[UInt8]] {
+        var objects: [[UInt8]] = []
+        var index = 1
+        while index + 64 <= bytes.count {
+            defer { index += 1 }
+            guard bytes[index] == 0x7f, bytes[index + 1] == 0x45, bytes[index + 2] == 0x4c, bytes[index + 3] == 0x46,
+                bytes[index + 4] == 2
+            else { continue }
+            let little = bytes[index + 5] == 1
+            func read(_ offset: Int, _ size: Int) -> UInt64 {
+                let range = (index + offset)..<(index + offset + size)
+                let ordered = little ? Array(bytes[range].reversed()) : Array(bytes[range])
+                return ordered.reduce(0) { $0 << 8 | UInt64($1) }
+            }
+            guard read(18, 2) == 247 else { continue }
+            let (end, overflow) = read(40, 8).addingReportingOverflow(read(60, 2) * read(58, 2))
+            guard !overflow, end <= UInt64(bytes.count - index) else { continue }
+            objects.append(Array(bytes[index..<(index + Int(end))]))
+        }
+        return objects
+    }
+
+    /// The whole contents of a file, or nil.
+    public static func readFile(_ path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return bytes }
+            bytes += buffer[..<count]
+        }
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    public static func directoryEntries(_ path: String) -> [String] {
+        guard let handle = opendir(path) else { return [] }
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if name.hasSuffix("-el.o") || name.hasSuffix("-eb.o") { names.append(name) }
+            if name != ".", name != ".." { names.append(name) }
         }
         return names.sorted()
     }

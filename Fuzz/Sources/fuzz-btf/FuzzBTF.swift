@@ -45,20 +45,21 @@ public func fuzzBTF(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// The `.BTF` sections of the testdata objects, and a slice of the host's vmlinux BTF in both
-/// byte orders.
+/// The `.BTF` sections of the testdata objects and of the real-world corpus, and two slices of the
+/// host's vmlinux BTF in both byte orders.
 func btfSeeds() -> [(name: String, bytes: [UInt8])] {
     var seeds: [(name: String, bytes: [UInt8])] = []
-    for name in FuzzDriver.testdataObjects() {
-        guard let file = try? ELFFile(path: FuzzDriver.testdata + "/" + name),
+    for (name, bytes) in FuzzDriver.allObjects() {
+        guard let file = try? ELFFile(bytes: bytes),
             let section = file.section(named: ".BTF"), let contents = try? file.contents(of: section)
         else { continue }
         seeds.append((name + ".BTF", Array(contents)))
     }
-    if let slice = vmlinuxSlice(maxBytes: 48 * 1024) {
+    for maxBytes in [16 * 1024, 120 * 1024] {
+        guard let slice = vmlinuxSlice(maxBytes: maxBytes) else { continue }
         for byteOrder in [BTFByteOrder.littleEndian, .bigEndian] {
             if let bytes = try? slice.bytes(byteOrder: byteOrder) {
-                seeds.append(("vmlinux-slice-\(byteOrder).BTF", bytes))
+                seeds.append(("vmlinux-slice-\(maxBytes)-\(byteOrder).BTF", bytes))
             }
         }
     }

@@ -28,10 +28,10 @@ public func fuzzBTFExt(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return total == Int.min ? 1 : 0
 }
 
-/// For each testdata object with both sections: length, `.BTF`, `.BTF.ext`.
+/// For each testdata and corpus object with both sections: length, `.BTF`, `.BTF.ext`.
 func btfExtSeeds() -> [(name: String, bytes: [UInt8])] {
-    FuzzDriver.testdataObjects().compactMap { name in
-        guard let file = try? ELFFile(path: FuzzDriver.testdata + "/" + name),
+    FuzzDriver.allObjects().compactMap { name, bytes in
+        guard let file = try? ELFFile(bytes: bytes),
             let btfSection = file.section(named: ".BTF"), let btf = try? file.contents(of: btfSection),
             let extSection = file.section(named: ".BTF.ext"), let ext = try? file.contents(of: extSection)
         else { return nil }

@@ -1,8 +1,10 @@
 import EBPF
+import FuzzDriver
 
 /// Reads arbitrary bytes as a BPF object into a `CollectionSpec`, then reads and writes every
 /// variable. Any outcome but a crash is fine: malformed input must end in a `BPFObjectError` (or a
-/// `VariableError` for a variable whose map was dropped).
+/// `VariableError` for a variable whose map was dropped). Seeds: the testdata objects and the
+/// real-world corpus (`FuzzDriver.corpusObjects`).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCollectionSpec(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -20,19 +22,9 @@ public func fuzzCollectionSpec(_ data: UnsafePointer<UInt8>, _ size: Int) -> CIn
     return 0
 }
 
-// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("fuzz_collectionspec_main")
 public func fuzzMain(
     _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> CInt {
-    var count = argc
-    var arguments = argv
-    return runFuzzerDriver(&count, &arguments, fuzzCollectionSpec)
+    FuzzDriver.run(argc: argc, argv: argv, callback: fuzzCollectionSpec, seeds: FuzzDriver.allObjects)
 }

@@ -2,7 +2,8 @@ import EBPF
 import FuzzDriver
 
 /// Reads arbitrary bytes as an ELF file and walks everything the reader offers. Any outcome but
-/// a crash is fine: malformed input must end in an `ELFError`.
+/// a crash is fine: malformed input must end in an `ELFError`. Seeds: the testdata objects and the
+/// real-world corpus (`FuzzDriver.corpusObjects`).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzELFFile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -21,10 +22,5 @@ public func fuzzELFFile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 public func fuzzMain(
     _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> CInt {
-    FuzzDriver.run(argc: argc, argv: argv, callback: fuzzELFFile) {
-        FuzzDriver.testdataObjects().compactMap { name in
-            guard let file = try? ELFFile(path: FuzzDriver.testdata + "/" + name) else { return nil }
-            return (name, file.bytes)
-        }
-    }
+    FuzzDriver.run(argc: argc, argv: argv, callback: fuzzELFFile, seeds: FuzzDriver.allObjects)
 }
