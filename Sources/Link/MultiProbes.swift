@@ -69,18 +69,42 @@ public enum UprobeMulti {
         executable: Executable, symbols: [String], program: Program, isReturnProbe: Bool = false,
         pid: Int32? = nil, cookies: [UInt64] = [], referenceCounterOffsets: [UInt64] = []
     ) throws(LinkError) -> RawLink {
-        let hook = "uprobe.multi on \(executable.path) (\(symbols.count) function(s))"
-        guard !symbols.isEmpty, let count = UInt32(exactly: symbols.count) else {
-            throw .invalidOption("uprobe.multi needs at least one symbol")
-        }
-        guard cookies.isEmpty || cookies.count == symbols.count,
-            referenceCounterOffsets.isEmpty || referenceCounterOffsets.count == symbols.count
-        else { throw .invalidOption("cookies and reference counter offsets need one entry per symbol") }
-        if let pid, pid <= 0 { throw .invalidOption("pid \(pid) is not a process id") }
+        guard !symbols.isEmpty else { throw .invalidOption("uprobe.multi needs at least one symbol") }
         var offsets: [UInt64] = []
         for symbol in symbols { offsets.append(try executable.offset(of: symbol)) }
+        return try attach(
+            path: executable.path, offsets: offsets, program: program, isReturnProbe: isReturnProbe, pid: pid,
+            cookies: cookies, referenceCounterOffsets: referenceCounterOffsets,
+            what: "\(symbols.count) function(s)")
+    }
+
+    /// Attaches `program` at each file offset in `offsets` of the file at `path` (an absolute
+    /// path); `referenceCounterOffsets` (one per offset, or none) are USDT semaphores the kernel
+    /// increments while the link exists.
+    public static func attach(
+        path: String, offsets: [UInt64], program: Program, isReturnProbe: Bool = false,
+        pid: Int32? = nil, cookies: [UInt64] = [], referenceCounterOffsets: [UInt64] = []
+    ) throws(LinkError) -> RawLink {
+        try attach(
+            path: path, offsets: offsets, program: program, isReturnProbe: isReturnProbe, pid: pid, cookies: cookies,
+            referenceCounterOffsets: referenceCounterOffsets, what: "\(offsets.count) offset(s)")
+    }
+
+    private static func attach(
+        path executablePath: String, offsets: [UInt64], program: Program, isReturnProbe: Bool,
+        pid: Int32?, cookies: [UInt64], referenceCounterOffsets: [UInt64], what: String
+    ) throws(LinkError) -> RawLink {
+        let hook = "uprobe.multi on \(executablePath) (\(what))"
+        guard !offsets.isEmpty, let count = UInt32(exactly: offsets.count) else {
+            throw .invalidOption("uprobe.multi needs at least one offset")
+        }
+        guard cookies.isEmpty || cookies.count == offsets.count,
+            referenceCounterOffsets.isEmpty || referenceCounterOffsets.count == offsets.count
+        else { throw .invalidOption("cookies and reference counter offsets need one entry per location") }
+        if let pid, pid <= 0 { throw .invalidOption("pid \(pid) is not a process id") }
+        var offsets = offsets
         return try Features.withProgram(program, [.kprobe], hook: hook) { (descriptor) throws(LinkError) -> RawLink in
-            let path = CStringPointer(executable.path)
+            let path = CStringPointer(executablePath)
             var cookieValues = cookies
             var referenceCounters = referenceCounterOffsets
             var attributes = LinkCreateUprobeMultiAttr()
@@ -109,7 +133,7 @@ public enum UprobeMulti {
                 }
             case .failure(let error):
                 throw multiLinkError(error, feature: "uprobe.multi", requirement: "Linux 6.6 with CONFIG_UPROBES",
-                    symbols: symbols, hook: hook)
+                    symbols: [], hook: hook)
             }
         }
     }

@@ -12,6 +12,8 @@ enum Command: Equatable {
     /// `ebpf load OBJ [--json] [--token-bpffs DIR]`: each program loaded on its own, with what
     /// it needs; with a BPF token from the delegating BPF file system at DIR when given.
     case load(path: String, json: Bool, tokenFileSystem: String? = nil)
+    /// `ebpf usdt list PATH [--json]`: the USDT probes of an executable or shared library.
+    case usdtList(path: String, json: Bool)
 }
 
 /// How `ebpf btf dump` prints a spec.
@@ -47,6 +49,9 @@ enum EBPFTool {
                         Needs root (CAP_BPF), or --token-bpffs: the root of a BPF file system
                         mounted with delegate_* options for the caller's user namespace, from
                         which a BPF token is made. Exits 1 when any program fails.
+          usdt list PATH [--json]
+                        Print the USDT probes of an executable or shared library: provider,
+                        name, address and file offset, semaphore, parsed arguments.
 
         OPTIONS:
           -h, --help    Show this help.
@@ -96,6 +101,12 @@ enum EBPFTool {
             if let extra = rest.dropFirst().first { throw .unexpectedArgument(extra) }
             try allowOnly(["json", "token-bpffs"])
             return .load(path: path, json: arguments.flags.contains("json"), tokenFileSystem: arguments.options["token-bpffs"])
+        case "usdt":
+            guard rest.first == "list" else { throw .unknownCommand("usdt " + (rest.first ?? "")) }
+            guard let path = rest.dropFirst().first else { throw .missingArgument("PATH") }
+            if let extra = rest.dropFirst(2).first { throw .unexpectedArgument(extra) }
+            try allowOnly(["json"])
+            return .usdtList(path: path, json: arguments.flags.contains("json"))
         default:
             throw .unknownCommand(name)
         }
@@ -142,6 +153,14 @@ enum EBPFTool {
             let outcomes = Load.loadEach(spec, options: options)
             output(json ? Load.json(outcomes) : Load.text(outcomes))
             return outcomes.allSatisfy { $0.status == 0 } ? 0 : 1
+        case .usdtList(let path, let json):
+            do {
+                let probes = try USDTProbe.probes(inBinaryAt: path)
+                output(json ? USDTList.json(probes) : USDTList.text(probes))
+            } catch {
+                errorOutput("ebpf: usdt list: \(error)")
+                return 1
+            }
         }
         return 0
     }
