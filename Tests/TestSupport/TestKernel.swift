@@ -14,6 +14,7 @@ import Testing
 /// | kprobes (`CONFIG_KPROBES`) | no | yes |
 /// | tracing programs (fentry, fexit) | no: lockdown (integrity) refuses them | yes |
 /// | kprobe.multi / kprobe.session (`CONFIG_FPROBE`) | no | no |
+/// | uprobe.multi (Linux 6.6) | yes | no |
 /// | tcx (`CONFIG_NET_XGRESS`, 6.6) | yes | no |
 /// | netkit (`CONFIG_NETKIT`, 6.7) | no | no |
 /// | netfilter links (`CONFIG_NETFILTER_BPF_LINK`, 6.4) | yes | no |
@@ -44,6 +45,8 @@ public enum TestKernel: String, Sendable, CaseIterable {
         case (.host, .tracingPrograms): false
         case (.vm61, .tracingPrograms): true
         case (_, .kprobeMulti): false
+        case (.host, .uprobeMulti): true
+        case (.vm61, .uprobeMulti): false
         case (.host, .tcx), (.host, .netfilterLinks), (.host, .socketMapLinks), (.host, .structOpsLinks): true
         case (.vm61, .tcx), (.vm61, .netfilterLinks), (.vm61, .socketMapLinks), (.vm61, .structOpsLinks): false
         case (_, .netkit): false
@@ -64,6 +67,8 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     /// kprobe.multi and kprobe.session links (`CONFIG_FPROBE`), probed through `kallsyms`
     /// (`register_fprobe`).
     case kprobeMulti
+    /// uprobe.multi links (Linux 6.6), probed through `kallsyms` (`bpf_uprobe_multi_link_attach`).
+    case uprobeMulti
     /// tcx links on network interfaces (`CONFIG_NET_XGRESS`, Linux 6.6), probed through
     /// `kallsyms` (`tcx_link_attach`).
     case tcx
@@ -99,6 +104,8 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             return (true, "BTF present, lockdown \(lockdown ?? "not reported")")
         case .kprobeMulti:
             return Self.kallsymsProbe("register_fprobe", option: "CONFIG_FPROBE")
+        case .uprobeMulti:
+            return Self.kallsymsProbe("bpf_uprobe_multi_link_attach", option: "Linux 6.6")
         case .tcx:
             return Self.kallsymsProbe("tcx_link_attach", option: "CONFIG_NET_XGRESS, Linux 6.6")
         case .netkit:
