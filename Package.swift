@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(
             name: "LoaderTests",
             dependencies: ["EBPFELF", "EBPFCollection", "EBPFBTF", "EBPFASM", "EBPFSys", "EBPFLink", "TestSupport"]),
-        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFELF", "EBPFSys", "EBPFASM", "TestSupport"]),
+        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFELF", "EBPFELFFile", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "ReadersTests", dependencies: ["EBPFReaders", "EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
