@@ -1,31 +1,33 @@
 import EBPFCollection
 
 /// What a program's ELF section name says about it: program type, expected attach type, load
-/// flags and attach target. The table is libbpf's (`section_defs` in `libbpf.c`, 1.5), so an
-/// object means the same here as under libbpf.
+/// flags and attach target. The table's entries and order are libbpf's (`section_defs` in
+/// `libbpf.c`) as cilium/ebpf carries them; the matching rule is cilium/ebpf's, so an object
+/// written for cilium/ebpf means the same here.
 ///
-/// Matching follows libbpf 1.x: an entry written `name+` matches `name` exactly or `name/...`
-/// (the part after the slash is the attach target); any other entry matches exactly. The first
-/// match in table order wins, so `xdp.frags/devmap` is tried before `xdp.frags`. A section that
-/// matches nothing gives ``ProgramType/unspec``, which the kernel refuses at load time, exactly as
-/// libbpf leaves it at open time.
+/// Matching, in table order, first match wins (a leading `?`, libbpf's "do not autoload" mark, is
+/// ignored for matching):
+/// - a pattern written `name+` matches when the part of the section name before its first slash is
+///   `name` (`kprobe`, `kprobe/do_unlinkat`; not `kprobex`); the rest after the slash is the attach
+///   target.
+/// - any other pattern matches every section name that starts with it, and ignores the rest:
+///   `socket/2` and `socketX` are socket filters, `xdp_foo` is XDP, `tcx/foo` is `tc`. This is why
+///   order matters: `sk_reuseport/migrate` comes before `sk_reuseport`, `xdp.frags/devmap` before
+///   `xdp`, `tcx/ingress` before `tc`, `cgroup/sock_create` before `cgroup/sock`.
 ///
-/// Where cilium/ebpf differs, this follows libbpf:
-/// - Older cilium/ebpf releases matched legacy prefixes that libbpf 1.0 dropped (`socket/foo`,
-///   `xdp/foo`, `classifier/foo`, `kprobe` with anything after it): here they are unknown
-///   sections, as in libbpf 1.x.
-/// - cilium/ebpf leaves the expected attach type of `xdp` and the `sk_skb/*`, `sk_msg`,
-///   `lirc_mode2`, `flow_dissector`, `sockops` and `cgroup/dev` sections empty in some releases;
-///   libbpf sets it (`BPF_XDP`, `BPF_SK_SKB_STREAM_PARSER`, ...) and so do we.
-/// - `tc/ingress` and `tc/egress` are libbpf's aliases for `tcx/ingress` and `tcx/egress`.
-/// - `syscall` is sleepable (`BPF_F_SLEEPABLE`), as libbpf loads it.
+/// A section that matches nothing gives ``ProgramType/unspec``, which the kernel refuses at load.
+///
+/// Where this differs from libbpf 1.x: libbpf matches the plain patterns exactly, so it refuses
+/// `socket/2` or `xdp_foo` as unknown; cilium/ebpf (whose loader tests use `socket/2`) and we
+/// accept them. Like cilium/ebpf and libbpf, the name after `struct_ops/` is ignored: the
+/// program's struct_ops member comes from the struct_ops map that names it.
 public struct ProgramSection: Sendable, Hashable {
     public var type: ProgramType
     public var attachType: AttachType?
     public var flags: ProgramFlags
-    /// The part of the section name after the matched prefix and its slash: the kernel function of
-    /// a kprobe or fentry, `group/name` of a tracepoint, `path:function` of a uprobe, the struct_ops
-    /// member, ... Nil when the section has none.
+    /// The part of the section name after the matched pattern's slash: the kernel function of a
+    /// kprobe or fentry, `group/name` of a tracepoint, `path:function` of a uprobe, ... Nil when the
+    /// section has none or the pattern ignores it.
     public var attachTarget: String?
 
     public init(type: ProgramType, attachType: AttachType? = nil, flags: ProgramFlags = [], attachTarget: String? = nil) {
@@ -35,197 +37,194 @@ public struct ProgramSection: Sendable, Hashable {
         self.attachTarget = attachTarget
     }
 
-    /// Looks `sectionName` up in libbpf's table; ``ProgramType/unspec`` when it is not there.
+    /// Looks `sectionName` up in the table; ``ProgramType/unspec`` when nothing matches.
     public init(sectionName: String) {
-        guard let position = Self.firstMatch(sectionName) else {
+        guard let (position, target) = Self.firstMatch(sectionName) else {
             self.init(type: .unspec)
             return
         }
         let definition = Self.table[position]
-        let target = definition.match(sectionName) ?? ""
+        let ignoresTarget = definition.type == .structOps
         self.init(
             type: definition.type, attachType: definition.attachType, flags: definition.flags,
-            attachTarget: target.isEmpty ? nil : target)
+            attachTarget: target.isEmpty || ignoresTarget ? nil : target)
     }
 
-    /// Whether libbpf knows the section name.
+    /// Whether the section name matches an entry of the table.
     public static func isKnown(_ sectionName: String) -> Bool {
         firstMatch(sectionName) != nil
     }
 
-    /// The table position of the first definition `name` matches. An exact definition can only
-    /// match `name` itself and a prefix one `name` or the part of it before one of its slashes, so
-    /// a few hash lookups replace trying every definition in turn.
-    private static func firstMatch(_ name: String) -> Int? {
+    /// The table position of the first definition `name` matches, and the attach target ("" for
+    /// none): a scan of about a hundred short byte comparisons in table order.
+    private static func firstMatch(_ name: String) -> (Int, String)? {
         var name = name
-        return name.withUTF8 { bytes -> Int? in
-            var best = Int.max
-            // No pattern is longer than `longestPattern`: longer names and prefixes need no lookup.
-            if bytes.count <= longestPattern, let entry = patternIndex[String(decoding: bytes, as: UTF8.self)] {
-                best = min(entry.exact ?? .max, entry.prefix ?? .max)
-            }
-            var slash = 0
-            while slash < bytes.count && slash <= longestPattern {
-                defer { slash += 1 }
-                guard bytes[slash] == UInt8(ascii: "/") else { continue }
-                let prefix = UnsafeBufferPointer(rebasing: bytes[..<slash])
-                if let position = patternIndex[String(decoding: prefix, as: UTF8.self)]?.prefix {
-                    best = min(best, position)
+        return name.withUTF8 { whole -> (Int, String)? in
+            var bytes = whole[...]
+            if bytes.first == UInt8(ascii: "?") { bytes = bytes.dropFirst() }
+            // The part before the first slash, which `name+` patterns compare whole.
+            let slash = bytes.firstIndex(of: UInt8(ascii: "/"))
+            let head = bytes[..<(slash ?? bytes.endIndex)]
+            for position in table.indices {
+                let pattern = patternBytes[position]
+                switch table[position].kind {
+                case .prefix:
+                    if bytes.starts(with: pattern) { return (position, "") }
+                case .optionalTarget:
+                    guard head.elementsEqual(pattern) else { continue }
+                    guard let slash else { return (position, "") }
+                    return (position, String(decoding: bytes[(slash + 1)...], as: UTF8.self))
                 }
             }
-            return best == .max ? nil : best
+            return nil
         }
     }
 
-    private static let longestPattern = table.map { $0.pattern.utf8.count }.max() ?? 0
+    private static let patternBytes: [[UInt8]] = table.map { Array($0.pattern.utf8) }
 
-    /// For each pattern, the first table position of an exact and of a prefix definition with it.
-    private static let patternIndex: [String: (exact: Int?, prefix: Int?)] = {
-        var index: [String: (exact: Int?, prefix: Int?)] = [:]
-        for (position, definition) in table.enumerated() {
-            var entry = index[definition.pattern] ?? (nil, nil)
-            if definition.takesTarget {
-                entry.prefix = entry.prefix ?? position
-            } else {
-                entry.exact = entry.exact ?? position
-            }
-            index[definition.pattern] = entry
-        }
-        return index
-    }()
-
-    /// Every pattern of the table, in matching order (`kprobe+`, `xdp`, ...).
-    public static var patterns: [String] { table.map { $0.pattern + ($0.takesTarget ? "+" : "") } }
+    /// Every pattern of the table, in matching order, as libbpf writes them (`kprobe+`, `xdp`, ...).
+    public static var patterns: [String] { table.map { $0.pattern + $0.kind.suffix } }
 
     private struct Definition: Sendable {
+        enum Kind: Sendable {
+            /// Written `name`: the section name starts with it; the rest is ignored.
+            case prefix
+            /// Written `name+`: the section name is `name` or `name/target`.
+            case optionalTarget
+
+            var suffix: String {
+                switch self {
+                case .prefix: ""
+                case .optionalTarget: "+"
+                }
+            }
+        }
         var pattern: String
-        var takesTarget: Bool
+        var kind: Kind
         var type: ProgramType
         var attachType: AttachType?
         var flags: ProgramFlags
-
-        /// The attach target ("" for none) when `name` matches.
-        func match(_ name: String) -> String? {
-            if !takesTarget { return name == pattern ? "" : nil }
-            guard name.hasPrefix(pattern) else { return nil }
-            let rest = name.utf8.dropFirst(pattern.utf8.count)
-            guard let first = rest.first else { return "" }
-            guard first == UInt8(ascii: "/") else { return nil }
-            return String(decoding: rest.dropFirst(), as: UTF8.self)
-        }
     }
 
-    private static func exact(_ pattern: String, _ type: ProgramType, _ attachType: AttachType? = nil, _ flags: ProgramFlags = []) -> Definition {
-        Definition(pattern: pattern, takesTarget: false, type: type, attachType: attachType, flags: flags)
+    /// A pattern without `+` or `/`: matches every section name starting with it.
+    private static func plain(_ pattern: String, _ type: ProgramType, _ attachType: AttachType? = nil, _ flags: ProgramFlags = []) -> Definition {
+        Definition(pattern: pattern, kind: .prefix, type: type, attachType: attachType, flags: flags)
     }
 
-    private static func prefix(_ pattern: String, _ type: ProgramType, _ attachType: AttachType? = nil, _ flags: ProgramFlags = []) -> Definition {
-        Definition(pattern: pattern, takesTarget: true, type: type, attachType: attachType, flags: flags)
+    /// A pattern written `pattern+`.
+    private static func withTarget(_ pattern: String, _ type: ProgramType, _ attachType: AttachType? = nil, _ flags: ProgramFlags = []) -> Definition {
+        Definition(pattern: pattern, kind: .optionalTarget, type: type, attachType: attachType, flags: flags)
     }
+
+    /// `BPF_TRACE_FSESSION` (58, Linux 6.19), newer than the 6.18 BTF the attach type enum is
+    /// generated from.
+    private static let traceFSession = AttachType(rawValue: 58)
 
     private static let table: [Definition] = [
-        exact("socket", .socketFilter),
-        exact("sk_reuseport/migrate", .skReuseport, .skReuseportSelectOrMigrate),
-        exact("sk_reuseport", .skReuseport, .skReuseportSelect),
-        prefix("kprobe", .kprobe),
-        prefix("uprobe", .kprobe),
-        prefix("uprobe.s", .kprobe, nil, .sleepable),
-        prefix("kretprobe", .kprobe),
-        prefix("uretprobe", .kprobe),
-        prefix("uretprobe.s", .kprobe, nil, .sleepable),
-        prefix("kprobe.multi", .kprobe, .traceKprobeMulti),
-        prefix("kretprobe.multi", .kprobe, .traceKprobeMulti),
-        prefix("kprobe.session", .kprobe, .traceKprobeSession),
-        prefix("uprobe.multi", .kprobe, .traceUprobeMulti),
-        prefix("uretprobe.multi", .kprobe, .traceUprobeMulti),
-        prefix("uprobe.session", .kprobe, .traceUprobeSession),
-        prefix("uprobe.multi.s", .kprobe, .traceUprobeMulti, .sleepable),
-        prefix("uretprobe.multi.s", .kprobe, .traceUprobeMulti, .sleepable),
-        prefix("uprobe.session.s", .kprobe, .traceUprobeSession, .sleepable),
-        prefix("ksyscall", .kprobe),
-        prefix("kretsyscall", .kprobe),
-        prefix("usdt", .kprobe),
-        prefix("usdt.s", .kprobe, nil, .sleepable),
-        exact("tc/ingress", .schedCls, .tcxIngress),
-        exact("tc/egress", .schedCls, .tcxEgress),
-        exact("tcx/ingress", .schedCls, .tcxIngress),
-        exact("tcx/egress", .schedCls, .tcxEgress),
-        exact("tc", .schedCls),
-        exact("classifier", .schedCls),
-        exact("action", .schedAct),
-        exact("netkit/primary", .schedCls, .netkitPrimary),
-        exact("netkit/peer", .schedCls, .netkitPeer),
-        prefix("tracepoint", .tracepoint),
-        prefix("tp", .tracepoint),
-        prefix("raw_tracepoint", .rawTracepoint),
-        prefix("raw_tp", .rawTracepoint),
-        prefix("raw_tracepoint.w", .rawTracepointWritable),
-        prefix("raw_tp.w", .rawTracepointWritable),
-        prefix("tp_btf", .tracing, .traceRawTp),
-        prefix("fentry", .tracing, .traceFEntry),
-        prefix("fmod_ret", .tracing, .modifyReturn),
-        prefix("fexit", .tracing, .traceFExit),
-        prefix("fentry.s", .tracing, .traceFEntry, .sleepable),
-        prefix("fmod_ret.s", .tracing, .modifyReturn, .sleepable),
-        prefix("fexit.s", .tracing, .traceFExit, .sleepable),
-        prefix("freplace", .ext),
-        prefix("lsm", .lsm, .lsmMAC),
-        prefix("lsm.s", .lsm, .lsmMAC, .sleepable),
-        prefix("lsm_cgroup", .lsm, .lsmCgroup),
-        prefix("iter", .tracing, .traceIter),
-        prefix("iter.s", .tracing, .traceIter, .sleepable),
-        exact("syscall", .syscall, nil, .sleepable),
-        exact("xdp.frags/devmap", .xdp, .xdpDevmap, .xdpHasFragments),
-        exact("xdp/devmap", .xdp, .xdpDevmap),
-        exact("xdp.frags/cpumap", .xdp, .xdpCPUMap, .xdpHasFragments),
-        exact("xdp/cpumap", .xdp, .xdpCPUMap),
-        exact("xdp.frags", .xdp, .xdp, .xdpHasFragments),
-        exact("xdp", .xdp, .xdp),
-        exact("perf_event", .perfEvent),
-        exact("lwt_in", .lwtIn),
-        exact("lwt_out", .lwtOut),
-        exact("lwt_xmit", .lwtXmit),
-        exact("lwt_seg6local", .lwtSeg6Local),
-        exact("sockops", .sockOps, .cgroupSockOps),
-        exact("sk_skb/stream_parser", .skSKB, .skSKBStreamParser),
-        exact("sk_skb/stream_verdict", .skSKB, .skSKBStreamVerdict),
-        exact("sk_skb/verdict", .skSKB, .skSKBVerdict),
-        exact("sk_skb", .skSKB),
-        exact("sk_msg", .skMsg, .skMsgVerdict),
-        exact("lirc_mode2", .lircMode2, .lircMode2),
-        exact("flow_dissector", .flowDissector, .flowDissector),
-        exact("cgroup_skb/ingress", .cgroupSKB, .cgroupINetIngress),
-        exact("cgroup_skb/egress", .cgroupSKB, .cgroupINetEgress),
-        exact("cgroup/skb", .cgroupSKB),
-        exact("cgroup/sock_create", .cgroupSock, .cgroupINetSockCreate),
-        exact("cgroup/sock_release", .cgroupSock, .cgroupINetSockRelease),
-        exact("cgroup/sock", .cgroupSock, .cgroupINetSockCreate),
-        exact("cgroup/post_bind4", .cgroupSock, .cgroupINet4PostBind),
-        exact("cgroup/post_bind6", .cgroupSock, .cgroupINet6PostBind),
-        exact("cgroup/bind4", .cgroupSockAddr, .cgroupINet4Bind),
-        exact("cgroup/bind6", .cgroupSockAddr, .cgroupINet6Bind),
-        exact("cgroup/connect4", .cgroupSockAddr, .cgroupINet4Connect),
-        exact("cgroup/connect6", .cgroupSockAddr, .cgroupINet6Connect),
-        exact("cgroup/connect_unix", .cgroupSockAddr, .cgroupUnixConnect),
-        exact("cgroup/sendmsg4", .cgroupSockAddr, .cgroupUDP4Sendmsg),
-        exact("cgroup/sendmsg6", .cgroupSockAddr, .cgroupUDP6Sendmsg),
-        exact("cgroup/sendmsg_unix", .cgroupSockAddr, .cgroupUnixSendmsg),
-        exact("cgroup/recvmsg4", .cgroupSockAddr, .cgroupUDP4Recvmsg),
-        exact("cgroup/recvmsg6", .cgroupSockAddr, .cgroupUDP6Recvmsg),
-        exact("cgroup/recvmsg_unix", .cgroupSockAddr, .cgroupUnixRecvmsg),
-        exact("cgroup/getpeername4", .cgroupSockAddr, .cgroupINet4Getpeername),
-        exact("cgroup/getpeername6", .cgroupSockAddr, .cgroupINet6Getpeername),
-        exact("cgroup/getpeername_unix", .cgroupSockAddr, .cgroupUnixGetpeername),
-        exact("cgroup/getsockname4", .cgroupSockAddr, .cgroupINet4Getsockname),
-        exact("cgroup/getsockname6", .cgroupSockAddr, .cgroupINet6Getsockname),
-        exact("cgroup/getsockname_unix", .cgroupSockAddr, .cgroupUnixGetsockname),
-        exact("cgroup/sysctl", .cgroupSysctl, .cgroupSysctl),
-        exact("cgroup/getsockopt", .cgroupSockopt, .cgroupGetsockopt),
-        exact("cgroup/setsockopt", .cgroupSockopt, .cgroupSetsockopt),
-        exact("cgroup/dev", .cgroupDevice, .cgroupDevice),
-        prefix("struct_ops", .structOps),
-        prefix("struct_ops.s", .structOps, nil, .sleepable),
-        exact("sk_lookup", .skLookup, .skLookup),
-        exact("netfilter", .netfilter, .netfilter),
+        plain("socket", .socketFilter),
+        plain("sk_reuseport/migrate", .skReuseport, .skReuseportSelectOrMigrate),
+        plain("sk_reuseport", .skReuseport, .skReuseportSelect),
+        withTarget("kprobe", .kprobe),
+        withTarget("uprobe", .kprobe),
+        withTarget("uprobe.s", .kprobe, nil, .sleepable),
+        withTarget("kretprobe", .kprobe),
+        withTarget("uretprobe", .kprobe),
+        withTarget("uretprobe.s", .kprobe, nil, .sleepable),
+        withTarget("kprobe.multi", .kprobe, .traceKprobeMulti),
+        withTarget("kretprobe.multi", .kprobe, .traceKprobeMulti),
+        withTarget("kprobe.session", .kprobe, .traceKprobeSession),
+        withTarget("uprobe.multi", .kprobe, .traceUprobeMulti),
+        withTarget("uretprobe.multi", .kprobe, .traceUprobeMulti),
+        withTarget("uprobe.session", .kprobe, .traceUprobeSession),
+        withTarget("uprobe.multi.s", .kprobe, .traceUprobeMulti, .sleepable),
+        withTarget("uretprobe.multi.s", .kprobe, .traceUprobeMulti, .sleepable),
+        withTarget("uprobe.session.s", .kprobe, .traceUprobeSession, .sleepable),
+        withTarget("ksyscall", .kprobe),
+        withTarget("kretsyscall", .kprobe),
+        withTarget("usdt", .kprobe),
+        withTarget("usdt.s", .kprobe, nil, .sleepable),
+        plain("tc/ingress", .schedCls, .tcxIngress),
+        plain("tc/egress", .schedCls, .tcxEgress),
+        plain("tcx/ingress", .schedCls, .tcxIngress),
+        plain("tcx/egress", .schedCls, .tcxEgress),
+        plain("tc", .schedCls),
+        plain("classifier", .schedCls),
+        plain("action", .schedAct),
+        plain("netkit/primary", .schedCls, .netkitPrimary),
+        plain("netkit/peer", .schedCls, .netkitPeer),
+        withTarget("tracepoint", .tracepoint),
+        withTarget("tp", .tracepoint),
+        withTarget("raw_tracepoint", .rawTracepoint),
+        withTarget("raw_tp", .rawTracepoint),
+        withTarget("raw_tracepoint.w", .rawTracepointWritable),
+        withTarget("raw_tp.w", .rawTracepointWritable),
+        withTarget("tp_btf", .tracing, .traceRawTp),
+        withTarget("fentry", .tracing, .traceFEntry),
+        withTarget("fmod_ret", .tracing, .modifyReturn),
+        withTarget("fexit", .tracing, .traceFExit),
+        withTarget("fentry.s", .tracing, .traceFEntry, .sleepable),
+        withTarget("fmod_ret.s", .tracing, .modifyReturn, .sleepable),
+        withTarget("fexit.s", .tracing, .traceFExit, .sleepable),
+        withTarget("fsession", .tracing, traceFSession),
+        withTarget("fsession.s", .tracing, traceFSession, .sleepable),
+        withTarget("freplace", .ext),
+        withTarget("lsm", .lsm, .lsmMAC),
+        withTarget("lsm.s", .lsm, .lsmMAC, .sleepable),
+        withTarget("lsm_cgroup", .lsm, .lsmCgroup),
+        withTarget("iter", .tracing, .traceIter),
+        withTarget("iter.s", .tracing, .traceIter, .sleepable),
+        plain("syscall", .syscall, nil, .sleepable),
+        plain("xdp.frags/devmap", .xdp, .xdpDevmap, .xdpHasFragments),
+        plain("xdp/devmap", .xdp, .xdpDevmap),
+        plain("xdp.frags/cpumap", .xdp, .xdpCPUMap, .xdpHasFragments),
+        plain("xdp/cpumap", .xdp, .xdpCPUMap),
+        plain("xdp.frags", .xdp, .xdp, .xdpHasFragments),
+        plain("xdp", .xdp, .xdp),
+        plain("perf_event", .perfEvent),
+        plain("lwt_in", .lwtIn),
+        plain("lwt_out", .lwtOut),
+        plain("lwt_xmit", .lwtXmit),
+        plain("lwt_seg6local", .lwtSeg6Local),
+        plain("sockops", .sockOps, .cgroupSockOps),
+        plain("sk_skb/stream_parser", .skSKB, .skSKBStreamParser),
+        plain("sk_skb/stream_verdict", .skSKB, .skSKBStreamVerdict),
+        plain("sk_skb/verdict", .skSKB, .skSKBVerdict),
+        plain("sk_skb", .skSKB),
+        plain("sk_msg", .skMsg, .skMsgVerdict),
+        plain("lirc_mode2", .lircMode2, .lircMode2),
+        plain("flow_dissector", .flowDissector, .flowDissector),
+        plain("cgroup_skb/ingress", .cgroupSKB, .cgroupINetIngress),
+        plain("cgroup_skb/egress", .cgroupSKB, .cgroupINetEgress),
+        plain("cgroup/skb", .cgroupSKB),
+        plain("cgroup/sock_create", .cgroupSock, .cgroupINetSockCreate),
+        plain("cgroup/sock_release", .cgroupSock, .cgroupINetSockRelease),
+        plain("cgroup/sock", .cgroupSock, .cgroupINetSockCreate),
+        plain("cgroup/post_bind4", .cgroupSock, .cgroupINet4PostBind),
+        plain("cgroup/post_bind6", .cgroupSock, .cgroupINet6PostBind),
+        plain("cgroup/bind4", .cgroupSockAddr, .cgroupINet4Bind),
+        plain("cgroup/bind6", .cgroupSockAddr, .cgroupINet6Bind),
+        plain("cgroup/connect4", .cgroupSockAddr, .cgroupINet4Connect),
+        plain("cgroup/connect6", .cgroupSockAddr, .cgroupINet6Connect),
+        plain("cgroup/connect_unix", .cgroupSockAddr, .cgroupUnixConnect),
+        plain("cgroup/sendmsg4", .cgroupSockAddr, .cgroupUDP4Sendmsg),
+        plain("cgroup/sendmsg6", .cgroupSockAddr, .cgroupUDP6Sendmsg),
+        plain("cgroup/sendmsg_unix", .cgroupSockAddr, .cgroupUnixSendmsg),
+        plain("cgroup/recvmsg4", .cgroupSockAddr, .cgroupUDP4Recvmsg),
+        plain("cgroup/recvmsg6", .cgroupSockAddr, .cgroupUDP6Recvmsg),
+        plain("cgroup/recvmsg_unix", .cgroupSockAddr, .cgroupUnixRecvmsg),
+        plain("cgroup/getpeername4", .cgroupSockAddr, .cgroupINet4Getpeername),
+        plain("cgroup/getpeername6", .cgroupSockAddr, .cgroupINet6Getpeername),
+        plain("cgroup/getpeername_unix", .cgroupSockAddr, .cgroupUnixGetpeername),
+        plain("cgroup/getsockname4", .cgroupSockAddr, .cgroupINet4Getsockname),
+        plain("cgroup/getsockname6", .cgroupSockAddr, .cgroupINet6Getsockname),
+        plain("cgroup/getsockname_unix", .cgroupSockAddr, .cgroupUnixGetsockname),
+        plain("cgroup/sysctl", .cgroupSysctl, .cgroupSysctl),
+        plain("cgroup/getsockopt", .cgroupSockopt, .cgroupGetsockopt),
+        plain("cgroup/setsockopt", .cgroupSockopt, .cgroupSetsockopt),
+        plain("cgroup/dev", .cgroupDevice, .cgroupDevice),
+        withTarget("struct_ops", .structOps),
+        withTarget("struct_ops.s", .structOps, nil, .sleepable),
+        plain("sk_lookup", .skLookup, .skLookup),
+        plain("netfilter", .netfilter, .netfilter),
     ]
 }

@@ -75,24 +75,4 @@ struct SectionTableTests {
         }
         #expect(bytes == Array("a string literal\0".utf8))
     }
-
-    @Test(arguments: [
-        ("kprobe", ProgramType.kprobe, nil as String?), ("kprobe/", .kprobe, nil), ("kprobex", .unspec, nil),
-        ("kprobe.multi", .kprobe, nil), ("socket/foo", .unspec, nil), ("xdp/foo", .unspec, nil),
-        ("xdp.frags/cpumap", .xdp, nil), ("struct_ops.s/x", .structOps, "x"), ("tc/ingress", .schedCls, nil),
-        ("uretprobe.multi.s/lib:f*", .kprobe, "lib:f*"), ("cgroup/sock", .cgroupSock, nil), ("iter.s/task_file", .tracing, "task_file"),
-    ])
-    func matchingFollowsLibbpf(name: String, type: ProgramType, target: String?) {
-        let section = ProgramSection(sectionName: name)
-        #expect(section.type == type)
-        #expect(section.attachTarget == target)
-    }
-
-    @Test func tableHasLibbpfsEntries() {
-        let patterns = ProgramSection.patterns
-        #expect(patterns.count == Set(patterns).count)
-        for pattern in ["kprobe.session+", "uprobe.session.s+", "raw_tp.w+", "lsm_cgroup+", "xdp.frags/devmap", "netkit/primary", "cgroup/getsockname_unix", "usdt.s+"] {
-            #expect(patterns.contains(pattern), "\(pattern)")
-        }
-    }
 }
