@@ -51,6 +51,10 @@ let package = Package(
         .executableTarget(
             name: "execsnoop", dependencies: ["EBPF"], path: "Examples/execsnoop", exclude: ["bpf"],
             plugins: ["BPF2SwiftPlugin"]),
+        // USDT: counts a Python process's audit events by name through its python:audit probe.
+        .executableTarget(
+            name: "pyaudit", dependencies: ["EBPF"], path: "Examples/pyaudit", exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
 
         // Writes EBPFSys's attribute structs and the kernel enums from BTF (Scripts/gen-sys-types).
         .target(name: "SysTypesGenerator", dependencies: ["EBPFBTF"], path: "Sources/SysTypesGenerator"),
