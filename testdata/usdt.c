@@ -3,6 +3,11 @@
  * USDT link serves: `record_args` stores every argument bpf_usdt_arg() returns, the argument
  * count and the user cookie of each hit; `count_audit` counts CPython's audit events by the name
  * its first argument points to. */
+#ifdef SWIFT_EBPF_OWN_USDT_HEADER
+/* usdt_own.c: the same programs against the project's own Examples/include/ebpf_usdt.h. */
+#include "../Examples/include/ebpf_helpers.h"
+#include "../Examples/include/ebpf_usdt.h"
+#else
 #include <linux/types.h>
 #include <linux/ptrace.h>
 #include <linux/bpf.h>
@@ -10,6 +15,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
+#endif
+
+struct audit_name {
+	char text[64];
+};
 
 #define MAX_RECORDS 64
 
@@ -38,7 +48,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
-	__type(key, char[64]);
+	__type(key, struct audit_name);
 	__type(value, __u64);
 } audit_counts SEC(".maps");
 
@@ -67,15 +77,15 @@ int record_args(struct pt_regs *ctx)
 SEC("usdt")
 int BPF_USDT(count_audit, const char *event)
 {
-	char name[64] = {};
+	struct audit_name name = {};
 	__u64 one = 1, *count;
 
-	bpf_probe_read_user_str(name, sizeof(name), event);
-	count = bpf_map_lookup_elem(&audit_counts, name);
+	bpf_probe_read_user_str(name.text, sizeof(name.text), event);
+	count = bpf_map_lookup_elem(&audit_counts, &name);
 	if (count)
 		__sync_fetch_and_add(count, 1);
 	else
-		bpf_map_update_elem(&audit_counts, name, &one, BPF_NOEXIST);
+		bpf_map_update_elem(&audit_counts, &name, &one, BPF_NOEXIST);
 	return 0;
 }
 

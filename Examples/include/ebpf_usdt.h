@@ -76,8 +76,12 @@ static __always_inline struct __bpf_usdt_spec *__swift_ebpf_usdt_spec(struct pt_
 	if (LINUX_HAS_BPF_COOKIE) {
 		id = (int)__swift_ebpf_get_attach_cookie(ctx);
 	} else {
-		long ip = *(long *)((char *)ctx + __SWIFT_EBPF_PT_REGS_IP_OFFSET);
-		__u32 *found = bpf_map_lookup_elem(&__bpf_usdt_ip_to_spec_id, &ip);
+		long ip = 0;
+		__u32 *found;
+		/* The verifier refuses loads from the context at a computed offset; read it instead. */
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), (char *)ctx + __SWIFT_EBPF_PT_REGS_IP_OFFSET))
+			return 0;
+		found = bpf_map_lookup_elem(&__bpf_usdt_ip_to_spec_id, &ip);
 		if (!found)
 			return 0;
 		id = (int)*found;
