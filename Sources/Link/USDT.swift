@@ -220,6 +220,19 @@ public final class USDT: Link {
         try self.init(path: path, provider: provider, name: name, program: program, maps: maps, options: options)
     }
 
+    /// Splits the target of a `usdt/PATH:PROVIDER:NAME` section (what follows `usdt/`) into its
+    /// parts; the path may itself contain colons, the provider and name may not. Nil when a part
+    /// is missing.
+    public static func sectionTarget(_ target: String) -> (path: String, provider: String, name: String)? {
+        let parts = target.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return nil }
+        let name = String(parts[parts.count - 1])
+        let provider = String(parts[parts.count - 2])
+        let path = parts.dropLast(2).joined(separator: ":")
+        guard !path.isEmpty, !provider.isEmpty, !name.isEmpty else { return nil }
+        return (path, provider, name)
+    }
+
     deinit { try? close() }
 
     /// Detaches every location, removes this link's instruction pointers from the map and frees

@@ -1,3 +1,4 @@
+import EBPFELF
 import Glibc
 import Testing
 import TestSupport
@@ -188,6 +189,19 @@ struct USDTParsingTests {
         #expect(u64(32) == UInt64(bitPattern: -16) && u32(40) == 2 && s16(44) == 32 && bytes[46] == 0 && bytes[47] == 48)
         #expect(bytes[48..<192].allSatisfy { $0 == 0 })
         #expect(u64(192) == 0x1122_3344_5566_7788 && s16(200) == 3)
+    }
+
+    @Test("usdt/PATH:PROVIDER:NAME sections: kprobe programs whose target splits into its parts")
+    func sections() throws {
+        let section = ProgramSection(sectionName: "usdt//usr/bin/python3.11:python:audit")
+        #expect(section.type == .kprobe && section.attachType == nil)
+        let target = try #require(section.attachTarget.flatMap(USDT.sectionTarget))
+        #expect(target.path == "/usr/bin/python3.11" && target.provider == "python" && target.name == "audit")
+        #expect(ProgramSection(sectionName: "usdt").type == .kprobe)
+        #expect(ProgramSection(sectionName: "usdt.s/x:p:n").flags.contains(.sleepable))
+        #expect(USDT.sectionTarget("/odd:path/lib.so:prov:name")?.path == "/odd:path/lib.so")
+        #expect(USDT.sectionTarget("lib.so:name") == nil)
+        #expect(USDT.sectionTarget("lib.so::name") == nil)
     }
 
     @Test("/proc/PID/maps: executable mappings of one file")

@@ -164,6 +164,20 @@ struct WaitingProcess: ~Copyable {
         output = outputPipe[0]
     }
 
+    /// Reads the child's standard output up to the first newline: a child that prints a line
+    /// when it is ready to wait (past its start-up) lets the test attach only then.
+    func readLine() -> String {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let count = read(output, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 || byte == UInt8(ascii: "\n") { break }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Lets the child run, waits for it to exit and returns its exit status and standard output.
     consuming func finish() -> (status: Int32, output: String) {
         var byte: UInt8 = 0x67

@@ -34,16 +34,21 @@ struct USDTTests {
     }
 
     /// testdata/usdt loaded with `LINUX_HAS_BPF_COOKIE` forced off for instruction-pointer
-    /// lookup, and every program loaded for uprobe.multi or for perf-event uprobes.
+    /// lookup. Its `usdt` sections load for uprobe.multi where the kernel has it (the loader's
+    /// choice); for single uprobes there, the programs are loaded as plain `uprobe` programs.
     static func load(_ mode: Mode) throws -> LoadedCollection {
         var spec = try hostOrderSpec(mode.object)
         for name in Array(spec.programs.keys) {
-            spec.programs[name]?.type = .kprobe
-            spec.programs[name]?.attachType = mode.multi ? .traceUprobeMulti : nil
+            #expect(spec.programs[name]?.type == .kprobe && spec.programs[name]?.sectionName == "usdt")
+            if !mode.multi { spec.programs[name]?.sectionName = "uprobe" }
         }
         var options = CollectionOptions()
         if mode.lookup == .instructionPointer { options.kernelConfigOverrides["LINUX_HAS_BPF_COOKIE"] = 0 }
-        return try LoadedCollection(spec: spec, options: options)
+        let collection = try LoadedCollection(spec: spec, options: options)
+        for program in collection.programs.values {
+            #expect((program.attachType == .traceUprobeMulti) == mode.multi, "\(program.name): \(String(describing: program.attachType))")
+        }
+        return collection
     }
 
     struct Record: Equatable {
@@ -127,12 +132,14 @@ struct USDTTests {
         defer { collection.close() }
         let script = """
             import sys
+            print("ready", flush=True)
             sys.stdin.read(1)
             for i in range(7): sys.audit("swiftebpf.seven")
             for i in range(3): sys.audit("swiftebpf.three", i)
             sys.audit("swiftebpf.once")
             """
         let process = try WaitingProcess(USDTTargets.python, ["-c", script])
+        #expect(process.readLine() == "ready")
         let link = try USDT(
             path: USDTTargets.python, provider: "python", name: "audit", program: try collection.program("count_audit"),
             collection: collection, options: USDTOptions(pid: process.pid, specLookup: mode.lookup))
@@ -155,8 +162,10 @@ struct USDTTests {
         guard access(USDTTargets.python, X_OK) == 0 else { print("skipped: no \(USDTTargets.python) (install python3.11)"); return }
         let collection = try Self.load(mode)
         defer { collection.close() }
-        let script = "import gc, sys\ngc.disable()\nsys.stdin.read(1)\ngc.collect(2)\ngc.collect(1)\n"
+        let script = "import gc, sys\ngc.disable()\nprint('ready', flush=True)\nsys.stdin.read(1)\ngc.collect(2)\ngc.collect(1)\n"
         let process = try WaitingProcess(USDTTargets.python, ["-c", script])
+        // Start-up collects too (before gc.disable()): attach only once the script waits.
+        #expect(process.readLine() == "ready")
         let link = try USDT(
             path: USDTTargets.python, provider: "python", name: "gc__start", program: try collection.program("record_args"),
             collection: collection, options: USDTOptions(pid: process.pid, specLookup: mode.lookup))
