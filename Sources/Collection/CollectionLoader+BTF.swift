@@ -156,6 +156,8 @@ extension CollectionSpec {
     /// - extern functions (kfunc declarations) become static, the linkage every kernel takes,
     ///   and their prototypes' unnamed parameters get names (`arg1`...), which the kernel
     ///   demands of every `FUNC`.
+    /// - global functions of hidden subprograms (``ProgramSpec/isHidden``) become static, as
+    ///   libbpf makes them, so the verifier checks them in their caller's context.
     ///
     /// Type ids stay as they are; new types (an `int` and the replacement variables) are added
     /// after the last one.
@@ -169,9 +171,13 @@ extension CollectionSpec {
             intID = id
             return id
         }
+        let hidden = hiddenSubprograms
         let first = Int(graph.firstTypeID.rawValue)
         for index in first..<graph.types.count {
             switch types[index] {
+            case .function(var function) where function.linkage == .global && hidden.contains(function.name):
+                function.linkage = .static
+                types[index] = .function(function)
             case .function(var function) where function.linkage == .extern:
                 function.linkage = .static
                 types[index] = .function(function)
@@ -244,11 +250,15 @@ extension CollectionSpec {
             intID = id
             return id
         }
+        let hidden = hiddenSubprograms
         let end = btf.nextTypeID
         var id = btf.firstTypeID
         while id < end {
             defer { id.rawValue &+= 1 }
             switch btf.kind(of: id) {
+            case .function? where !hidden.isEmpty && btf.vlen(of: id) == Int(BTFLinkage.global.rawValue):
+                guard let name = btf.nameOffset(of: id).flatMap(btf.string(at:)), hidden.contains(name) else { continue }
+                btf.setInfo(kind: .function, vlen: Int(BTFLinkage.static.rawValue), of: id)
             case .function? where btf.vlen(of: id) == Int(BTFLinkage.extern.rawValue):
                 btf.setInfo(kind: .function, vlen: Int(BTFLinkage.static.rawValue), of: id)
                 let prototype = BTFTypeID(rawValue: btf.word(2, of: id) ?? 0)
@@ -323,5 +333,14 @@ extension CollectionSpec {
                 continue
             }
         }
+    }
+}
+
+extension CollectionSpec {
+    /// The names of the hidden subprograms, whose BTF functions the loader makes static.
+    var hiddenSubprograms: Set<String> {
+        var names: Set<String> = []
+        for (name, subprogram) in subprograms where subprogram.isHidden { names.insert(name) }
+        return names
     }
 }

@@ -37,12 +37,17 @@ public struct ProgramSpec: Sendable, Hashable {
     /// CO-RE relocations (`.BTF.ext`), offsets in bytes from the function's first instruction;
     /// applied against the target kernel's BTF at load time.
     public var coreRelocations: [BTFCoreRelocation]
+    /// Whether the function's ELF symbol is global or weak with hidden or internal visibility
+    /// (`__attribute__((visibility("hidden")))`, libbpf's `__hidden`). As libbpf does, the loader
+    /// gives such a subprogram (a function of `.text`) static linkage in the BTF it loads, so the
+    /// verifier checks it in its caller's context instead of on its own as a global function.
+    public var isHidden: Bool
 
     public init(
         name: String, sectionName: String = "", type: ProgramType, attachType: AttachType? = nil,
         attachTarget: String? = nil, flags: ProgramFlags = [], license: String = "GPL",
         kernelVersion: UInt32 = 0, instructions: [Instruction], functionInfos: [BTFFuncInfo] = [],
-        lineInfos: [BTFLineInfo] = [], coreRelocations: [BTFCoreRelocation] = []
+        lineInfos: [BTFLineInfo] = [], coreRelocations: [BTFCoreRelocation] = [], isHidden: Bool = false
     ) {
         self.name = name
         self.sectionName = sectionName
@@ -56,6 +61,7 @@ public struct ProgramSpec: Sendable, Hashable {
         self.functionInfos = functionInfos
         self.lineInfos = lineInfos
         self.coreRelocations = coreRelocations
+        self.isHidden = isHidden
     }
 }
 

@@ -21,7 +21,11 @@ extension ObjectReader {
             }
             let value: [UInt8] =
                 section.type == .nobits ? [UInt8](repeating: 0, count: Int(section.size)) : Array(try contents(of: section))
-            let variables = (symbolsBySection[section.index] ?? []).filter { $0.kind == .object && !$0.name.isEmpty }
+            // Names starting with a dot are compiler-internal (clang 9 to 11 named anonymous constants
+            // `.L...`); C variables cannot have them, and cilium/ebpf skips them too.
+            let variables = (symbolsBySection[section.index] ?? []).filter {
+                $0.kind == .object && !$0.name.isEmpty && !$0.name.hasPrefix(".")
+            }
             let btfSection = try dataSection(named: section.name)
             var typesByName: [String: BTFTypeID] = [:]
             for info in btfSection?.variables ?? [] {

@@ -92,6 +92,13 @@ extension ObjectReader {
             var extRecords = extRecords(ofSection: section.name)
             let isLibrary = section.name == ".text"
             let sectionInfo = isLibrary ? ProgramSection(type: .unspec) : ProgramSection(sectionName: section.name)
+            // Functions whose symbol is global or weak with hidden or internal visibility (`__hidden`),
+            // which the loader verifies as static (``ProgramSpec/isHidden``).
+            var hiddenFunctions: Set<String> = []
+            for symbol in symbolsBySection[section.index] ?? []
+            where symbol.binding != .local && (symbol.visibility == .hidden || symbol.visibility == .internal) {
+                hiddenFunctions.insert(symbol.name)
+            }
             for (position, function) in functions.enumerated() {
                 let name = function.value
                 let start = Int(function.key)
@@ -106,7 +113,8 @@ extension ObjectReader {
                     attachType: sectionInfo.attachType, attachTarget: sectionInfo.attachTarget,
                     flags: sectionInfo.flags, license: object.license ?? "",
                     kernelVersion: object.kernelVersion ?? 0, instructions: bodies[position],
-                    functionInfos: functionInfos, lineInfos: lineInfos, coreRelocations: coreRelocations)
+                    functionInfos: functionInfos, lineInfos: lineInfos, coreRelocations: coreRelocations,
+                    isHidden: !hiddenFunctions.isEmpty && hiddenFunctions.contains(name))
                 // A name already in the other table is a duplicate, and so is one the insertion
                 // replaced (the spec is thrown away then).
                 let isDuplicate =
@@ -151,6 +159,9 @@ extension ObjectReader {
         return .instructions(section: section.displayName, fallback)
     }
 
+    /// Why a reference to a map through a local symbol is refused (cilium/ebpf's wording).
+    static let staticMapReason = "a local symbol names the map: possible static qualifier on a map definition"
+
     /// Replaces what a relocation would patch with a symbolic reference: the map, data section,
     /// function or extern's name in ``Instruction/symbolReference``. Map and data references get
     /// the `lddw` source the loader will need (`BPF_PSEUDO_MAP_FD`, `BPF_PSEUDO_MAP_VALUE` with the
@@ -178,13 +189,23 @@ extension ObjectReader {
         switch kinds[targetIndex] {
         case .legacyMaps, .btfMaps:
             guard instruction.isWide else { throw unsupported("map referenced by an instruction that is not lddw") }
-            var name = symbol.name
-            if symbol.kind == .section {
-                let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
-                guard !overflow, let found = legacyMapOffsets[targetIndex]?[offset] else {
-                    throw unsupported("no map at offset \(addend) of section '\(targetSection.displayName)'")
+            let name = symbol.name
+            // A map declared `static` is referenced through a local symbol (its own, or the
+            // section's with the offset in the instruction). Refused as cilium/ebpf refuses it:
+            // such a map is private to its object, which libbpf and cilium/ebpf do not model.
+            guard symbol.binding != .local else {
+                var mapName = displayName(of: symbol)
+                if symbol.kind == .section {
+                    let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
+                    mapName = overflow ? mapName : legacyMapOffsets[targetIndex]?[offset] ?? mapName
                 }
-                name = found
+                throw .unsupportedRelocation(
+                    section: section.displayName, offset: relocation.offset, symbol: mapName,
+                    reason: Self.staticMapReason)
+            }
+            // clang before 8 gives map symbols STT_NOTYPE rather than STT_OBJECT.
+            guard symbol.kind == .object || symbol.kind == .notype else {
+                throw unsupported("a map symbol must be an object, not \(symbol.kind)")
             }
             guard kinds[targetIndex] == .btfMaps || spec.maps.index(forKey: name) != nil else {
                 throw unsupported("not a map of section '\(targetSection.displayName)'")

@@ -154,6 +154,8 @@ struct ObjectReader {
         let sectionCount = elf.sections.count
         var kept = [[ELFSymbol]](repeating: [], count: sectionCount)
         var functions = [[UInt64: String]?](repeating: nil, count: sectionCount)
+        // Offsets of each code section named by an STT_NOTYPE symbol, which an STT_FUNC one replaces.
+        var untypedFunctions = [Set<UInt64>](repeating: [], count: sectionCount)
         try symbols.withUnsafeBufferPointer { (table) throws(BPFObjectError) in
             // Counted first so that each list and table is allocated once.
             var counts = [Int](repeating: 0, count: sectionCount)
@@ -178,14 +180,20 @@ struct ObjectReader {
                         size: table[position].size)
                 }
                 kept[sectionIndex].append(table[position])
-                if kind == .code && symbolKind == .function {
+                // clang before 8 gives functions STT_NOTYPE symbols; as cilium/ebpf does, a global
+                // or weak one in a code section is a function. Local ones are jump labels.
+                let binding = table[position].binding
+                let isFunction = symbolKind == .function
+                if kind == .code && (isFunction || (symbolKind == .notype && binding != .local && !table[position].name.isEmpty)) {
                     guard value % UInt64(Instruction.slotSize) == 0 else {
                         throw .misalignedFunction(
                             section: elf.sections[sectionIndex].displayName, symbol: table[position].name, offset: value)
                     }
                     if functions[sectionIndex] == nil { functions[sectionIndex] = [:] }
-                    if functions[sectionIndex]?.index(forKey: value) == nil {
+                    // One name per offset: the first STT_FUNC symbol, else the first STT_NOTYPE one.
+                    if functions[sectionIndex]?.index(forKey: value) == nil || (isFunction && untypedFunctions[sectionIndex].remove(value) != nil) {
                         functions[sectionIndex]?[value] = table[position].name
+                        if !isFunction { untypedFunctions[sectionIndex].insert(value) }
                     }
                 }
             }
