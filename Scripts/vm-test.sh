@@ -19,7 +19,7 @@ if [[ "${1:-}" == "--skip-build" ]]; then
     skip_build=1
     shift
 fi
-filter=${1:-'LinkTests\.(KprobeTests|KprobeMultiNotSupportedTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|FreplaceTests|TCXNotSupportedTests|NetkitNotSupportedTests)|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests)|BPF2SwiftTests\.ExeccountTests'}
+filter=${1:-'LinkTests\.(USDTTests|KprobeTests|KprobeMultiNotSupportedTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|FreplaceTests|TCXNotSupportedTests|NetkitNotSupportedTests)|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests)|BPF2SwiftTests\.ExeccountTests'}
 swift_bin=/opt/swift/usr/bin
 export PATH="$swift_bin:$PATH"
 
