@@ -141,9 +141,10 @@ struct BTFSanitizerTests {
         return BTFTypeGraph(types: types, firstTypeID: graph.firstTypeID)
     }
 
-    /// The host kernel (6.18) has every feature; a probe answering otherwise is a bug.
-    @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
-    func hostKernelHasEveryFeature() throws {
+    /// Every test kernel knows every BTF kind (see ``TestKernel``); a probe answering otherwise is a bug.
+    @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason), .requires(.everyBTFKind))
+    func kernelHasEveryFeature() throws {
+        guard KernelFeature.everyBTFKind.check() else { return }
         let probes = BTFFeatureProbes()
         #expect(try probes.supported(.all) == .all)
         #expect(try probes.supported(.all) == .all)

@@ -8,11 +8,14 @@ import TestSupport
 /// as the fix-ups on the decoded graph, sanitised or not, for every testdata object.
 @Suite("Object BTF fixed up in place")
 struct KernelBTFFixUpTests {
-    static let objects = TestData.objectNames().filter { $0.hasSuffix(".o") }
+    /// Every object but isa_v4, which the object reader refuses on purpose (MalformedObjectTests:
+    /// it loads a function address that points into a lddw).
+    static let objects = TestData.objectNames().filter { $0.hasSuffix(".o") && !$0.hasPrefix("isa_v4-") }
 
     @Test(arguments: objects)
     func fixUpInPlaceMatchesTheGraph(name: String) throws {
-        guard let spec = try? CollectionSpec(elfFile: TestData.path(name)), let types = spec.types else { return }
+        let spec = try CollectionSpec(elfFile: TestData.path(name))
+        let types = try #require(spec.types, "\(name) has BTF")
         let fixedGraph = spec.fixedUpForKernel(try types.typeGraph())
         var editor = BTFBlobEditor(types)
         try spec.fixUpForKernel(&editor)

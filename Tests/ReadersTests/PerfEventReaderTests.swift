@@ -45,23 +45,33 @@ struct PerfEventReaderTests {
 
     /// Runs `program` `count` times on a thread bound to CPU 0, so every sample lands in one ring.
     static func runOnCPU0(_ program: Program, count: UInt32) async throws -> Int32 {
-        try await offPool { () -> Result<Int32, ProgramError> in
-            bindCurrentThreadToCPU0()
-            return Result { () throws(ProgramError) in
-                Int32(bitPattern: try program.testRun(data: testPacket, repeat: count).returnValue)
+        try await offPool { () -> Result<Int32, any Error> in
+            Result {
+                try bindCurrentThreadToCPU0()
+                return Int32(bitPattern: try program.testRun(data: testPacket, repeat: count).returnValue)
             }
         }.get()
     }
 
+    /// The calling thread could not be bound to CPU 0.
+    struct CPUAffinityError: Error, CustomStringConvertible {
+        var description: String
+    }
+
     /// `sched_setaffinity` for the calling thread. Glibc declares it only under `_GNU_SOURCE`,
     /// which the Swift module does not set, so the test looks it up by name.
-    static func bindCurrentThreadToCPU0() {
+    static func bindCurrentThreadToCPU0() throws(CPUAffinityError) {
         typealias SetAffinity = @convention(c) (Int32, Int, UnsafeRawPointer) -> Int32
-        guard let symbol = dlsym(nil, "sched_setaffinity") else { return }
+        guard let symbol = dlsym(nil, "sched_setaffinity") else {
+            throw CPUAffinityError(description: "dlsym found no sched_setaffinity")
+        }
         let setAffinity = unsafeBitCast(symbol, to: SetAffinity.self)
         var mask = (UInt64(1), UInt64(0), UInt64(0), UInt64(0))
-        withUnsafeBytes(of: &mask) { bytes in
-            if let base = bytes.baseAddress { _ = setAffinity(0, bytes.count, base) }
+        let status = withUnsafeBytes(of: &mask) { bytes in
+            bytes.baseAddress.map { setAffinity(0, bytes.count, $0) } ?? -1
+        }
+        if status != 0 {
+            throw CPUAffinityError(description: "sched_setaffinity to CPU 0 failed: errno \(errno)")
         }
     }
 

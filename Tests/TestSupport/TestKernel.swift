@@ -1,3 +1,4 @@
+import EBPFSys
 import Glibc
 import Testing
 
@@ -21,6 +22,14 @@ import Testing
 /// | socket map links (6.10) | yes | no |
 /// | struct_ops links (6.4) | yes | no |
 /// | BPF LSM programs (`CONFIG_BPF_LSM`, `bpf` in the active LSMs) | no: lockdown refuses tracing programs | yes |
+/// | arena maps (Linux 6.9) | no: the kernel has them, but some machines of this kind refuse them with EPERM | no |
+/// | BPF memory charged to memory cgroups (Linux 5.11) | yes | yes |
+/// | every BTF kind the sanitiser replaces (enum64 is the newest, Linux 6.0) | yes | yes |
+/// | module BTF (`CONFIG_DEBUG_INFO_BTF_MODULES`, modules loaded) | no: no modules | yes |
+/// | newest map type | 33 (`BPF_MAP_TYPE_ARENA`) | 31 (`BPF_MAP_TYPE_USER_RINGBUF`) |
+///
+/// Where machines of one kind differ (the host's arena maps), the table says the feature is not
+/// expected and the probe's finding names the fact the test depends on.
 public enum TestKernel: String, Sendable, CaseIterable {
     /// The development and CI machine itself.
     case host
@@ -31,10 +40,35 @@ public enum TestKernel: String, Sendable, CaseIterable {
     public static let environmentVariable = "EBPF_TEST_KERNEL"
 
     /// The kernel the tests run on now: named by ``environmentVariable``, else the host.
+    ///
+    /// A value that names no test kernel is a mistake in how the tests were started, not the
+    /// host: the process says so on standard error and exits with status 2 before any test
+    /// runs with the wrong expectations.
     public static let current: TestKernel = {
-        guard let value = getenv(environmentVariable) else { return .host }
-        return TestKernel(rawValue: String(cString: value)) ?? .host
+        switch parse(getenv(environmentVariable).map { String(cString: $0) }) {
+        case .success(let kernel):
+            return kernel
+        case .failure(let error):
+            let message = Array("error: \(error)\n".utf8)
+            _ = message.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            exit(2)
+        }
     }()
+
+    /// The test kernel a value of ``environmentVariable`` names; nil (unset) is the host.
+    public static func parse(_ value: String?) -> Result<TestKernel, UnknownTestKernelError> {
+        guard let value else { return .success(.host) }
+        guard let kernel = TestKernel(rawValue: value) else { return .failure(UnknownTestKernelError(value: value)) }
+        return .success(kernel)
+    }
+
+    /// The highest `BPF_MAP_TYPE_*` value this kernel knows.
+    public var newestMapType: UInt32 {
+        switch self {
+        case .host: 33
+        case .vm61: 31
+        }
+    }
 
     /// Whether this kernel is expected to have `feature`.
     public func expects(_ feature: KernelFeature) -> Bool {
@@ -52,6 +86,12 @@ public enum TestKernel: String, Sendable, CaseIterable {
         case (_, .netkit): false
         case (.host, .lsmPrograms): false
         case (.vm61, .lsmPrograms): true
+        // 6.18 has arenas, but machines of this kind differ: some refuse BPF_MAP_CREATE for one
+        // with EPERM (root there lacks CAP_SYS_RESOURCE; whether that is the cause is not known).
+        case (_, .arenaMaps): false
+        case (_, .memoryCgroupAccounting), (_, .everyBTFKind): true
+        case (.host, .moduleBTF): false
+        case (.vm61, .moduleBTF): true
         }
     }
 }
@@ -85,6 +125,17 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     case structOpsLinks
     /// BPF LSM programs load and attach: tracing programs load and `bpf` is an active LSM.
     case lsmPrograms
+    /// Arena maps (Linux 6.9) can be created here, probed by creating one (needs `CAP_BPF`; the
+    /// finding names the errno and the effective capabilities when it fails).
+    case arenaMaps
+    /// BPF memory is charged to memory cgroups, not `RLIMIT_MEMLOCK` (Linux 5.11), read from the
+    /// kernel release.
+    case memoryCgroupAccounting
+    /// Every BTF kind the sanitiser can replace is known to the kernel (enum64 is the newest,
+    /// Linux 6.0), read from the kernel release.
+    case everyBTFKind
+    /// BTF of loaded modules in `/sys/kernel/btf` (`CONFIG_DEBUG_INFO_BTF_MODULES`).
+    case moduleBTF
 
     public var description: String { rawValue }
 
@@ -116,6 +167,16 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             return Self.kallsymsProbe("sock_map_link_create", option: "Linux 6.10")
         case .structOpsLinks:
             return Self.kallsymsProbe("bpf_struct_ops_link_create", option: "Linux 6.4")
+        case .arenaMaps:
+            return Self.arenaProbe()
+        case .memoryCgroupAccounting:
+            return Self.releaseProbe(atLeast: (5, 11), for: "memory cgroup accounting of BPF memory")
+        case .everyBTFKind:
+            return Self.releaseProbe(atLeast: (6, 0), for: "BTF_KIND_ENUM64")
+        case .moduleBTF:
+            let modules = Self.moduleBTFNames()
+            return modules.isEmpty
+                ? (false, "/sys/kernel/btf has no module BTF") : (true, "/sys/kernel/btf has \(modules.count) modules")
         case .lsmPrograms:
             let tracing = KernelFeature.tracingPrograms.probe
             guard tracing.present else { return tracing }
@@ -131,6 +192,51 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
         let symbols = readFile("/proc/kallsyms").map { String(decoding: $0, as: UTF8.self) } ?? ""
         return symbols.contains(" \(symbol)\n")
             ? (true, "kallsyms has \(symbol)") : (false, "kallsyms lacks \(symbol) (\(option) off)")
+    }
+
+    /// Creates and closes a one-page arena map with the raw `BPF_MAP_CREATE`.
+    static func arenaProbe() -> (present: Bool, finding: String) {
+        let arena: UInt32 = 33
+        let mmapable: UInt32 = 1 << 10
+        do {
+            _ = try Sys.createMap(type: arena, keySize: 0, valueSize: 0, maxEntries: 1, flags: mmapable)
+            return (true, "BPF_MAP_CREATE made an arena map")
+        } catch {
+            let capabilities = String(Privileges.effectiveCapabilities, radix: 16)
+            return (false, "BPF_MAP_CREATE for an arena map failed with \(error.errno) (CapEff \(capabilities))")
+        }
+    }
+
+    /// Whether `uname`'s release is at least `minimum` (major, minor).
+    static func releaseProbe(atLeast minimum: (Int, Int), for what: String) -> (present: Bool, finding: String) {
+        let release = kernelRelease()
+        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard numbers.count == 2 else { return (false, "cannot read a version from release '\(release)'") }
+        let present = (numbers[0], numbers[1]) >= minimum
+        return (present, "release \(release) \(present ? "has" : "predates") \(what) (Linux \(minimum.0).\(minimum.1))")
+    }
+
+    /// The running kernel's release, as `uname -r` prints it.
+    static func kernelRelease() -> String {
+        var names = utsname()
+        guard uname(&names) == 0 else { return "" }
+        return withUnsafeBytes(of: names.release) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    /// The modules with BTF in `/sys/kernel/btf` (every entry but `vmlinux`).
+    public static func moduleBTFNames() -> [String] {
+        guard let directory = opendir("/sys/kernel/btf") else { return [] }
+        defer { closedir(directory) }
+        var modules: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "vmlinux", !name.hasPrefix(".") { modules.append(name) }
+        }
+        return modules.sorted()
     }
 
     /// The active lockdown mode (`none`, `integrity`, `confidentiality`) from securityfs, mounting
@@ -156,6 +262,21 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
                 sourceLocation: sourceLocation)
         }
         return present
+    }
+}
+
+/// ``TestKernel/environmentVariable`` names no test kernel.
+public struct UnknownTestKernelError: Error, CustomStringConvertible, Equatable {
+    /// The value of the variable.
+    public var value: String
+
+    public init(value: String) {
+        self.value = value
+    }
+
+    public var description: String {
+        let known = TestKernel.allCases.map(\.rawValue).joined(separator: ", ")
+        return "\(TestKernel.environmentVariable)='\(value)' names no test kernel (known: \(known))"
     }
 }
 
