@@ -24,12 +24,17 @@ let package = Package(
         .target(name: "EBPFBTF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFSys"], path: "Sources/BTF"),
         .target(name: "EBPFCollection", dependencies: ["EBPFSys", "EBPFASM", "EBPFBTF"], path: "Sources/Collection"),
         .target(name: "EBPFELF", dependencies: ["EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection"], path: "Sources/ELF"),
-        .target(name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "EBPFASM", "CEBPF"], path: "Sources/Link"),
+        // rtnetlink: devices, qdiscs, tc filters and XDP through NETLINK_ROUTE; no BPF knowledge.
+        .target(name: "EBPFNetlink", dependencies: ["EBPFSys"], path: "Sources/Netlink"),
+        .target(
+            name: "EBPFLink", dependencies: ["EBPFCollection", "EBPFELFFile", "EBPFSys", "EBPFASM", "CEBPF", "EBPFNetlink"],
+            path: "Sources/Link"),
         .target(name: "EBPFReaders", dependencies: ["EBPFCollection", "EBPFSys", "CEBPF"], path: "Sources/Readers"),
         .target(
             name: "EBPF",
             dependencies: [
-                "EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFLink", "EBPFReaders",
+                "EBPFSys", "EBPFELFFile", "EBPFASM", "EBPFBTF", "EBPFCollection", "EBPFELF", "EBPFNetlink", "EBPFLink",
+                "EBPFReaders",
             ],
             path: "Sources/EBPF"
         ),
@@ -71,7 +76,8 @@ let package = Package(
         .testTarget(
             name: "LoaderTests",
             dependencies: ["EBPFELF", "EBPFCollection", "EBPFBTF", "EBPFASM", "EBPFSys", "EBPFLink", "TestSupport"]),
-        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFCollection", "EBPFELF", "EBPFELFFile", "EBPFSys", "EBPFASM", "TestSupport"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["EBPFNetlink", "TestSupport"]),
+        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFNetlink", "EBPFCollection", "EBPFELF", "EBPFELFFile", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "ReadersTests", dependencies: ["EBPFReaders", "EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),

@@ -21,6 +21,11 @@ let package = Package(
             name: "fuzz-btfext",
             dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
         ),
+        // The rtnetlink reply decoder (EBPFNetlink).
+        .executableTarget(
+            name: "fuzz-netlink",
+            dependencies: ["FuzzDriver", .product(name: "EBPF", package: "swift-ebpf")]
+        ),
         .executableTarget(
             name: "fuzz-collectionspec",
             dependencies: [.product(name: "EBPF", package: "swift-ebpf")]

@@ -2,7 +2,7 @@
 # Builds one libFuzzer target of swift-ebpf and runs it on the target's seed corpus (which the
 # target writes itself: `TARGET --write-seeds DIR`; from the testdata objects and, for BTF, the
 # host's vmlinux BTF).
-#   Fuzz/run.sh fuzz-elffile|fuzz-btf|fuzz-btfext [RUNS]     (RUNS defaults to 1000000 executions)
+#   Fuzz/run.sh fuzz-elffile|fuzz-btf|fuzz-btfext|fuzz-netlink [RUNS]     (RUNS defaults to 1000000 executions)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 target=${1:?usage: run.sh TARGET [RUNS]}

@@ -1,35 +1,58 @@
 #!/usr/bin/env bash
 # The VM test tier: runs the tests that need a kernel other than the host's (kprobes, kretprobes,
-# fentry/fexit, tp_btf, LSM, iterators, CO-RE and kernel symbols of another kernel) in Debian's 6.1 kernel under QEMU, through virtme-ng, as TESTING.md describes.
+# kprobe.multi and kprobe.session, fentry/fexit, tp_btf, LSM, iterators, arenas, module BTF, CO-RE
+# and kernel symbols of another kernel) in one of Debian 12's kernels under QEMU, through
+# virtme-ng, as TESTING.md describes.
 #
-#   Scripts/vm-test.sh [--skip-build] [FILTER]
+#   Scripts/vm-test.sh [--kernel 6.1|6.12] [--skip-build] [FILTER]
 #
-# Builds the tests on the host (the guest sees the host's file system read-only), boots the
-# kernel, runs the built test binary there with EBPF_TEST_KERNEL=vm-6.1 so the tests know which
-# kernel's expectations apply, and exits with the tests' status: non-zero when any test fails or
-# the VM does not report a result. FILTER is a Swift Testing --filter regular expression; the
-# default selects the suites written for this tier. Installs qemu, the kernel, busybox and
-# virtme-ng when they are missing (needs root and network for that).
+# --kernel picks the kernel: 6.1 (the default; package linux-image-amd64) or 6.12 (package
+# linux-image-6.12-amd64: CONFIG_FPROBE, netkit, arenas, no lockdown). Builds the tests on the host
+# (the guest sees the host's file system read-only), boots the kernel, runs the built test binary
+# there with EBPF_TEST_KERNEL=vm-<version> so the tests know which kernel's expectations apply,
+# and exits with the tests' status: non-zero when any test fails or the VM does not report a
+# result. FILTER is a Swift Testing --filter regular expression; the default selects the suites
+# written for this tier (the same on both kernels: a suite for a feature a kernel lacks skips, or
+# tests the not-supported error). Installs qemu, the kernel, busybox and virtme-ng when they are
+# missing (needs root and network for that).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
 skip_build=0
-if [[ "${1:-}" == "--skip-build" ]]; then
-    skip_build=1
-    shift
-fi
-filter=${1:-'LinkTests\.(USDTTests|KprobeTests|KprobeMultiNotSupportedTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|FreplaceTests|TCXNotSupportedTests|NetkitNotSupportedTests)|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests)|BPF2SwiftTests\.ExeccountTests'}
+version=6.1
+while (($#)); do
+    case "$1" in
+    --skip-build) skip_build=1; shift ;;
+    --kernel)
+        [[ $# -ge 2 ]] || { echo "vm-test: --kernel needs a version (6.1 or 6.12)" >&2; exit 2; }
+        version=$2; shift 2 ;;
+    --kernel=*) version=${1#--kernel=}; shift ;;
+    --) shift; break ;;
+    -*) echo "vm-test: unknown option $1 (usage: vm-test.sh [--kernel 6.1|6.12] [--skip-build] [FILTER])" >&2; exit 2 ;;
+    *) break ;;
+    esac
+done
+case "$version" in
+6.1) package=linux-image-amd64 ;;
+6.12) package=linux-image-6.12-amd64 ;;
+*) echo "vm-test: unknown kernel '$version' (known: 6.1, 6.12)" >&2; exit 2 ;;
+esac
+default_filter='LinkTests\.(USDTTests|KprobeTests|KprobeMultiNotSupportedTests|KprobeMultiTests|KprobeSessionTests|UprobeMultiTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|TracingLinkDetailsTests|KprobeMultiLinkDetailsTests|FreplaceTests|TCXTests|TCXNotSupportedTests|NetkitNotSupportedTests|TCNetlinkTests|NetkitPairTests|StructOpsTests|NetfilterTests|SocketMapTests|LinkFeatureTests)'
+default_filter+='|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests|StructOpsLoadTests|ArenaLoadTests)'
+default_filter+='|CollectionTests\.(FeatureTests|ArenaMapTests)|BTFTests\.KernelBTFTests|BPF2SwiftTests\.ExeccountTests|TestSupportTests\.TestKernelTests'
+filter=${1:-$default_filter}
 swift_bin=/opt/swift/usr/bin
 export PATH="$swift_bin:$PATH"
 
 log() { echo "vm-test: $*" >&2; }
 
 # --- what the VM needs -----------------------------------------------------------------------
-kernel_image() { ls /boot/vmlinuz-6.1.*-amd64 2>/dev/null | sort -V | tail -n 1; }
+# The version inside the package names moves with Debian's updates (6.1.0-57, 6.12.118+deb12): glob.
+kernel_image() { ls /boot/vmlinuz-"$version".*-amd64 2>/dev/null | sort -V | tail -n 1; }
 missing=()
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-[[ -n "$(kernel_image)" ]] || missing+=(linux-image-amd64)
+[[ -n "$(kernel_image)" ]] || missing+=("$package")
 command -v busybox >/dev/null || [[ -x /bin/busybox ]] || missing+=(busybox-static)
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"
@@ -42,7 +65,7 @@ if ! command -v vng >/dev/null; then
 fi
 kernel=$(kernel_image)
 if [[ -z "$kernel" ]]; then
-    log "no /boot/vmlinuz-6.1.*-amd64 after installing linux-image-amd64 (Debian 12's kernel)"
+    log "no /boot/vmlinuz-$version.*-amd64 after installing $package (Debian 12's kernel)"
     exit 2
 fi
 
@@ -66,7 +89,12 @@ mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 ulimit -l unlimited
 echo "guest kernel: \$(uname -r)"
-EBPF_TEST_KERNEL=vm-6.1 "$binary" --testing-library swift-testing --filter '$filter'
+# Debian builds veth and the tc pieces the netlink tests use as modules; the guest loads them from
+# the installed kernel package's /lib/modules (the host's, seen read-only).
+for module in veth sch_ingress cls_bpf act_bpf; do
+    modprobe \$module || echo "vm-test: modprobe \$module failed (is linux-image for \$(uname -r) installed?)"
+done
+EBPF_TEST_KERNEL=vm-$version "$binary" --testing-library swift-testing --filter '$filter'
 echo \$? > "$results/status"
 GUEST
 chmod +x "$guest_script"

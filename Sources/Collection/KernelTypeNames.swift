@@ -16,6 +16,11 @@ extension AttachType {
     public var shortName: String { shortened(description, prefix: "BPF_", rawValue: rawValue) }
 }
 
+extension LinkType {
+    /// The name without `BPF_LINK_TYPE_`, in lower case (`raw_tracepoint`, `perf_event`), as bpftool prints it.
+    public var shortName: String { shortened(description, prefix: "BPF_LINK_TYPE_", rawValue: rawValue) }
+}
+
 private func shortened(_ name: String, prefix: String, rawValue: UInt32) -> String {
     guard name.hasPrefix(prefix), !name.hasSuffix(")") else { return String(rawValue) }
     return String(name.dropFirst(prefix.count)).lowercased()

@@ -18,6 +18,17 @@ public struct MapUpdateFlags: OptionSet, Sendable, Hashable {
     public static let lock = MapUpdateFlags(rawValue: 4)
 }
 
+/// How a lookup copies the value out (`flags` of `BPF_MAP_LOOKUP_ELEM`).
+public struct MapLookupFlags: OptionSet, Sendable, Hashable {
+    public var rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// `BPF_F_LOCK`: take the value's `bpf_spin_lock` while copying, so the copy is consistent
+    /// with programs that update under the lock (maps whose value type has one, Linux 5.1). The
+    /// lock's own bytes read as zero.
+    public static let lock = MapLookupFlags(rawValue: 4)
+}
+
 /// The single-element commands, for ``Map/elementCall(_:key:value:flags:)``.
 @usableFromInline
 enum ElementCommand {
@@ -165,9 +176,9 @@ extension Map {
     /// when that is what C's `sizeof` gives).
     @inlinable
     public func lookup<Key: BitwiseCopyable, Value: BitwiseCopyable>(
-        _ key: Key, as type: Value.Type = Value.self
+        _ key: Key, as type: Value.Type = Value.self, flags: MapLookupFlags = []
     ) throws(MapError) -> Value? {
-        try typedRead(.lookup, key, as: type)
+        try typedRead(.lookup, key, as: type, flags: flags.rawValue)
     }
 
     /// Stores `value` under `key` (`BPF_MAP_UPDATE_ELEM`).
@@ -207,7 +218,7 @@ extension Map {
     /// A command that reads one value for `key` (lookup, lookup-and-delete) into a `Value`.
     @inlinable
     func typedRead<Key: BitwiseCopyable, Value: BitwiseCopyable>(
-        _ command: ElementCommand, _ key: Key, as type: Value.Type
+        _ command: ElementCommand, _ key: Key, as type: Value.Type, flags: UInt64 = 0
     ) throws(MapError) -> Value? {
         try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Value? in
             try withUnsafeTemporaryAllocation(
@@ -216,7 +227,7 @@ extension Map {
                 guard
                     try typedElementCall(
                         command, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
-                        value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: 0)
+                        value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: flags)
                 else { return nil }
                 return valueBytes.loadUnaligned(as: Value.self)
             }

@@ -5,12 +5,12 @@ import EBPFSys
 
 extension Map {
     /// The value bytes stored under `key`, nil when there is none.
-    public func lookup(keyBytes key: [UInt8]) throws(MapError) -> [UInt8]? {
+    public func lookup(keyBytes key: [UInt8], flags: MapLookupFlags = []) throws(MapError) -> [UInt8]? {
         try checkKeyCount(key.count, .lookup)
         var value = [UInt8](repeating: 0, count: valueBufferSize)
         let found = try key.withBytes { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Bool in
             try value.withMutableBytes { (valueBytes: UnsafeMutableRawBufferPointer) throws(MapError) -> Bool in
-                try elementCall(.lookup, key: keyBytes.baseAddress, value: valueBytes.baseAddress, flags: 0)
+                try elementCall(.lookup, key: keyBytes.baseAddress, value: valueBytes.baseAddress, flags: flags.rawValue)
             }
         }
         return found ? value : nil

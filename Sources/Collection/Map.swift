@@ -317,6 +317,13 @@ public final class Map: Sendable {
         public var mapExtra: UInt64
         /// The ID of the map's BTF, 0 without.
         public var btfID: UInt32
+        /// The BTF type IDs of key and value in the map's BTF; 0 when the map was created without.
+        public var btfKeyTypeID: UInt32
+        public var btfValueTypeID: UInt32
+        /// For struct_ops maps: the value's type ID in vmlinux BTF; 0 otherwise.
+        public var btfVmlinuxValueTypeID: UInt32
+        /// The interface of a device-bound (offloaded) map; 0 otherwise.
+        public var ifindex: UInt32
 
         init(_ info: MapInfo) {
             type = MapType(rawValue: info.type)
@@ -328,6 +335,10 @@ public final class Map: Sendable {
             flags = MapFlags(rawValue: info.mapFlags)
             mapExtra = info.mapExtra
             btfID = info.btfID
+            btfKeyTypeID = info.btfKeyTypeID
+            btfValueTypeID = info.btfValueTypeID
+            btfVmlinuxValueTypeID = info.btfVmlinuxValueTypeID
+            ifindex = info.ifindex
         }
     }
 }

@@ -29,6 +29,24 @@ extension Program {
         public var loadTime: UInt64
         /// The user that loaded the program.
         public var createdByUID: UInt32
+        /// The size of the JIT-compiled machine code in bytes; 0 when the program is interpreted.
+        public var jitedSize: Int = 0
+        /// How often the program was not run because it was already running on that CPU (Linux 5.12).
+        public var recursionMisses: UInt64 = 0
+        /// For programs loaded against a BTF function (tracing, LSM, `freplace`, struct_ops): the
+        /// ID of the BTF object holding the target (vmlinux, a module's or a program's BTF) and the
+        /// target's type ID in it; 0 otherwise (Linux 5.16).
+        public var attachBTFObjectID: UInt32 = 0
+        public var attachBTFTypeID: UInt32 = 0
+        /// The interface of a device-bound (offloaded) program; 0 otherwise.
+        public var ifindex: UInt32 = 0
+        /// How many functions (the main program and its subprograms) the program has, from its
+        /// func info; 0 without BTF.
+        public var functionInfoCount: Int = 0
+        /// How many line info records the program has; 0 without BTF.
+        public var lineInfoCount: Int = 0
+        /// How many JIT-compiled functions the program has.
+        public var jitedFunctionCount: Int = 0
     }
 
     /// What the kernel reports about the program (`BPF_OBJ_GET_INFO_BY_FD`).
@@ -51,7 +69,11 @@ extension Program {
                 type: ProgramType(rawValue: info.type), id: info.id, tag: tag, name: info.name.string, mapIDs: mapIDs,
                 runTimeNanoseconds: info.runTimeNs, runCount: info.runCnt, verifiedInstructions: info.verifiedInsns,
                 translatedInstructionCount: Int(info.xlatedProgLen) / 8, isGPLCompatible: info.isGPLCompatible,
-                btfID: info.btfID, loadTime: info.loadTime, createdByUID: info.createdByUID)
+                btfID: info.btfID, loadTime: info.loadTime, createdByUID: info.createdByUID,
+                jitedSize: Int(info.jitedProgLen), recursionMisses: info.recursionMisses,
+                attachBTFObjectID: info.attachBTFObjID, attachBTFTypeID: info.attachBTFID, ifindex: info.ifindex,
+                functionInfoCount: Int(info.nrFuncInfo), lineInfoCount: Int(info.nrLineInfo),
+                jitedFunctionCount: Int(info.nrJitedKsyms))
         }
     }
 

@@ -33,8 +33,10 @@ extension Program {
     ///
     /// - Parameter dataOutCapacity: room for the output packet; by default the input's size plus
     ///   ``testRunOutputHeadroom``.
+    /// - Parameter options: flags, CPU and batch size for the kernel (``TestRunOptions``).
     public func testRun(
-        data: [UInt8] = [], context: [UInt8] = [], repeat count: UInt32 = 1, dataOutCapacity: Int? = nil
+        data: [UInt8] = [], context: [UInt8] = [], repeat count: UInt32 = 1, dataOutCapacity: Int? = nil,
+        options: TestRunOptions = TestRunOptions()
     ) throws(ProgramError) -> ProgramTestRunResult {
         let outCapacity = data.isEmpty ? 0 : max(dataOutCapacity ?? data.count + Program.testRunOutputHeadroom, 0)
         guard let dataSize = UInt32(exactly: data.count), let outSize = UInt32(exactly: outCapacity),
@@ -53,6 +55,10 @@ extension Program {
             attributes.dataSizeOut = outSize
             attributes.ctxSizeIn = contextSize
             attributes.ctxSizeOut = contextSize
+            attributes.flags = options.flags.rawValue
+            attributes.cpu = options.cpu ?? 0
+            if options.cpu != nil { attributes.flags |= TestRunOptions.Flags.onCPU.rawValue }
+            attributes.batchSize = options.batchSize
             let result = data.withUnsafeBytes { dataIn in
                 dataOut.withUnsafeMutableBytes { dataOutBytes in
                     context.withUnsafeBytes { contextIn in
@@ -86,5 +92,33 @@ extension Program {
         contextOut.removeSubrange(min(Int(attributes.ctxSizeOut), contextOut.count)...)
         return ProgramTestRunResult(
             returnValue: attributes.retval, durationNanoseconds: attributes.duration, data: dataOut, context: contextOut)
+    }
+}
+
+/// What `BPF_PROG_TEST_RUN` takes besides input and repeat count.
+public struct TestRunOptions: Sendable, Hashable {
+    /// `BPF_F_TEST_*` flags.
+    public struct Flags: OptionSet, Sendable, Hashable {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// `BPF_F_TEST_RUN_ON_CPU`: run on ``TestRunOptions/cpu`` (raw tracepoints; Linux 5.10).
+        /// Set for you when `cpu` is given.
+        public static let onCPU = Flags(rawValue: 1 << 0)
+        /// `BPF_F_TEST_XDP_LIVE_FRAMES`: XDP frames are really sent or redirected (Linux 5.18).
+        public static let xdpLiveFrames = Flags(rawValue: 1 << 1)
+        /// `BPF_F_TEST_SKB_CHECKSUM_COMPLETE` (Linux 6.11).
+        public static let skbChecksumComplete = Flags(rawValue: 1 << 2)
+    }
+
+    public var flags: Flags
+    /// The CPU to run on (raw tracepoint programs).
+    public var cpu: UInt32?
+    /// For ``Flags/xdpLiveFrames``: how many frames to send per batch (0: the kernel's default).
+    public var batchSize: UInt32
+
+    public init(flags: Flags = [], cpu: UInt32? = nil, batchSize: UInt32 = 0) {
+        self.flags = flags
+        self.cpu = cpu
+        self.batchSize = batchSize
     }
 }

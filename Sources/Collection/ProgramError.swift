@@ -21,6 +21,7 @@ public struct ProgramError: Error, CustomStringConvertible, Sendable {
         case load, open, pin, unpin, close, clone
         case testRun = "test run"
         case info = "get info of"
+        case bindMap = "bind a map to"
     }
 
     /// Why it failed.

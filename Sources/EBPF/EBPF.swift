@@ -5,6 +5,7 @@
 @_exported import EBPFELF
 @_exported import EBPFELFFile
 @_exported import EBPFLink
+@_exported import EBPFNetlink
 @_exported import EBPFReaders
 @_exported import EBPFSys
 

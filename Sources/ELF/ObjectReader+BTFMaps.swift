@@ -86,7 +86,7 @@ extension ObjectReader {
             case "numa_node": map.numaNode = try integer(member, map: name)
             case "key_size": keySize = try integer(member, map: name)
             case "value_size": valueSize = try integer(member, map: name)
-            case "map_extra": map.mapExtra = UInt64(try integer(member, map: name))
+            case "map_extra": map.mapExtra = try longInteger(member, map: name)
             case "pinning":
                 let pinning = try integer(member, map: name)
                 guard pinning <= 1 else {
@@ -164,6 +164,27 @@ extension ObjectReader {
             throw .badMapDefinition(map: map, member: member.name, reason: "not declared with __uint (a pointer to an array)")
         }
         return array.count
+    }
+
+    /// The value of `__ulong(name, n)` (libbpf 1.4's macro for a 64-bit attribute: an enum, or
+    /// enum64, whose single enumerator is `n`), or of `__uint(name, n)`. libbpf accepts it for
+    /// `map_extra` only, the one attribute wider than 32 bits.
+    private func longInteger(_ member: BTFMember, map: String) throws(BPFObjectError) -> UInt64 {
+        let resolved = try resolvedType(member.type).type
+        switch resolved {
+        case .pointer:
+            return UInt64(try integer(member, map: map))
+        case .enum(let enumeration), .enum64(let enumeration):
+            guard enumeration.values.count == 1, let only = enumeration.values.first else {
+                throw .badMapDefinition(
+                    map: map, member: member.name,
+                    reason: "an __ulong enum needs exactly one value, it has \(enumeration.values.count)")
+            }
+            return only.value
+        default:
+            throw .badMapDefinition(
+                map: map, member: member.name, reason: "not declared with __uint or __ulong (a pointer to an array, or an enum)")
+        }
     }
 
     /// A `UInt32` in the object's byte order, as a map key.

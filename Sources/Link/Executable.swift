@@ -16,7 +16,7 @@ public struct Executable: Sendable {
     /// The absolute path (symbolic links resolved), as given to the kernel.
     public let path: String
     private let symbolAddresses: [String: UInt64]
-    private let segments: [LoadSegment]
+    let segments: [LoadSegment]
 
     /// The part of a `PT_LOAD` segment that address-to-offset translation needs.
     struct LoadSegment: Sendable, Hashable {

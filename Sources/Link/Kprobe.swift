@@ -114,6 +114,13 @@ public final class Kprobe: Link {
         errno == .noSuchFileOrDirectory || errno == .invalidArgument
     }
 
+    /// Whether `/proc/kallsyms` lists a symbol called `name` (also when the list cannot be read,
+    /// so an unreadable list never turns an error into "symbol not found").
+    static func kallsymsNames(_ name: String) -> Bool {
+        guard let text = Tracefs.readText("/proc/kallsyms") else { return true }
+        return text.contains(" \(name)\n") || text.contains(" \(name)\t")
+    }
+
     static func openEvent(
         symbol: String, isReturnProbe: Bool, options: ProbeOptions
     ) throws(LinkError) -> OpenedProbeEvent {
@@ -149,7 +156,10 @@ public final class Kprobe: Link {
                     returnProbe: isReturnProbe, maxActive: options.maxActive)
             } catch {
                 if case .tracefsWrite(_, _, let errno) = error, meansSymbolMissing(errno) {
-                    if errno != .noSuchFileOrDirectory { lastError = error }
+                    // Linux 6.1 answers an unknown symbol with ENOENT. Debian's 6.12 (6.12.118)
+                    // rejects it while parsing the definition, and a parse error is EINVAL, the
+                    // same as a malformed definition: kallsyms tells which it was.
+                    if errno != .noSuchFileOrDirectory, kallsymsNames(candidate) { lastError = error }
                     continue
                 }
                 throw error

@@ -1,5 +1,6 @@
 import EBPFCollection
 import EBPFELFFile
+import EBPFNetlink
 import EBPFSys
 
 /// Why attaching, detaching or querying a link failed.
@@ -46,6 +47,9 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
     case attachPointBusy(hook: String, detail: String)
     /// No network interface has this name (or index, written as `index N`).
     case interfaceNotFound(String)
+    /// A netlink request (tc, XDP or device) failed; the error carries the errno and the
+    /// kernel's extended-ack text.
+    case netlink(NetlinkError)
     /// The link was closed already.
     case closed
     /// The program was closed before it could be attached.
@@ -96,6 +100,8 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
             "\(hook) is busy: \(detail)"
         case .interfaceNotFound(let name):
             "no network interface \(name)"
+        case .netlink(let error):
+            error.description
         case .closed:
             "the link is closed"
         case .programClosed(let program, let hook):

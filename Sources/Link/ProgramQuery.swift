@@ -126,4 +126,10 @@ enum NetworkInterface {
         guard index != 0 else { throw .interfaceNotFound(name) }
         return index
     }
+
+    /// Whether the calling thread's network namespace has an interface with `index`.
+    static func exists(index: UInt32) -> Bool {
+        var name = [CChar](repeating: 0, count: 16)  // IFNAMSIZ
+        return if_indextoname(index, &name) != nil
+    }
 }

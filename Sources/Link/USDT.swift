@@ -180,7 +180,7 @@ public final class USDT: Link {
             if program.attachType == .traceUprobeMulti {
                 links.append(
                     try UprobeMulti.attach(
-                        path: executable.path, offsets: locations.map(\.fileOffset), program: program, pid: options.pid,
+                        executable: executable, offsets: locations.map(\.fileOffset), program: program, pid: options.pid,
                         cookies: cookies, referenceCounterOffsets: semaphores.allSatisfy { $0 == 0 } ? [] : semaphores))
             } else {
                 for (index, location) in locations.enumerated() {

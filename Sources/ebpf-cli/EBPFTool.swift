@@ -14,6 +14,8 @@ enum Command: Equatable {
     case load(path: String, json: Bool, tokenFileSystem: String? = nil)
     /// `ebpf usdt list PATH [--json]`: the USDT probes of an executable or shared library.
     case usdtList(path: String, json: Bool)
+    /// `ebpf prog|map|link|btf list|pin ...`: what is loaded in the kernel (ObjectCommand.swift).
+    case objects(ObjectCommand)
 }
 
 /// How `ebpf btf dump` prints a spec.
@@ -53,12 +55,17 @@ enum EBPFTool {
                         Print the USDT probes of an executable or shared library: provider,
                         name, address and file offset, semaphore, parsed arguments.
 
+        \(ObjectCommand.usage)
+
         OPTIONS:
           -h, --help    Show this help.
         """
 
     /// Parses the words after the program name into a command.
     static func parse(_ words: [String]) throws(UsageError) -> Command {
+        if ObjectCommand.handles(words), !words.contains("-h"), !words.contains("--help") {
+            return .objects(try ObjectCommand.parse(words))
+        }
         let arguments = try Arguments(words, valueOptions: ["format", "token-bpffs"], flagOptions: ["json"])
         // Options are parsed for every command at once; each command rejects those not its own.
         func allowOnly(_ allowed: Set<String>) throws(UsageError) {
@@ -161,6 +168,8 @@ enum EBPFTool {
                 errorOutput("ebpf: usdt list: \(error)")
                 return 1
             }
+        case .objects(let command):
+            return command.run(output: output, errorOutput: errorOutput)
         }
         return 0
     }

@@ -7,14 +7,20 @@ import TestSupport
 
 @testable import EBPFLink
 
-/// A BTF blob describing one global function `int entry(void)`: type 1 is `int`, 2 the prototype,
-/// 3 the function. Both the target program and its replacement carry it as their func info.
+/// A BTF blob describing one global function `int entry(struct __sk_buff *ctx)`: [1] `int`,
+/// [2] `struct __sk_buff`, [3] a pointer to it, [4] the prototype, [5] the function. Both the
+/// target program and its replacement carry it as their func info. The context argument matters:
+/// since Linux 6.8 the verifier marks a main program's BTF unreliable unless its one argument is
+/// the context, and an unreliable target refuses extensions ("Cannot replace static functions");
+/// 6.1 accepted `int entry(void)`.
 func entryFunctionBTF() -> [UInt8] {
     var types: [UInt32] = []
     types += [1, 1 << 24, 4, 0x0100_0020]  // [1] INT "int", 4 bytes, signed, 32 bits
-    types += [0, 13 << 24, 1]  // [2] FUNC_PROTO returning [1], no parameters
-    types += [5, 12 << 24 | 1, 2]  // [3] FUNC "entry" (global linkage) of type [2]
-    let strings = Array("\0int\0entry\0".utf8)
+    types += [11, 4 << 24, 4]  // [2] STRUCT "__sk_buff", 4 bytes, no members
+    types += [0, 2 << 24, 2]  // [3] PTR to [2]
+    types += [0, 13 << 24 | 1, 1, 21, 3]  // [4] FUNC_PROTO returning [1], one parameter "ctx" of [3]
+    types += [5, 12 << 24 | 1, 4]  // [5] FUNC "entry" (global linkage) of type [4]
+    let strings = Array("\0int\0entry\0__sk_buff\0ctx\0".utf8)
     let typeBytes = types.flatMap { value in (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
     var blob: [UInt8] = [0x9f, 0xeb, 1, 0]
     for value in [UInt32(24), 0, UInt32(typeBytes.count), UInt32(typeBytes.count), UInt32(strings.count)] {
@@ -23,7 +29,7 @@ func entryFunctionBTF() -> [UInt8] {
     return blob + typeBytes + strings
 }
 
-/// Loads `r0 = returnValue; exit` as `type` with func info naming BTF function 3, optionally as an
+/// Loads `r0 = returnValue; exit` as `type` with func info naming BTF function 5, optionally as an
 /// extension of `target`.
 private func loadWithFuncInfo(
     type: ProgramType, returnValue: Int32, btf: borrowing FileDescriptor, replacing target: Program? = nil
@@ -37,9 +43,9 @@ private func loadWithFuncInfo(
     attributes.funcInfoCnt = 1
     if let target {
         attributes.attachProgFD = UInt32(bitPattern: target.fileDescriptorValue)
-        attributes.attachBTFID = 3
+        attributes.attachBTFID = 5
     }
-    let funcInfo: [UInt32] = [0, 3]  // instruction 0 is function [3]
+    let funcInfo: [UInt32] = [0, 5]  // instruction 0 is function [5]
     let license = Array("GPL".utf8) + [0]
     let loaded = try instructions.withUnsafeBytes { code in
         try funcInfo.withUnsafeBytes { info in

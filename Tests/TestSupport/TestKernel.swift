@@ -9,24 +9,26 @@ import Testing
 /// expected to have it, and it runs, and fails, on a kernel that is expected to have it but does
 /// not.
 ///
-/// | feature | host (6.18, CI machine) | `vm-6.1` (Debian 6.1 under QEMU) |
-/// |---|---|---|
-/// | uprobes | yes | yes |
-/// | kprobes (`CONFIG_KPROBES`) | no | yes |
-/// | tracing programs (fentry, fexit) | no: lockdown (integrity) refuses them | yes |
-/// | kprobe.multi / kprobe.session (`CONFIG_FPROBE`) | no | no |
-/// | uprobe.multi (Linux 6.6) | yes | no |
-/// | tcx (`CONFIG_NET_XGRESS`, 6.6) | yes | no |
-/// | netkit (`CONFIG_NETKIT`, 6.7) | no | no |
-/// | netfilter links (`CONFIG_NETFILTER_BPF_LINK`, 6.4) | yes | no |
-/// | socket map links (6.10) | yes | no |
-/// | struct_ops links (6.4) | yes | no |
-/// | BPF LSM programs (`CONFIG_BPF_LSM`, `bpf` in the active LSMs) | no: lockdown refuses tracing programs | yes |
-/// | arena maps (Linux 6.9) | no: the kernel has them, but some machines of this kind refuse them with EPERM | no |
-/// | BPF memory charged to memory cgroups (Linux 5.11) | yes | yes |
-/// | every BTF kind the sanitiser replaces (enum64 is the newest, Linux 6.0) | yes | yes |
-/// | module BTF (`CONFIG_DEBUG_INFO_BTF_MODULES`, modules loaded) | no: no modules | yes |
-/// | newest map type | 33 (`BPF_MAP_TYPE_ARENA`) | 31 (`BPF_MAP_TYPE_USER_RINGBUF`) |
+/// | feature | host (6.18, CI machine) | `vm-6.1` (Debian 6.1 under QEMU) | `vm-6.12` (Debian 12's 6.12 under QEMU) |
+/// |---|---|---|---|
+/// | uprobes | yes | yes | yes |
+/// | uprobe.multi (Linux 6.6) | yes | no | yes |
+/// | perf event links (Linux 5.15) | yes | yes | yes |
+/// | kprobes (`CONFIG_KPROBES`) | no | yes | yes |
+/// | tracing programs (fentry, fexit) | no: lockdown (integrity) refuses them | yes | yes |
+/// | kprobe.multi (`CONFIG_FPROBE`) | no | no | yes |
+/// | kprobe.session (`CONFIG_FPROBE`, Linux 6.10) | no | no | yes |
+/// | tcx (`CONFIG_NET_XGRESS`, 6.6) | yes | no | yes |
+/// | netkit (`CONFIG_NETKIT`, 6.7) | no | no | yes |
+/// | netfilter links (`CONFIG_NETFILTER_BPF_LINK`, 6.4) | yes | no | yes |
+/// | socket map links (6.10) | yes | no | yes |
+/// | struct_ops links (6.4) | yes | no | yes |
+/// | BPF LSM programs (`CONFIG_BPF_LSM`, `bpf` in the active LSMs) | no: lockdown refuses tracing programs | yes | yes |
+/// | arena maps (Linux 6.9) | no: the kernel has them, but some machines of this kind refuse them with EPERM | no | yes |
+/// | BPF memory charged to memory cgroups (Linux 5.11) | yes | yes | yes |
+/// | every BTF kind the sanitiser replaces (enum64 is the newest, Linux 6.0) | yes | yes | yes |
+/// | module BTF (`CONFIG_DEBUG_INFO_BTF_MODULES`, modules loaded) | no: no modules | yes | yes |
+/// | newest map type | 33 (`BPF_MAP_TYPE_ARENA`) | 31 (`BPF_MAP_TYPE_USER_RINGBUF`) | 33 |
 ///
 /// Where machines of one kind differ (the host's arena maps), the table says the feature is not
 /// expected and the probe's finding names the fact the test depends on.
@@ -35,6 +37,8 @@ public enum TestKernel: String, Sendable, CaseIterable {
     case host
     /// Debian's 6.1 kernel booted by `Scripts/vm-test.sh`.
     case vm61 = "vm-6.1"
+    /// Debian 12's 6.12 kernel booted by `Scripts/vm-test.sh --kernel 6.12`.
+    case vm612 = "vm-6.12"
 
     /// The environment variable `Scripts/vm-test.sh` sets inside the VM.
     public static let environmentVariable = "EBPF_TEST_KERNEL"
@@ -65,7 +69,7 @@ public enum TestKernel: String, Sendable, CaseIterable {
     /// The highest `BPF_MAP_TYPE_*` value this kernel knows.
     public var newestMapType: UInt32 {
         switch self {
-        case .host: 33
+        case .host, .vm612: 33
         case .vm61: 31
         }
     }
@@ -73,14 +77,15 @@ public enum TestKernel: String, Sendable, CaseIterable {
     /// Whether this kernel is expected to have `feature`.
     public func expects(_ feature: KernelFeature) -> Bool {
         switch (self, feature) {
-        case (_, .uprobes): true
+        case (.vm612, _): true
+        case (_, .uprobes), (_, .memoryCgroupAccounting), (_, .everyBTFKind), (_, .perfEventLinks): true
+        case (.host, .uprobeMulti): true
+        case (.vm61, .uprobeMulti): false
         case (.host, .kprobes): false
         case (.vm61, .kprobes): true
         case (.host, .tracingPrograms): false
         case (.vm61, .tracingPrograms): true
-        case (_, .kprobeMulti): false
-        case (.host, .uprobeMulti): true
-        case (.vm61, .uprobeMulti): false
+        case (_, .kprobeMulti), (_, .kprobeSession): false
         case (.host, .tcx), (.host, .netfilterLinks), (.host, .socketMapLinks), (.host, .structOpsLinks): true
         case (.vm61, .tcx), (.vm61, .netfilterLinks), (.vm61, .socketMapLinks), (.vm61, .structOpsLinks): false
         case (_, .netkit): false
@@ -89,7 +94,6 @@ public enum TestKernel: String, Sendable, CaseIterable {
         // 6.18 has arenas, but machines of this kind differ: some refuse BPF_MAP_CREATE for one
         // with EPERM (root there lacks CAP_SYS_RESOURCE; whether that is the cause is not known).
         case (_, .arenaMaps): false
-        case (_, .memoryCgroupAccounting), (_, .everyBTFKind): true
         case (.host, .moduleBTF): false
         case (.vm61, .moduleBTF): true
         }
@@ -104,10 +108,14 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     case uprobes
     /// fentry/fexit programs load: BTF is present and kernel lockdown is off.
     case tracingPrograms
-    /// kprobe.multi and kprobe.session links (`CONFIG_FPROBE`), probed through `kallsyms`
-    /// (`register_fprobe`).
+    /// kprobe.multi links (`CONFIG_FPROBE`), probed through `kallsyms` (`register_fprobe`).
     case kprobeMulti
-    /// uprobe.multi links (Linux 6.6), probed through `kallsyms` (`bpf_uprobe_multi_link_attach`).
+    /// kprobe.session links (`CONFIG_FPROBE`, Linux 6.10), probed through `kallsyms`
+    /// (`register_fprobe` and the `bpf_session_is_return` kfunc, which kernels without
+    /// `CONFIG_FPROBE` list too).
+    case kprobeSession
+    /// uprobe.multi links (Linux 6.6), probed through `kallsyms` (`uprobe_multi_link_handler`,
+    /// present only with `CONFIG_UPROBES`).
     case uprobeMulti
     /// tcx links on network interfaces (`CONFIG_NET_XGRESS`, Linux 6.6), probed through
     /// `kallsyms` (`tcx_link_attach`).
@@ -136,6 +144,8 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     case everyBTFKind
     /// BTF of loaded modules in `/sys/kernel/btf` (`CONFIG_DEBUG_INFO_BTF_MODULES`).
     case moduleBTF
+    /// `BPF_LINK_CREATE` for perf events (Linux 5.15), read from the kernel release.
+    case perfEventLinks
 
     public var description: String { rawValue }
 
@@ -155,8 +165,12 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             return (true, "BTF present, lockdown \(lockdown ?? "not reported")")
         case .kprobeMulti:
             return Self.kallsymsProbe("register_fprobe", option: "CONFIG_FPROBE")
+        case .kprobeSession:
+            let multi = KernelFeature.kprobeMulti.probe
+            guard multi.present else { return multi }
+            return Self.kallsymsProbe("bpf_session_is_return", option: "Linux 6.10")
         case .uprobeMulti:
-            return Self.kallsymsProbe("bpf_uprobe_multi_link_attach", option: "Linux 6.6")
+            return Self.kallsymsProbe("uprobe_multi_link_handler", option: "CONFIG_UPROBES, Linux 6.6")
         case .tcx:
             return Self.kallsymsProbe("tcx_link_attach", option: "CONFIG_NET_XGRESS, Linux 6.6")
         case .netkit:
@@ -173,6 +187,8 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             return Self.releaseProbe(atLeast: (5, 11), for: "memory cgroup accounting of BPF memory")
         case .everyBTFKind:
             return Self.releaseProbe(atLeast: (6, 0), for: "BTF_KIND_ENUM64")
+        case .perfEventLinks:
+            return Self.releaseProbe(atLeast: (5, 15), for: "perf event links")
         case .moduleBTF:
             let modules = Self.moduleBTFNames()
             return modules.isEmpty

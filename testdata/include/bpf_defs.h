@@ -29,6 +29,11 @@ typedef signed long long __s64;
 #define __uint(name, val) int (*name)[val]
 #define __type(name, val) typeof(val) *name
 #define __array(name, val) typeof(val) *name[]
+/* A 64-bit property (map_extra): an anonymous enum whose single enumerator is
+ * the value, so BTF records it in full (an enum64 when it needs 64 bits). */
+#define __ulong_join(a, b) a##b
+#define __ulong_name(counter) __ulong_join(__ulong_value_, counter)
+#define __ulong(name, val) enum { __ulong_name(__COUNTER__) = val } name
 
 /* Map types (enum bpf_map_type). */
 #define BPF_MAP_TYPE_HASH 1
