@@ -40,7 +40,7 @@ case "$version" in
 esac
 default_filter='LinkTests\.(USDTTests|KprobeTests|KprobeMultiNotSupportedTests|KprobeMultiTests|KprobeSessionTests|UprobeMultiTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|TracingLinkDetailsTests|KprobeMultiLinkDetailsTests|FreplaceTests|TCXTests|TCXNotSupportedTests|NetkitNotSupportedTests|TCNetlinkTests|NetkitPairTests|StructOpsTests|NetfilterTests|SocketMapTests|LinkFeatureTests)'
 default_filter+='|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests|StructOpsLoadTests|ArenaLoadTests)'
-default_filter+='|CollectionTests\.(FeatureTests|ArenaMapTests)|BTFTests\.KernelBTFTests|BPF2SwiftTests\.ExeccountTests|TestSupportTests\.TestKernelTests'
+default_filter+='|CollectionTests\.(FeatureTests|ArenaMapTests)|BTFTests\.KernelBTFTests|BPF2SwiftTests\.(ExeccountTests|AutoAttachKprobeTests)|TestSupportTests\.TestKernelTests'
 filter=${1:-$default_filter}
 swift_bin=/opt/swift/usr/bin
 export PATH="$swift_bin:$PATH"

@@ -34,11 +34,6 @@ func rightColumn(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
 }
 
-/// A C `char[16]` as a string, up to its first NUL.
-func string<T>(fromCharacters tuple: T) -> String {
-    withUnsafeBytes(of: tuple) { bytes in String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self) }
-}
-
 /// One exec as the BPF program reported it.
 struct ExecEvent {
     var header: ExecsnoopTypes.exec_header
@@ -49,10 +44,7 @@ struct ExecEvent {
     init?(_ record: RingBufferRecordView) {
         guard let header = record.load(as: ExecsnoopTypes.exec_header.self) else { return nil }
         self.header = header
-        let headerSize = MemoryLayout<ExecsnoopTypes.exec_header>.size
-        let available = record.bytes.count - headerSize
-        let size = min(Int(header.args_size), available)
-        let strings = UnsafeRawBufferPointer(rebasing: record.bytes[headerSize..<(headerSize + size)])
+        let strings = record.bytes(after: ExecsnoopTypes.exec_header.self).prefix(Int(header.args_size))
         arguments = strings.split(separator: 0, omittingEmptySubsequences: false)
             .prefix(Int(header.args_count))
             .map { String(decoding: $0, as: UTF8.self) }
@@ -61,7 +53,7 @@ struct ExecEvent {
 
     /// PCOMM PID PPID RET ARGS, in libbpf-tools' columns.
     var line: String {
-        column(string(fromCharacters: header.comm), 16) + " " + column(String(header.pid), 7) + " "
+        column(header.commString, 16) + " " + column(String(header.pid), 7) + " "
             + column(String(header.ppid), 7) + " " + rightColumn(String(header.retval), 3) + " "
             + arguments.joined(separator: " ") + "\n"
     }

@@ -54,5 +54,7 @@ static long (*const bpf_probe_read_user)(void *destination, __u32 size, const vo
 static long (*const bpf_probe_read_kernel)(void *destination, __u32 size, const void *source) = (void *)113;
 static long (*const bpf_probe_read_user_str)(void *destination, __u32 size, const void *source) = (void *)114;
 static long (*const bpf_ringbuf_output)(void *ring, void *data, __u64 size, __u64 flags) = (void *)130;
+static void *(*const bpf_ringbuf_reserve)(void *ring, __u64 size, __u64 flags) = (void *)131;
+static void (*const bpf_ringbuf_submit)(void *data, __u64 flags) = (void *)132;
 
 #endif

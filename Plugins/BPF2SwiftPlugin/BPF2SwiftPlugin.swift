@@ -11,6 +11,13 @@ import PackagePlugin
 ///
 /// Clang comes from `$CLANG` when set, otherwise from the toolchain that runs the build (its
 /// clang has the BPF target); bpf2swift checks that it can compile for BPF and says so when not.
+///
+/// Without configuration, sources written for libbpf compile as they are: the target is the build
+/// machine's architecture (`-target amd64` on x86-64: `bpfel` with `-D__TARGET_ARCH_x86`, which
+/// `bpf_tracing.h` needs), the multiarch include directory (`/usr/include/x86_64-linux-gnu`, where
+/// `<asm/types.h>` lives) is searched after the system's, and the `bpf/` folder is on the include
+/// path, so a `vmlinux.h` beside the sources resolves as `"vmlinux.h"` or `<vmlinux.h>`. A
+/// `bpf2swift.json` next to the `bpf/` folder changes that (see ``PluginConfiguration``).
 /// Headers a source includes count as inputs from the second build on: bpf2swift records them
 /// in a dependency file that the plugin reads back.
 ///
@@ -32,6 +39,11 @@ struct BPF2SwiftPlugin: BuildToolPlugin {
         let bpf2swift = try context.tool(named: "bpf2swift")
         let clang = try compiler(context: context)
         let outputDirectory = context.pluginWorkDirectoryURL
+        let configurationFile = target.directoryURL.appending(path: PluginConfiguration.fileName)
+        let configuration = try PluginConfiguration.load(from: configurationFile)
+        for name in configuration.sources.keys.sorted() where !sources.contains(name) {
+            Diagnostics.warning("\(configurationFile.path): \"sources\" names \(name), which is not in \(bpfDirectory.path)")
+        }
 
         return sources.map { name in
             let stem = String(name.dropLast(".bpf.c".count))
@@ -40,16 +52,20 @@ struct BPF2SwiftPlugin: BuildToolPlugin {
             let output = outputDirectory.appending(path: stem + ".swift")
             let dependencyFile = outputDirectory.appending(path: stem + ".d")
             var inputs = [source, bpf2swift.url]
+            if FileManager.default.fileExists(atPath: configurationFile.path) { inputs.append(configurationFile) }
             for header in Self.prerequisites(of: dependencyFile) where header.path != source.path {
                 inputs.append(header)
             }
+            let options = configuration.arguments(
+                for: name, targetDirectory: target.directoryURL, bpfDirectory: bpfDirectory,
+                outputDirectory: outputDirectory)
             return .buildCommand(
                 displayName: "bpf2swift \(identifier) \(target.name)/bpf/\(name)",
                 executable: bpf2swift.url,
                 arguments: [
                     "-cc", clang, "-output-dir", outputDirectory.path, "-output-stem", stem,
-                    "-depfile", dependencyFile.path, identifier, source.path,
-                ],
+                    "-depfile", dependencyFile.path,
+                ] + options.bpf2swift + [identifier, source.path, "--"] + options.clang,
                 inputFiles: inputs,
                 outputFiles: [output])
         }
@@ -92,11 +108,14 @@ struct BPF2SwiftPlugin: BuildToolPlugin {
 
 enum PluginError: Error, CustomStringConvertible {
     case noClang(String)
+    case badConfiguration(file: String, reason: String)
 
     var description: String {
         switch self {
         case .noClang(let detail):
             "BPF2SwiftPlugin: no clang in the toolchain (\(detail)); set CLANG to a clang with the BPF target"
+        case .badConfiguration(let file, let reason):
+            "BPF2SwiftPlugin: \(file): \(reason)"
         }
     }
 }

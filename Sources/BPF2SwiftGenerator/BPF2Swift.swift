@@ -57,6 +57,12 @@ public enum BPF2Swift {
             spec = parsed
             prerequisites = [options.source]
         } else {
+            var options = options
+            if let btf = options.vmlinuxBTF {
+                let directory = join(options.outputDirectory, options.stem + ".include")
+                try VmlinuxHeader.write(from: btf, into: directory)
+                options.compilerFlags = ["-I", directory] + options.compilerFlags
+            }
             let compiler = try Compiler.find(options: options)
             let temporary = try Files.makeTemporaryDirectory()
             defer { Files.removeTree(temporary) }
@@ -88,6 +94,23 @@ public enum BPF2Swift {
         let dependencyText = DependencyFile.text(
             output: options.outputFile, prerequisites: prerequisites, fingerprint: fingerprint)
         try Files.write(Array(dependencyText.utf8), to: options.dependencyFilePath)
+    }
+
+    /// Writes `vmlinux.h` for the BTF in `path` into `directory`, leaving a header with the same
+    /// text untouched so that its time stamp does not make the build recompile.
+    enum VmlinuxHeader {
+        static func write(from path: String, into directory: String) throws(BPF2SwiftError) {
+            let text: [UInt8]
+            do {
+                text = try BTFSpec(path: path).cHeaderBytes()
+            } catch {
+                throw .generation("-vmlinux-btf \(path): \(error)")
+            }
+            try Files.makeDirectories(directory)
+            let header = join(directory, "vmlinux.h")
+            if let existing = try? Files.read(header), existing == text { return }
+            try Files.write(text, to: header)
+        }
     }
 
     static func parse(_ bytes: [UInt8], path: String) throws(BPF2SwiftError) -> CollectionSpec {

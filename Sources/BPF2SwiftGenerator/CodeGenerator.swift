@@ -38,10 +38,16 @@ struct CodeGenerator {
     /// variables stand for.
     static func isInternal(_ name: String) -> Bool { name.hasPrefix(".") }
 
+    /// Variables the compiler named rather than the user: a `static` inside a function is
+    /// `function.name` (`handle_tp.____fmt`, the format string of `bpf_printk`), local labels
+    /// start with `.L`. They stay in the object (its programs use them) but get no Swift
+    /// property, as libbpf's skeletons leave them out.
+    static func isCompilerGenerated(_ name: String) -> Bool { name.contains(".") }
+
     /// Names every member of the generated `Objects` type may not take.
     static let reservedNames: Set<String> = [
         "programs", "maps", "variables", "close", "init", "programNames", "mapNames", "variableNames",
-        "self", "Type", "Protocol",
+        "self", "Type", "Protocol", "attachAll",
     ]
 
     mutating func symbols() throws(BPF2SwiftError) -> (programs: [Symbol], maps: [Symbol], variables: [Symbol]) {
@@ -66,7 +72,9 @@ struct CodeGenerator {
         }
         var variables: [Symbol] = []
         for name in spec.variables.keys.sorted() {
-            guard let variable = spec.variables[name], !variable.mapName.hasPrefix(".kconfig") else { continue }
+            guard let variable = spec.variables[name], !variable.mapName.hasPrefix(".kconfig"),
+                !Self.isCompilerGenerated(name)
+            else { continue }
             let swiftName = table.assign(cName: name, kind: "variable", suffix: "Variable")
             var text = "The global variable `\(name)` (\(variable.size) bytes in `\(variable.mapName)`"
             if variable.isReadOnly { text += ", constant once loaded" }
@@ -81,7 +89,7 @@ struct CodeGenerator {
 
     /// The BTF types to declare: map keys and values (structs, unions, enums and typedefs; plain
     /// integers need no declaration) and the `-type` names.
-    func declaredTypeIDs() throws(BPF2SwiftError) -> [BTFTypeID] {
+    func declaredTypeIDs(variables: [Symbol] = []) throws(BPF2SwiftError) -> [BTFTypeID] {
         guard let btf = spec.types else {
             if let first = extraTypes.first {
                 throw .generation("-type \(first): the object has no BTF (compile with -g)")
@@ -96,14 +104,55 @@ struct CodeGenerator {
             guard let map = spec.maps[name] else { continue }
             for id in [map.keyType, map.valueType].compactMap({ $0 }) where try needsDeclaration(id, in: btf) { add(id) }
         }
+        // The types of the variables ``<Ident>Spec`` reads and writes, and those a global points
+        // to: `const struct event *unused_event` is how a C source gives BTF to a type it only
+        // reaches through a local pointer (a ring buffer reservation), so it is declared without
+        // a -type.
+        for variable in variables {
+            guard let id = spec.variables[variable.cName]?.typeID else { continue }
+            if try needsDeclaration(id, in: btf) { add(id) }
+            if let pointee = try pointeeType(of: id, in: btf), try needsDeclaration(pointee, in: btf) { add(pointee) }
+        }
         for name in extraTypes {
             let kinds: [BTFKind] = [.struct, .union, .enum, .enum64, .typedef]
             guard let id = kinds.lazy.compactMap({ btf.typeID(named: name, kind: $0) }).first else {
-                throw .generation("-type \(name): the object's BTF has no struct, union, enum or typedef of that name")
+                throw .generation(Self.missingTypeMessage(name))
             }
             add(id)
         }
         return ids
+    }
+
+    /// Why `-type name` found nothing, and the line that fixes it. Clang writes BTF only for types
+    /// a global, a function signature or a map definition uses; a struct reached only through a
+    /// local pointer (`e = bpf_ringbuf_reserve(...)`) has none. A typed global keeps it and costs
+    /// nothing at run time (it is never written, and libbpf loads such an object as well); a
+    /// `__type(value, ...)` on the ring buffer map would instead make libbpf 1.1 and older refuse
+    /// the map.
+    static func missingTypeMessage(_ name: String) -> String {
+        let identifier = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
+        return "-type \(name): the object's BTF has no struct, union, enum or typedef of that name. "
+            + "Clang emits BTF only for types that a global, a function or a map uses; a type reached only "
+            + "through a local pointer (such as a ring buffer reservation) has none. Declare a global that "
+            + "uses it in the C source, for example:\n    const struct \(name) *unused_\(identifier) __attribute__((unused));\n"
+            + "(with enum or union in place of struct for those; for an enum, a struct field of its type works too)"
+    }
+
+    /// What `id` points to, after qualifiers on both sides of the pointer; nil when it is not a
+    /// pointer.
+    func pointeeType(of id: BTFTypeID, in btf: BTFSpec) throws(BPF2SwiftError) -> BTFTypeID? {
+        var current = id
+        for _ in 0..<32 {
+            let type: BTFType
+            do { type = try btf.type(current) } catch { throw .generation("BTF type \(current): \(error)") }
+            switch type {
+            case .const(let t), .volatile(let t), .restrict(let t): current = t.type
+            case .typeTag(let t): current = t.type
+            case .pointer(let pointer): return pointer.target
+            default: return nil
+            }
+        }
+        return nil
     }
 
     /// Whether `id` (after qualifiers) is a type Swift needs a declaration for.
@@ -132,8 +181,8 @@ struct CodeGenerator {
         return name
     }
 
-    func typeDeclarations() throws(BPF2SwiftError) -> String {
-        let ids = try declaredTypeIDs()
+    func typeDeclarations(variables: [Symbol]) throws(BPF2SwiftError) -> String {
+        let ids = try declaredTypeIDs(variables: variables)
         guard let btf = spec.types, !ids.isEmpty else { return "" }
         do {
             return try btf.swiftDeclarations(of: ids)
@@ -178,7 +227,9 @@ struct CodeGenerator {
             name: "\(prefix)Variables", what: "global variables", symbols: variables, swiftType: "Variable",
             namesMember: "variableNames", take: "variable", closeExpression: { "\($0).map.close()" })
 
-        let types = try typeDeclarations()
+        out += specDeclaration(variables: try typedVariables(variables))
+
+        let types = try typeDeclarations(variables: variables)
         out += "// MARK: - C types\n\n"
         out += "/// The C types of `\(sourceName)`'s map keys and values\(extraTypes.isEmpty ? "" : " and those named with -type"), with\n"
         out += "/// the size, alignment and field offsets they have in C.\n"
@@ -226,6 +277,14 @@ struct CodeGenerator {
                     do { try maps.close() } catch { firstError = firstError ?? error }
                     do { try variables.close() } catch { firstError = firstError ?? error }
                     if let firstError { throw firstError }
+                }
+
+                /// Attaches every program whose section name says where it goes (tracepoints, kprobes,
+                /// ksyscalls, uprobes with a path, fentry/fexit, LSM, iterators), as libbpf's skeletons
+                /// do; the others (XDP, tc, cgroup, ...) are listed in ``AttachedLinks/skipped``.
+                /// Closing the result detaches them all.
+                public func attachAll() throws(LinkError) -> AttachedLinks {
+                    try AutoAttach.attach([\(programs.map { "programs.\(SwiftNames.escaped($0.swiftName))" }.joined(separator: ", "))])
                 }
 
             """

@@ -104,6 +104,9 @@ struct Options: Equatable {
     var objectDirectory: String?
     /// Regenerate even when the dependency file says the output is up to date.
     var force = false
+    /// A BTF file (such as `/sys/kernel/btf/vmlinux`) to write `vmlinux.h` from, into a folder
+    /// put first on the include path; nil: none is written.
+    var vmlinuxBTF: String?
     /// Print the help text and exit.
     var help = false
 
@@ -132,6 +135,9 @@ struct Options: Equatable {
           -output-stem <stem>   The file name stem (default: <Ident> in lower case).
           -object-dir <dir>     Keep the compiled objects there as <stem>_bpfel.o, <stem>_bpfeb.o.
           -depfile <path>       The make-style dependency file (default: <output-dir>/<stem>.d).
+          -vmlinux-btf <path>   Write vmlinux.h from the BTF at <path> (/sys/kernel/btf/vmlinux:
+                                the running kernel) to <output-dir>/<stem>.include/ and put
+                                that folder first on the include path.
           -no-strip             Keep DWARF debug information in the embedded objects.
           -force                Regenerate even when no input changed.
           -h, -help             Show this help.
@@ -152,6 +158,7 @@ struct Options: Equatable {
         var dependencyFile: String?
         var objectDirectory: String?
         var force = false
+        var vmlinuxBTF: String?
 
         var index = 0
         func value(_ option: String) throws(UsageError) -> String {
@@ -192,6 +199,7 @@ struct Options: Equatable {
             case "-depfile": dependencyFile = try optionValue()
             case "-no-strip": noStrip = true
             case "-force": force = true
+            case "-vmlinux-btf": vmlinuxBTF = try optionValue()
             case "-h", "-help":
                 return Options(identifier: "", source: "", help: true)
             default:
@@ -214,7 +222,7 @@ struct Options: Equatable {
             identifier: identifier, source: positionals[1], compiler: compiler, strip: strip,
             compilerFlags: cflags + trailing, targets: targets, extraTypes: types, outputDirectory: outputDirectory,
             outputStem: stem, noStrip: noStrip, dependencyFile: dependencyFile, objectDirectory: objectDirectory,
-            force: force)
+            force: force, vmlinuxBTF: vmlinuxBTF)
     }
 
     /// Splits a flags string at white space; single or double quotes keep white space in a word.

@@ -117,6 +117,12 @@ extension SwiftDeclarationPrinter {
         addPadding(upTo: size, storageAlignment: structAlignment)
         if opaque, fields.count == 1 { fields[0].name = "_storage" }
 
+        // Arrays read like Swift: `char[N]` as a String, other arrays as an Array.
+        for (index, member) in composite.members.enumerated()
+        where !member.name.isEmpty && member.bitfieldSize == 0 && member.bitOffset % 8 == 0 && !isUnion {
+            accessors += try arrayAccessor(member, name: memberName(member, index: index), used: &usedNames)
+        }
+
         // C reaches the members of an anonymous struct or union member as its own; so does Swift.
         for (index, member) in composite.members.enumerated() where member.name.isEmpty && member.bitfieldSize == 0 {
             let holder = SwiftIdentifiers.escaped(memberName(member, index: index))
@@ -155,6 +161,52 @@ extension SwiftDeclarationPrinter {
         text += "}\n\n"
         output += text
         return name
+    }
+
+    /// For an array member: `<name>String` for `char[N]` (up to the first NUL; setting it stores
+    /// the UTF-8 bytes, cut to leave room for a NUL, and zeroes the rest) or `<name>Elements`, an
+    /// `Array` of the elements, for other arrays. Empty for other members.
+    private func arrayAccessor(_ member: BTFMember, name: String, used: inout Set<String>) throws(BTFError) -> String {
+        guard case .array(let array) = try type(try spec.underlyingTypeID(of: member.type)), array.count > 0 else { return "" }
+        let offset = Int(member.bitOffset / 8)
+        let count = Int(array.count)
+        let elementID = try spec.underlyingTypeID(of: array.elementType)
+        if case .int(let integer) = try type(elementID), integer.size == 1,
+            integer.encoding.contains(.char) || integer.name == "char"
+        {
+            let property = uniqueName(name + "String", &used)
+            return """
+                    /// `\(member.name)` up to its first NUL byte, decoded as UTF-8 (invalid bytes are
+                    /// replaced). Setting it stores at most \(count - 1) bytes of UTF-8 and zeroes the rest.
+                    public var \(SwiftIdentifiers.escaped(property)): String {
+                        get {
+                            withUnsafeBytes(of: self) { bytes in
+                                String(decoding: bytes[\(offset)..<\(offset + count)].prefix(while: { $0 != 0 }), as: UTF8.self)
+                            }
+                        }
+                        set {
+                            let utf8 = Array(newValue.utf8.prefix(\(count - 1)))
+                            withUnsafeMutableBytes(of: &self) { bytes in
+                                for index in 0..<\(count) { bytes[\(offset) + index] = index < utf8.count ? utf8[index] : 0 }
+                            }
+                        }
+                    }
+
+                """
+        }
+        let elementType = try swiftType(for: array.elementType)
+        let stride = try size(of: array.elementType)
+        guard stride > 0 else { return "" }
+        let property = uniqueName(name + "Elements", &used)
+        return """
+                /// `\(member.name)`'s \(count) elements as an array.
+                public var \(SwiftIdentifiers.escaped(property)): [\(elementType)] {
+                    withUnsafeBytes(of: self) { bytes in
+                        (0..<\(count)).map { bytes.loadUnaligned(fromByteOffset: \(offset) + $0 * \(stride), as: Array<\(elementType)>.Element.self) }
+                    }
+                }
+
+            """
     }
 
     /// The members reachable by name through an anonymous struct or union member, with the Swift

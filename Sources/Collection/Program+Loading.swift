@@ -107,7 +107,9 @@ extension Program {
         } catch {
             throw failure(Program.loadFailureReason(error, programName: spec.name))
         }
-        self.init(owning: descriptor, name: spec.name, type: spec.type, attachType: spec.attachType, verifierLog: log)
+        self.init(
+            owning: descriptor, name: spec.name, type: spec.type, attachType: spec.attachType, verifierLog: log,
+            sectionName: spec.sectionName.isEmpty ? nil : spec.sectionName)
     }
 
     /// A copy of `elements`' bytes (in the host's byte order) that the caller deallocates.

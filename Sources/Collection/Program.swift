@@ -44,6 +44,9 @@ public final class Program: Sendable {
     /// The verifier's log of the successful load: empty unless ``ProgramOptions/logLevel`` asked
     /// for one.
     public let verifierLog: String
+    /// The ELF section the program came from (`tracepoint/syscalls/sys_enter_execve`), which says
+    /// where it attaches; nil for programs opened by ID or path and specs without one.
+    public let sectionName: String?
 
     let descriptor: SharedDescriptor
     let pinState: PinState
@@ -73,12 +76,13 @@ public final class Program: Sendable {
 
     init(
         owning descriptor: consuming FileDescriptor, name: String, type: ProgramType, attachType: AttachType?,
-        verifierLog: String, pinnedPath: String? = nil
+        verifierLog: String, pinnedPath: String? = nil, sectionName: String? = nil
     ) {
         self.name = name
         self.type = type
         self.attachType = attachType
         self.verifierLog = verifierLog
+        self.sectionName = sectionName
         self.descriptor = SharedDescriptor(descriptor)
         self.pinState = PinState(pinnedPath)
     }
@@ -163,7 +167,9 @@ public final class Program: Sendable {
     /// A second `Program` for the same kernel program, with a descriptor of its own.
     public func clone() throws(ProgramError) -> Program {
         let copy = try duplicateFileDescriptor()
-        return Program(owning: copy, name: name, type: type, attachType: attachType, verifierLog: verifierLog)
+        return Program(
+            owning: copy, name: name, type: type, attachType: attachType, verifierLog: verifierLog,
+            sectionName: sectionName)
     }
 
     /// Closes the descriptor (after operations still running on other threads). Calling it again

@@ -41,7 +41,8 @@ public enum BPFObjectError: Error, Equatable, Sendable, CustomStringConvertible 
     /// A call or function address does not land on a function in the target section.
     case callTargetNotFound(section: String, offset: UInt64, targetSection: String, targetOffset: Int64)
     /// A data section (`.bss`, whose size costs no file space) or the `.kconfig` layout is larger
-    /// than ``ObjectReader/maximumDataSize``, far beyond what the kernel accepts for a map value.
+    /// than the object reader's limit (`ObjectReader.maximumDataSize`), far beyond what the
+    /// kernel accepts for a map value.
     case dataTooLarge(section: String, size: UInt64, limit: UInt64)
     /// The `.BTF` section does not parse.
     case btf(BTFError)

@@ -76,8 +76,54 @@ public struct SoftwareEvent: RawRepresentable, Hashable, Sendable {
     public static let cpuClock = SoftwareEvent(rawValue: 0)
     /// `PERF_COUNT_SW_TASK_CLOCK`.
     public static let taskClock = SoftwareEvent(rawValue: 1)
+    /// `PERF_COUNT_SW_PAGE_FAULTS`.
+    public static let pageFaults = SoftwareEvent(rawValue: 2)
+    /// `PERF_COUNT_SW_CONTEXT_SWITCHES`.
+    public static let contextSwitches = SoftwareEvent(rawValue: 3)
+    /// `PERF_COUNT_SW_CPU_MIGRATIONS`.
+    public static let cpuMigrations = SoftwareEvent(rawValue: 4)
+    /// `PERF_COUNT_SW_PAGE_FAULTS_MIN`.
+    public static let minorPageFaults = SoftwareEvent(rawValue: 5)
+    /// `PERF_COUNT_SW_PAGE_FAULTS_MAJ`.
+    public static let majorPageFaults = SoftwareEvent(rawValue: 6)
+    /// `PERF_COUNT_SW_ALIGNMENT_FAULTS`.
+    public static let alignmentFaults = SoftwareEvent(rawValue: 7)
+    /// `PERF_COUNT_SW_EMULATION_FAULTS`.
+    public static let emulationFaults = SoftwareEvent(rawValue: 8)
+    /// `PERF_COUNT_SW_DUMMY`.
+    public static let dummy = SoftwareEvent(rawValue: 9)
     /// `PERF_COUNT_SW_BPF_OUTPUT`.
     public static let bpfOutput = SoftwareEvent(rawValue: 10)
+    /// `PERF_COUNT_SW_CGROUP_SWITCHES` (Linux 5.13).
+    public static let cgroupSwitches = SoftwareEvent(rawValue: 11)
+}
+
+/// Generalized hardware event numbers (`enum perf_hw_id`), counted by the CPU's PMU. Virtual
+/// machines often expose none; ``PerfEventSampler`` then says so and suggests a software event.
+public struct HardwareEvent: RawRepresentable, Hashable, Sendable {
+    public var rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// `PERF_COUNT_HW_CPU_CYCLES`.
+    public static let cpuCycles = HardwareEvent(rawValue: 0)
+    /// `PERF_COUNT_HW_INSTRUCTIONS`: retired instructions.
+    public static let instructions = HardwareEvent(rawValue: 1)
+    /// `PERF_COUNT_HW_CACHE_REFERENCES`: usually last-level cache accesses.
+    public static let cacheReferences = HardwareEvent(rawValue: 2)
+    /// `PERF_COUNT_HW_CACHE_MISSES`: usually last-level cache misses.
+    public static let cacheMisses = HardwareEvent(rawValue: 3)
+    /// `PERF_COUNT_HW_BRANCH_INSTRUCTIONS`.
+    public static let branchInstructions = HardwareEvent(rawValue: 4)
+    /// `PERF_COUNT_HW_BRANCH_MISSES`.
+    public static let branchMisses = HardwareEvent(rawValue: 5)
+    /// `PERF_COUNT_HW_BUS_CYCLES`.
+    public static let busCycles = HardwareEvent(rawValue: 6)
+    /// `PERF_COUNT_HW_STALLED_CYCLES_FRONTEND`.
+    public static let stalledCyclesFrontend = HardwareEvent(rawValue: 7)
+    /// `PERF_COUNT_HW_STALLED_CYCLES_BACKEND`.
+    public static let stalledCyclesBackend = HardwareEvent(rawValue: 8)
+    /// `PERF_COUNT_HW_REF_CPU_CYCLES`: cycles not scaled by frequency changes.
+    public static let referenceCPUCycles = HardwareEvent(rawValue: 9)
 }
 
 /// `perf_event_open(2)` and the ioctls the library uses on perf events.

@@ -71,8 +71,12 @@ public final class PerfEventSampler: Link {
     /// `frequency` is true) and attaches the program to each.
     ///
     /// ```swift
-    /// let sampler = try PerfEventSampler(softwareEvent: .cpuClock, frequency: 99, program: program)
+    /// let sampler = try PerfEventSampler(softwareEvent: .cpuClock, samplePeriod: 99, useFrequency: true, program: program)
     /// ```
+    ///
+    /// - Throws: ``LinkError/notSupported(feature:requirement:detail:)`` for a hardware event the
+    ///   machine has no PMU for (`ENOENT`, `EOPNOTSUPP`; common in virtual machines), suggesting
+    ///   a software event.
     public init(
         type: PerfEventType = .software, config: UInt64 = SoftwareEvent.cpuClock.rawValue,
         samplePeriod: UInt64, useFrequency: Bool = false, program: Program, cookie: UInt64 = 0
@@ -93,6 +97,14 @@ public final class PerfEventSampler: Link {
                 do throws(Errno) {
                     event = try PerfEvent.open(attributes, pid: -1, cpu: cpu)
                 } catch {
+                    // No hardware PMU (or not this event): ENOENT from perf_event_open, or
+                    // EOPNOTSUPP where the PMU cannot sample.
+                    if type == .hardware, error == .noSuchFileOrDirectory || error == .notSupported {
+                        throw .notSupported(
+                            feature: "hardware perf event \(config)",
+                            requirement: "a CPU performance monitoring unit the kernel exposes (virtual machines often have none)",
+                            detail: "perf_event_open failed with \(error) on CPU \(cpu); sample a software event such as SoftwareEvent.cpuClock instead")
+                    }
                     throw .perfEventOpen(event: "\(hook) on CPU \(cpu)", errno: error)
                 }
                 let attachment = try PerfEventAttachment.attach(
@@ -102,6 +114,30 @@ public final class PerfEventSampler: Link {
             }
             return states
         }
+    }
+
+    /// Samples software event `event` (`PERF_TYPE_SOFTWARE`) on every online CPU.
+    public convenience init(
+        softwareEvent event: SoftwareEvent, samplePeriod: UInt64, useFrequency: Bool = false, program: Program,
+        cookie: UInt64 = 0
+    ) throws(LinkError) {
+        try self.init(
+            type: .software, config: event.rawValue, samplePeriod: samplePeriod, useFrequency: useFrequency,
+            program: program, cookie: cookie)
+    }
+
+    /// Samples hardware event `event` (`PERF_TYPE_HARDWARE`) on every online CPU.
+    ///
+    /// ```swift
+    /// let sampler = try PerfEventSampler(hardwareEvent: .cpuCycles, samplePeriod: 1_000_000, program: program)
+    /// ```
+    public convenience init(
+        hardwareEvent event: HardwareEvent, samplePeriod: UInt64, useFrequency: Bool = false, program: Program,
+        cookie: UInt64 = 0
+    ) throws(LinkError) {
+        try self.init(
+            type: .hardware, config: event.rawValue, samplePeriod: samplePeriod, useFrequency: useFrequency,
+            program: program, cookie: cookie)
     }
 
     public func close() throws(LinkError) {

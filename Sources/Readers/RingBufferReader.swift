@@ -19,6 +19,20 @@ public struct RingBufferRecordView {
         return bytes.loadUnaligned(as: Value.self)
     }
 
+    /// The bytes after a fixed-size `Header`: the variable-length tail of a record laid out as a
+    /// struct followed by data (execsnoop's arguments after its header). Empty when the record
+    /// is no longer than `Header`.
+    ///
+    /// ```swift
+    /// guard let header = record.load(as: ExecsnoopTypes.exec_header.self) else { return }
+    /// let arguments = record.bytes(after: ExecsnoopTypes.exec_header.self).prefix(Int(header.args_size))
+    /// ```
+    public func bytes<Header: BitwiseCopyable>(after header: Header.Type) -> UnsafeRawBufferPointer {
+        let size = MemoryLayout<Header>.size
+        guard bytes.count > size else { return UnsafeRawBufferPointer(rebasing: bytes[bytes.count...]) }
+        return UnsafeRawBufferPointer(rebasing: bytes[size...])
+    }
+
     /// A copy that outlives the closure.
     public func copy() -> RingBufferRecord {
         RingBufferRecord(ring: ring, bytes: Array(bytes)[...])
@@ -46,6 +60,11 @@ public struct RingBufferRecord: Sendable, Hashable {
     public func decode<Value: BitwiseCopyable>(as type: Value.Type = Value.self) -> Value? {
         guard bytes.count >= MemoryLayout<Value>.size else { return nil }
         return bytes.withUnsafeBytes { $0.loadUnaligned(as: Value.self) }
+    }
+
+    /// The bytes after a fixed-size `Header` (see ``RingBufferRecordView/bytes(after:)``).
+    public func bytes<Header: BitwiseCopyable>(after header: Header.Type) -> ArraySlice<UInt8> {
+        bytes.dropFirst(MemoryLayout<Header>.size)
     }
 }
 

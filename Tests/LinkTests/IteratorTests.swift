@@ -77,6 +77,30 @@ struct IteratorTests {
         try iterator.close()
     }
 
+    @Test func taskIteratorNarrowsToAThreadOrAProcess() throws {
+        guard KernelFeature.tracingPrograms.check() else { return }
+        let everyTask = try Iterator(program: try Self.loadMarker(target: "task", marker: 0x61))
+        defer { try? everyTask.close() }
+        let process = try Iterator(program: try Self.loadMarker(target: "task", marker: 0x62), options: .process(getpid()))
+        defer { try? process.close() }
+        let thread = try Iterator(program: try Self.loadMarker(target: "task", marker: 0x63), options: .thread(currentThreadID()))
+        defer { try? thread.close() }
+
+        let all = try everyTask.readAll()
+        let ownThreadsBefore = try #require(countDirectoryEntries("/proc/self/task"))
+        let own = try process.readAll()
+        let ownThreadsAfter = try #require(countDirectoryEntries("/proc/self/task"))
+        // Thread pools may start or end a thread meanwhile; the process has far fewer tasks than
+        // the system.
+        #expect(own.count >= min(ownThreadsBefore, ownThreadsAfter) - 1 && own.count <= max(ownThreadsBefore, ownThreadsAfter) + 1)
+        #expect(own.count < all.count)
+        #expect(own.allSatisfy { $0 == 0x62 })
+        #expect(try thread.readAll() == [0x63])
+        #expect(throws: LinkError.self) {
+            try Iterator(program: try Self.loadMarker(target: "task", marker: 0x64), options: .process(0))
+        }
+    }
+
     @Test func pinnedIteratorReadsThroughTheFileSystem() throws {
         guard KernelFeature.tracingPrograms.check() else { return }
         let iterator = try Iterator(program: try Self.loadMarker(target: "task", marker: 0x70))
