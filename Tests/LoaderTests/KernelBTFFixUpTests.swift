@@ -8,9 +8,8 @@ import TestSupport
 /// as the fix-ups on the decoded graph, sanitised or not, for every testdata object.
 @Suite("Object BTF fixed up in place")
 struct KernelBTFFixUpTests {
-    /// Every object but isa_v4, which the object reader refuses on purpose (MalformedObjectTests:
-    /// it loads a function address that points into a lddw).
-    static let objects = TestData.objectNames().filter { $0.hasSuffix(".o") && !$0.hasPrefix("isa_v4-") }
+    /// Every object the object reader reads (``TestData/refusedObjectStems`` are refused on purpose).
+    static let objects = TestData.readableObjectNames()
 
     @Test(arguments: objects)
     func fixUpInPlaceMatchesTheGraph(name: String) throws {

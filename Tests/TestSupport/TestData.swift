@@ -13,6 +13,19 @@ public enum TestData {
     /// The absolute path of a file in `testdata/`.
     public static func path(_ name: String) -> String { directory + "/" + name }
 
+    /// The testdata sources whose objects the object reader refuses on purpose, each tested for its
+    /// error elsewhere: `isa_v4` loads a function address into the second half of a lddw
+    /// (MalformedObjectTests), `static_map` references a map through a local symbol
+    /// (CompatibilityTests).
+    public static let refusedObjectStems: Set<String> = ["isa_v4", "static_map"]
+
+    /// The objects of ``objectNames()`` that the object reader reads.
+    public static func readableObjectNames() -> [String] {
+        objectNames().filter { name in
+            !refusedObjectStems.contains(where: { name.hasPrefix($0 + "-") })
+        }
+    }
+
     /// The names of the compiled objects in `testdata/` (`*-el.o` and `*-eb.o`), sorted.
     public static func objectNames() -> [String] {
         guard let handle = opendir(directory) else { return [] }
