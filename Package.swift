@@ -56,6 +56,10 @@ let package = Package(
         .executableTarget(
             name: "execsnoop", dependencies: ["EBPF"], path: "Examples/execsnoop", exclude: ["bpf"],
             plugins: ["BPF2SwiftPlugin"]),
+        // USDT: counts a Python process's audit events by name through its python:audit probe.
+        .executableTarget(
+            name: "pyaudit", dependencies: ["EBPF"], path: "Examples/pyaudit", exclude: ["bpf"],
+            plugins: ["BPF2SwiftPlugin"]),
 
         // Writes EBPFSys's attribute structs and the kernel enums from BTF (Scripts/gen-sys-types).
         .target(name: "SysTypesGenerator", dependencies: ["EBPFBTF"], path: "Sources/SysTypesGenerator"),
@@ -73,7 +77,7 @@ let package = Package(
             name: "LoaderTests",
             dependencies: ["EBPFELF", "EBPFCollection", "EBPFBTF", "EBPFASM", "EBPFSys", "EBPFLink", "TestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["EBPFNetlink", "TestSupport"]),
-        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFNetlink", "EBPFCollection", "EBPFELF", "EBPFSys", "EBPFASM", "TestSupport"]),
+        .testTarget(name: "LinkTests", dependencies: ["EBPFLink", "EBPFNetlink", "EBPFCollection", "EBPFELF", "EBPFELFFile", "EBPFSys", "EBPFASM", "TestSupport"]),
         .testTarget(name: "ReadersTests", dependencies: ["EBPFReaders", "EBPFCollection", "EBPFASM", "EBPFSys", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ebpf", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),

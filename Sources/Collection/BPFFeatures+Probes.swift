@@ -211,6 +211,53 @@ extension BPFFeatures {
 
     // MARK: - Other features
 
+    /// Creates a uprobe.multi link on "/" for a trivial kprobe program loaded for it: a kernel that
+    /// knows the attach type gets as far as refusing the directory (`EBADF`); an older one
+    /// refuses the attach type (`EINVAL`).
+    static func probeUprobeMulti() throws(FeatureProbeError) {
+        let feature = MiscFeature.uprobeMulti
+        let unsupported = FeatureProbeError.unsupported(
+            UnsupportedFeatureError(feature: feature.description, minimumKernelVersion: feature.minimumKernelVersion))
+        // mov64 r0, 0; exit.
+        let instructions: [UInt8] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]
+        var program: FileDescriptor
+        do {
+            program = try Sys.loadProgram(
+                type: ProgramType.kprobe.rawValue, instructions: instructions, license: "GPL",
+                expectedAttachType: AttachType.traceUprobeMulti.rawValue
+            ).takeDescriptor()
+        } catch {
+            if error.errno == .invalidArgument { throw unsupported }
+            throw .probeFailed(feature: feature.description, error)
+        }
+        defer { try? program.close() }
+        var path: [UInt8] = Array("/".utf8) + [0]
+        var offsets: [UInt64] = [0]
+        let outcome = path.withUnsafeMutableBytes { pathBytes in
+            offsets.withUnsafeMutableBytes { offsetBytes in
+                var attributes = LinkCreateUprobeMultiAttr()
+                attributes.progFD = UInt32(bitPattern: program.rawValue)
+                attributes.attachType = AttachType.traceUprobeMulti.rawValue
+                attributes.count = 1
+                attributes.path = Sys.address(of: pathBytes.baseAddress)
+                attributes.offsets = Sys.address(of: offsetBytes.baseAddress)
+                return Result { () throws(BPFSyscallError) -> Int32 in try Sys.linkCreate(attributes).relinquish() }
+            }
+        }
+        switch outcome {
+        case .success(let raw):
+            // A link on a directory: no kernel creates one, but close it if one did.
+            if var link = try? FileDescriptor(adopting: raw) { try? link.close() }
+        case .failure(let error) where error.errno == Errno.badFileDescriptor:
+            return
+        case .failure(let error)
+        where error.errno == .invalidArgument || error.errno == .notSupported || error.errno == .kernelNotSupported:
+            throw unsupported
+        case .failure(let error):
+            throw .probeFailed(feature: feature.description, error)
+        }
+    }
+
     static func probeMisc(_ feature: MiscFeature) throws(FeatureProbeError) {
         let instructions: [Instruction]
         switch feature {
@@ -241,6 +288,9 @@ extension BPFFeatures {
                 }
                 throw error
             }
+        case .uprobeMulti:
+            try probeUprobeMulti()
+            return
         default:
             throw .notProbeable(feature: feature.description, reason: "no probe is known for it")
         }

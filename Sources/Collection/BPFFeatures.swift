@@ -111,6 +111,9 @@ public struct MiscFeature: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let instructionSetV4 = MiscFeature(rawValue: "instruction set v4")
     /// BPF cookies (`bpf_get_attach_cookie`) in tracing programs. Linux 5.15.
     public static let bpfCookie = MiscFeature(rawValue: "BPF cookie")
+    /// uprobe.multi links (`BPF_TRACE_UPROBE_MULTI`): one link for many offsets of a file.
+    /// Linux 6.6.
+    public static let uprobeMulti = MiscFeature(rawValue: "uprobe.multi links")
 
     public var description: String { rawValue }
 
@@ -123,6 +126,7 @@ public struct MiscFeature: RawRepresentable, Hashable, Sendable, CustomStringCon
         case .instructionSetV3: "5.1"
         case .instructionSetV4: "6.6"
         case .bpfCookie: "5.15"
+        case .uprobeMulti: "6.6"
         default: nil
         }
     }

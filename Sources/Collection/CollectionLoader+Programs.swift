@@ -26,11 +26,25 @@ extension CollectionLoader {
         } else {
             try resolveAttachTarget(of: program, context: &context)
         }
+        if Self.isUSDTSection(program), (try? BPFFeatures.isSupported(.uprobeMulti)) == true {
+            // As libbpf does since 1.5: USDT programs attach all locations with one uprobe.multi
+            // link where the kernel has them (Linux 6.6), which needs this expected attach type.
+            program.attachType = .traceUprobeMulti
+        }
         do throws(ProgramError) {
             objects.programs[program.name] = try Program(linked: program, context: context, options: options.programs)
         } catch {
             throw CollectionError(.program(program.name), .program(error))
         }
+    }
+
+    /// Whether `program` comes from a `usdt` or `usdt.s` section (with or without a target) and
+    /// has no attach type of its own.
+    static func isUSDTSection(_ program: ProgramSpec) -> Bool {
+        guard program.type == .kprobe, program.attachType == nil else { return false }
+        let name = program.sectionName.hasPrefix("?") ? String(program.sectionName.dropFirst()) : program.sectionName
+        let kind = name.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return kind == "usdt" || kind == "usdt.s"
     }
 
     /// Applies the program's CO-RE relocations against the kernel's BTF (or the options').

@@ -35,6 +35,10 @@ public struct CollectionOptions: Sendable {
     /// BTF are created with a BPF token derived from it (`BPF_TOKEN_CREATE`; Linux 6.9), which
     /// lets an unprivileged user namespace load what the mount delegates.
     public var tokenFileSystemPath: String?
+    /// Values for `__kconfig` externs that replace what the running kernel says, by name
+    /// (`LINUX_HAS_BPF_COOKIE`, `CONFIG_HZ`), written in the extern's size. For testing the paths a
+    /// program takes on other kernels, such as `usdt.bpf.h`'s lookup without BPF cookies.
+    public var kernelConfigOverrides: [String: UInt64] = [:]
 
     public init(
         programs: ProgramOptions = ProgramOptions(), pinPath: String? = nil, mapReplacements: [String: Map] = [:],

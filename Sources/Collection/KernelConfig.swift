@@ -146,6 +146,8 @@ extension CollectionLoader {
             let size = Int(variable.size)
             let bytes: [UInt8]
             switch variable.name {
+            case _ where options.kernelConfigOverrides[variable.name] != nil:
+                bytes = KernelConfig.littleEndian(options.kernelConfigOverrides[variable.name] ?? 0, size: size)
             case "LINUX_KERNEL_VERSION":
                 bytes = KernelConfig.littleEndian(UInt64(KernelFacts.versionCode()), size: size)
             case "LINUX_HAS_SYSCALL_WRAPPER":

@@ -58,6 +58,9 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
     /// load: such a map registers by having its value written, which only the load of its object
     /// can put together (it was opened by id or from a pin, or given as a replacement).
     case structOpsValueNotPrepared(map: String)
+    /// Reading or attaching a USDT probe failed for a reason of its own (a missing probe, a
+    /// malformed note, an argument the spec cannot express, spec maps of the wrong shape).
+    case usdt(USDTError)
 
     public var description: String {
         switch self {
@@ -105,6 +108,8 @@ public enum LinkError: Error, Sendable, CustomStringConvertible {
             "program \(program) is closed; cannot attach it to \(hook)"
         case .structOpsValueNotPrepared(let map):
             "struct_ops map \(map) registers by writing its value (no BPF_F_LINK), and no collection load prepared one for it"
+        case .usdt(let error):
+            error.description
         }
     }
 }

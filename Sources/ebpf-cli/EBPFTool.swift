@@ -13,6 +13,8 @@ enum Command: Equatable {
     /// own, with what it needs; with a BPF token from the delegating BPF file system at DIR when
     /// given; maps pinned by name (`LIBBPF_PIN_BY_NAME`) reused from or pinned under the pin path.
     case load(path: String, json: Bool, tokenFileSystem: String? = nil, pinPath: String = Command.defaultPinPath)
+    /// `ebpf usdt list PATH [--json]`: the USDT probes of an executable or shared library.
+    case usdtList(path: String, json: Bool)
     /// `ebpf prog|map|link|btf list|pin ...`: what is loaded in the kernel (ObjectCommand.swift).
     case objects(ObjectCommand)
 
@@ -57,6 +59,9 @@ enum EBPFTool {
                         an incompatible one, or are pinned there; pins created are listed (on
                         standard error with --json) and stay after the command, as bpftool's
                         do. Exits 1 when any program fails.
+          usdt list PATH [--json]
+                        Print the USDT probes of an executable or shared library: provider,
+                        name, address and file offset, semaphore, parsed arguments.
 
         \(ObjectCommand.usage)
 
@@ -115,6 +120,12 @@ enum EBPFTool {
             return .load(
                 path: path, json: arguments.flags.contains("json"), tokenFileSystem: arguments.options["token-bpffs"],
                 pinPath: pinPath)
+        case "usdt":
+            guard rest.first == "list" else { throw .unknownCommand("usdt " + (rest.first ?? "")) }
+            guard let path = rest.dropFirst().first else { throw .missingArgument("PATH") }
+            if let extra = rest.dropFirst(2).first { throw .unexpectedArgument(extra) }
+            try allowOnly(["json"])
+            return .usdtList(path: path, json: arguments.flags.contains("json"))
         default:
             throw .unknownCommand(name)
         }
@@ -165,6 +176,14 @@ enum EBPFTool {
                 for line in Load.pinLines(outcomes) { errorOutput("ebpf: \(line)") }
             }
             return outcomes.allSatisfy { $0.status == 0 } ? 0 : 1
+        case .usdtList(let path, let json):
+            do {
+                let probes = try USDTProbe.probes(inBinaryAt: path)
+                output(json ? USDTList.json(probes) : USDTList.text(probes))
+            } catch {
+                errorOutput("ebpf: usdt list: \(error)")
+                return 1
+            }
         case .objects(let command):
             return command.run(output: output, errorOutput: errorOutput)
         }

@@ -122,4 +122,9 @@ struct FeatureTests {
             #expect(throws: Never.self, "\(feature)") { try BPFFeatures.check(feature) }
         }
     }
+
+    @Test("uprobe.multi links: present where the test kernel is expected to have them (6.6)")
+    func uprobeMulti() throws {
+        #expect(try BPFFeatures.isSupported(.uprobeMulti) == TestKernel.current.expects(.uprobeMulti))
+    }
 }
