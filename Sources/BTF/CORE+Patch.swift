@@ -24,14 +24,23 @@ extension COREFixup {
         let opCode = instruction.opCode
         switch opCode.instructionClass {
         case .alu, .alu64:
+            // The immediate of a byte swap (`BPF_END`) is its width, not a value: relocating it
+            // would turn the swap into another instruction or an invalid one.
+            guard opCode.aluOperation != .end else {
+                return .failed(.unexpectedInstruction("a byte swap's immediate is its width, not a relocatable value"))
+            }
             guard opCode.source == .constant else {
                 return .failed(.unexpectedInstruction("an ALU instruction with a register operand"))
             }
             if validatesLocalValue, UInt64(bitPattern: Int64(instruction.immediate32)) != localValue {
                 return .failed(.unexpectedValue(actual: Int64(instruction.immediate32), expected: localValue))
             }
+            // A 32-bit operation reads the immediate as 32 bits, so any UInt32 fits; a 64-bit one
+            // sign-extends it, so only values up to Int32.max keep their meaning.
+            let largest = opCode.instructionClass == .alu ? UInt64(UInt32.max) : UInt64(Int32.max)
+            guard targetValue <= largest else { return .failed(.valueOutOfRange(targetValue)) }
             var copy = instruction
-            copy.constant = Int64(Int32(truncatingIfNeeded: targetValue))
+            copy.constant = Int64(Int32(bitPattern: UInt32(targetValue)))
             return .patched(copy)
         case .ldx, .st, .stx:
             if validatesLocalValue, UInt64(bitPattern: Int64(instruction.offset)) != localValue {

@@ -63,7 +63,7 @@ public enum COREErrorReason: Equatable, Sendable, CustomStringConvertible {
     case unexpectedInstruction(String)
     /// The instruction does not hold the value the compiler computed for the local types.
     case unexpectedValue(actual: Int64, expected: UInt64)
-    /// The target value does not fit where it goes (a 16-bit offset).
+    /// The target value does not fit where it goes (a 16-bit offset or a 32-bit immediate).
     case valueOutOfRange(UInt64)
     /// A bitfield cannot be read with one load of at most 8 bytes.
     case bitfieldTooWide

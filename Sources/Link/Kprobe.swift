@@ -119,18 +119,19 @@ public final class Kprobe: Link {
         return text.contains(" \(name)\n") || text.contains(" \(name)\t")
     }
 
+    /// Opens the perf event for the probe, through the PMU when there is one (`pmu`, a parameter
+    /// for tests) and tracefs otherwise.
     static func openEvent(
-        symbol: String, isReturnProbe: Bool, options: ProbeOptions
+        symbol: String, isReturnProbe: Bool, options: ProbeOptions, pmu: ProbePMU? = ProbePMU.find(.kprobe)
     ) throws(LinkError) -> OpenedProbeEvent {
         let candidates = candidateSymbols(symbol)
-        let pmu = ProbePMU.find(.kprobe)
         if let pmu, !options.forceTracefs, options.maxActive == 0 {
+            let config = try pmu.config(isReturnProbe: isReturnProbe, hook: "\(isReturnProbe ? "kretprobe" : "kprobe") \(symbol)")
             var lastErrno = Errno.noSuchFileOrDirectory
             for candidate in candidates {
                 do {
                     return OpenedProbeEvent(
-                        perfEvent: try openPMUEvent(
-                            pmu: pmu, symbol: candidate, isReturnProbe: isReturnProbe, offset: options.offset),
+                        perfEvent: try openPMUEvent(pmu: pmu, symbol: candidate, config: config, offset: options.offset),
                         tracefsEvent: nil, target: candidate)
                 } catch let error where meansSymbolMissing(error) {
                     lastErrno = error
@@ -185,10 +186,10 @@ public final class Kprobe: Link {
         }
     }
 
-    static func openPMUEvent(pmu: ProbePMU, symbol: String, isReturnProbe: Bool, offset: UInt64) throws(Errno) -> FileDescriptor {
+    static func openPMUEvent(pmu: ProbePMU, symbol: String, config: UInt64, offset: UInt64) throws(Errno) -> FileDescriptor {
         var attributes = PerfEventAttr()
         attributes.type = pmu.type
-        if isReturnProbe, let bit = pmu.retprobeBit { attributes.config = 1 << bit }
+        attributes.config = config
         attributes.config2 = offset
         attributes.samplePeriod = 1
         attributes.wakeupEvents = 1

@@ -20,6 +20,8 @@ struct ProbePMU: Sendable, Hashable {
     var retprobeBit: UInt64?
     /// The shift of `ref_ctr_offset` in `config` (from `format/ref_ctr_offset`), uprobes only.
     var referenceCounterShift: UInt64?
+    /// The sysfs directory the PMU was read from, for errors.
+    var directory: String
 
     static let devicesDirectory = "/sys/bus/event_source/devices"
 
@@ -41,7 +43,21 @@ struct ProbePMU: Sendable, Hashable {
         else { return nil }
         let retprobe = Tracefs.readText(directory + "/format/retprobe").flatMap(firstConfigBit(ofFormat:))
         let referenceCounter = Tracefs.readText(directory + "/format/ref_ctr_offset").flatMap(firstConfigBit(ofFormat:))
-        return ProbePMU(type: type, retprobeBit: retprobe, referenceCounterShift: referenceCounter)
+        return ProbePMU(type: type, retprobeBit: retprobe, referenceCounterShift: referenceCounter, directory: directory)
+    }
+
+    /// The `config` bits that make the event an entry probe or, with `isReturnProbe`, a return
+    /// probe. Both PMUs have described `format/retprobe` since they appeared (Linux 4.17, commits
+    /// e12f03d7031a and 33ea4b24277b); without it (an unreadable or restricted sysfs) a return
+    /// probe would silently open as an entry probe, so it is an error instead.
+    func config(isReturnProbe: Bool, hook: String) throws(LinkError) -> UInt64 {
+        guard isReturnProbe else { return 0 }
+        guard let retprobeBit else {
+            throw .notSupported(
+                feature: "return probe through the PMU (\(hook))", requirement: "Linux 4.17",
+                detail: "\(directory)/format/retprobe is missing, unreadable or not a config bit")
+        }
+        return 1 << retprobeBit
     }
 
     /// The first bit of a PMU format description such as `config:0` or `config:32-63`; nil for

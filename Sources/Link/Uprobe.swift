@@ -97,7 +97,7 @@ public final class Uprobe: Link {
     ) throws(LinkError) -> FileDescriptor {
         var attributes = PerfEventAttr()
         attributes.type = pmu.type
-        if isReturnProbe, let bit = pmu.retprobeBit { attributes.config = 1 << bit }
+        attributes.config = try pmu.config(isReturnProbe: isReturnProbe, hook: hook)
         if referenceCounterOffset != 0 {
             guard let shift = pmu.referenceCounterShift, shift > 0,
                 referenceCounterOffset <= UInt64.max >> shift

@@ -71,6 +71,32 @@ struct COREInputTests {
         }
     }
 
+    /// Issue 16: a relocation that lands on a byte swap fails with an error naming the program,
+    /// the instruction and the relocation, instead of rewriting the swap's width.
+    @Test func relocationOnAByteSwapNamesTheRelocation() throws {
+        let object = try COREFixtures.Object("core_types", "el")
+        let section = "raw_tp/sys_enter"
+        let kernel = try COREFixtures.kernel("6.18")
+        var instructions = try object.instructions(section)
+        let relocator = CORERelocator(localSpec: object.spec, targets: [kernel])
+        let relocations = object.relocations(section)
+        let relocation = try #require(relocations.first { (try? relocator.resolve($0).isPoisoned) == false })
+        let index = try #require(RawOffsetMap(instructions).index(ofByteOffset: Int(relocation.instructionOffset)))
+        instructions[index] = .byteSwap(.r1, width: .bits64)
+        do {
+            _ = try relocator.relocate(instructions: instructions, relocations: [relocation], program: section)
+            Issue.record("a byte swap was relocated")
+        } catch {
+            guard case .unexpectedInstruction = error.reason else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(error.relocation == relocation && error.instructionIndex == index)
+            #expect(error.description.contains("program '\(section)', instruction \(index)"))
+            #expect(error.description.contains(relocation.accessString))
+        }
+    }
+
     /// A type missing from the first target is looked for in the others, as module BTF is after
     /// vmlinux; a type the first target has is never looked for elsewhere.
     @Test func laterTargetsAreSearchedOnlyWithoutCandidatesInTheFirst() throws {

@@ -48,6 +48,37 @@ struct COREPatchTests {
         #expect(unchecked.patch(.mov64(.r2, 3)) == .patched(.mov64(.r2, 4)))
     }
 
+    /// Issue 16: a target value was cut to 32 bits without a word. A 64-bit operation
+    /// sign-extends its immediate, so it takes at most Int32.max; a 32-bit one any UInt32.
+    @Test func immediateBeyondThirtyTwoBitsFails() {
+        let big = COREFixup(kind: .enumValueValue, localValue: 1, targetValue: 0x1_0000_0001)
+        #expect(big.patch(.mov64(.r2, 1)) == .failed(.valueOutOfRange(0x1_0000_0001)))
+        #expect(big.patch(.mov32(.r2, 1)) == .failed(.valueOutOfRange(0x1_0000_0001)))
+        let signBit = COREFixup(kind: .enumValueValue, localValue: 1, targetValue: 0x8000_0000)
+        #expect(signBit.patch(.mov64(.r2, 1)) == .failed(.valueOutOfRange(0x8000_0000)))
+        #expect(signBit.patch(.mov32(.r2, 1)) == .patched(.mov32(.r2, Int32.min)))
+        let largestSigned = COREFixup(kind: .enumValueValue, localValue: 1, targetValue: UInt64(Int32.max))
+        #expect(largestSigned.patch(.mov64(.r2, 1)) == .patched(.mov64(.r2, .max)))
+        let allOnes = COREFixup(kind: .enumValueValue, localValue: 1, targetValue: UInt64(UInt32.max))
+        #expect(allOnes.patch(.mov32(.r2, 1)) == .patched(.mov32(.r2, -1)))
+    }
+
+    /// Issue 16: the immediate of a byte swap is its width; relocating it rewrote the swap.
+    @Test func byteSwapsCannotBeRelocated() {
+        var fixup = COREFixup(kind: .fieldByteSize, localValue: 16, targetValue: 32)
+        fixup.validatesLocalValue = false
+        let swaps: [Instruction] = [
+            .toLittleEndian(.r1, width: .bits16), .toBigEndian(.r1, width: .bits16), .byteSwap(.r1, width: .bits16),
+        ]
+        for swap in swaps {
+            guard case .failed(.unexpectedInstruction(let why)) = fixup.patch(swap) else {
+                Issue.record("\(swap) was relocated: \(fixup.patch(swap))")
+                continue
+            }
+            #expect(why.contains("byte swap"))
+        }
+    }
+
     @Test func wideImmediateIsPatchedAndPoisonedAsTwoSlots() {
         let id = COREFixup(kind: .typeIDTarget, localValue: 5, targetValue: 0x1_0000_0001, validatesLocalValue: false)
         #expect(id.patch(.loadImm64(.r2, 5)) == .patched(.loadImm64(.r2, 0x1_0000_0001)))
