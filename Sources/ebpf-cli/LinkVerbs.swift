@@ -129,29 +129,13 @@ enum LinkVerbs {
     }
 
     static func list(id: UInt32?, json: Bool, output: (String) -> Void, errorOutput: (String) -> Void) -> Int32 {
-        var entries: [[(String, JSONText)]] = []
-        var status: Int32 = 0
-        func visit(_ id: UInt32, named: Bool) {
-            do {
-                entries.append(fields(try LinkDescription(id: id)))
+        ObjectCommand.list(.link, noun: "link", id: id, json: json, text: text, output: output, errorOutput: errorOutput) { id in
+            do throws(BPFSyscallError) {
+                return .fields(fields(try LinkDescription(id: id)))
             } catch {
-                if !named, error.errno == .noSuchFileOrDirectory { return }
-                errorOutput("ebpf: link \(id): \(error)")
-                if named { status = 1 }
+                return error.errno == .noSuchFileOrDirectory ? .vanished("\(error)") : .failed("\(error)")
             }
         }
-        if let id {
-            visit(id, named: true)
-        } else if !ObjectCommand.walk(.link, errorOutput: errorOutput, { visit($0, named: false) }) {
-            return 1
-        }
-        if json {
-            let values = entries.map { JSONText.object($0) }
-            output(id == nil ? JSONText.array(values).rendered : (values.first?.rendered ?? "null"))
-        } else if !entries.isEmpty {
-            output(entries.map(text).joined(separator: "\n"))
-        }
-        return status
     }
 
     // MARK: - btf list

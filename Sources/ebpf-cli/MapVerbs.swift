@@ -40,38 +40,20 @@ enum MapVerbs {
     }
 
     static func list(id: UInt32?, json: Bool, output: (String) -> Void, errorOutput: (String) -> Void) -> Int32 {
-        var entries: [[(String, JSONText)]] = []
-        var status: Int32 = 0
-        func visit(_ id: UInt32, named: Bool) {
+        ObjectCommand.list(.map, noun: "map", id: id, json: json, text: text, output: output, errorOutput: errorOutput) { id in
             let map: Map
-            do {
+            do throws(MapError) {
                 map = try Map(id: id)
             } catch {
-                if !named, error.syscallError?.errno == .noSuchFileOrDirectory { return }
-                errorOutput("ebpf: map \(id): \(error)")
-                if named { status = 1 }
-                return
+                return error.syscallError?.errno == .noSuchFileOrDirectory ? .vanished("\(error)") : .failed("\(error)")
             }
             defer { try? map.close() }
             do {
-                entries.append(fields(map, try map.info()))
+                return .fields(fields(map, try map.info()))
             } catch {
-                errorOutput("ebpf: map \(id): \(error)")
-                if named { status = 1 }
+                return .failed("\(error)")
             }
         }
-        if let id {
-            visit(id, named: true)
-        } else if !ObjectCommand.walk(.map, errorOutput: errorOutput, { visit($0, named: false) }) {
-            return 1
-        }
-        if json {
-            let values = entries.map { JSONText.object($0) }
-            output(id == nil ? JSONText.array(values).rendered : (values.first?.rendered ?? "null"))
-        } else if !entries.isEmpty {
-            output(entries.map(text).joined(separator: "\n"))
-        }
-        return status
     }
 
     // MARK: - dump

@@ -118,6 +118,49 @@ enum ObjectCommand: Equatable {
         }
     }
 
+    /// What reading one object by ID gave: its fields, or why there are none.
+    enum Description {
+        case fields([(String, JSONText)])
+        /// The object is gone (ENOENT): unloaded since the walk listed it.
+        case vanished(String)
+        case failed(String)
+    }
+
+    /// `list` and `show` for programs, maps and links: the object `id` names, or every object of
+    /// `kind`, as bpftool prints them (`--json`: an array for list, one object for show). An object
+    /// that vanished mid-walk is skipped silently; other failures are noted on standard error and,
+    /// for a named ID, make the exit status 1.
+    static func list(
+        _ kind: BPFObjectKind, noun: String, id: UInt32?, json: Bool, text: ([(String, JSONText)]) -> String,
+        output: (String) -> Void, errorOutput: (String) -> Void, describe: (UInt32) -> Description
+    ) -> Int32 {
+        var entries: [[(String, JSONText)]] = []
+        var status: Int32 = 0
+        func visit(_ id: UInt32, named: Bool) {
+            switch describe(id) {
+            case .fields(let fields):
+                entries.append(fields)
+            case .vanished where !named:
+                return
+            case .vanished(let reason), .failed(let reason):
+                errorOutput("ebpf: \(noun) \(id): \(reason)")
+                if named { status = 1 }
+            }
+        }
+        if let id {
+            visit(id, named: true)
+        } else if !walk(kind, errorOutput: errorOutput, { visit($0, named: false) }) {
+            return 1
+        }
+        if json {
+            let values = entries.map { JSONText.object($0) }
+            output(id == nil ? JSONText.array(values).rendered : (values.first?.rendered ?? "null"))
+        } else if !entries.isEmpty {
+            output(entries.map(text).joined(separator: "\n"))
+        }
+        return status
+    }
+
     /// Walks the IDs of `kind`, calling `visit` for each; IDs whose object vanished since the
     /// listing (ENOENT) are skipped silently, others with a note. nil when listing itself failed.
     static func walk(

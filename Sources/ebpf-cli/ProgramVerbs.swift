@@ -89,39 +89,20 @@ enum ProgramVerbs {
     }
 
     static func list(id: UInt32?, json: Bool, output: (String) -> Void, errorOutput: (String) -> Void) -> Int32 {
-        var entries: [[(String, JSONText)]] = []
-        var status: Int32 = 0
-        func visit(_ id: UInt32, named: Bool) {
+        ObjectCommand.list(.program, noun: "program", id: id, json: json, text: text, output: output, errorOutput: errorOutput) { id in
             let program: Program
-            do {
+            do throws(ProgramError) {
                 program = try Program(id: id)
             } catch {
-                // A program unloaded since it was listed is simply gone; anything else is noted.
-                if !named, error.syscallError?.errno == .noSuchFileOrDirectory { return }
-                errorOutput("ebpf: program \(id): \(error)")
-                if named { status = 1 }
-                return
+                return error.syscallError?.errno == .noSuchFileOrDirectory ? .vanished("\(error)") : .failed("\(error)")
             }
             defer { try? program.close() }
             do {
-                entries.append(fields(program, try program.info()))
+                return .fields(fields(program, try program.info()))
             } catch {
-                errorOutput("ebpf: program \(id): \(error)")
-                if named { status = 1 }
+                return .failed("\(error)")
             }
         }
-        if let id {
-            visit(id, named: true)
-        } else if !ObjectCommand.walk(.program, errorOutput: errorOutput, { visit($0, named: false) }) {
-            return 1
-        }
-        if json {
-            let values = entries.map { JSONText.object($0) }
-            output(id == nil ? JSONText.array(values).rendered : (values.first?.rendered ?? "null"))
-        } else if !entries.isEmpty {
-            output(entries.map(text).joined(separator: "\n"))
-        }
-        return status
     }
 
     // MARK: - dump xlated
