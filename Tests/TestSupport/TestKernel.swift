@@ -29,6 +29,7 @@ import Testing
 /// | BPF memory charged to memory cgroups (Linux 5.11) | yes | yes | yes |
 /// | every BTF kind the sanitiser replaces (enum64 is the newest, Linux 6.0) | yes | yes | yes |
 /// | module BTF (`CONFIG_DEBUG_INFO_BTF_MODULES`, modules loaded) | no: no modules | yes | yes |
+/// | a CPU performance monitoring unit (hardware perf events) | no: virtual machines of this kind have none | no | no |
 /// | newest map type | 33 (`BPF_MAP_TYPE_ARENA`) | 31 (`BPF_MAP_TYPE_USER_RINGBUF`) | 33 |
 ///
 /// Where machines of one kind differ (the host's arena maps), the table says the feature is not
@@ -78,6 +79,8 @@ public enum TestKernel: String, Sendable, CaseIterable {
     /// Whether this kernel is expected to have `feature`.
     public func expects(_ feature: KernelFeature) -> Bool {
         switch (self, feature) {
+        // QEMU without KVM emulates no CPU PMU, and the host VM kind exposes none either.
+        case (_, .hardwarePMU): false
         case (.vm612, _): true
         case (_, .uprobes), (_, .memoryCgroupAccounting), (_, .everyBTFKind), (_, .perfEventLinks): true
         case (.host, .uprobeMulti), (.host, .instructionSetV4): true
@@ -150,6 +153,9 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     /// The v4 instructions (sign-extending moves and loads, 32-bit jumps; Linux 6.6), read from
     /// the kernel release.
     case instructionSetV4
+    /// A CPU performance monitoring unit for hardware perf events (cycles, instructions): an
+    /// event source named `cpu` (x86), `cpu_core`/`cpu_atom` (hybrid x86) or `armv8_pmuv3*`.
+    case hardwarePMU
 
     public var description: String { rawValue }
 
@@ -199,6 +205,12 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             let modules = Self.moduleBTFNames()
             return modules.isEmpty
                 ? (false, "/sys/kernel/btf has no module BTF") : (true, "/sys/kernel/btf has \(modules.count) modules")
+        case .hardwarePMU:
+            let sources = ["cpu", "cpu_core", "cpu_atom", "armv8_pmuv3", "armv8_pmuv3_0"]
+            if let found = sources.first(where: { access("/sys/bus/event_source/devices/" + $0, F_OK) == 0 }) {
+                return (true, "event source \(found) exists")
+            }
+            return (false, "no CPU PMU among /sys/bus/event_source/devices (\(sources.joined(separator: ", ")))")
         case .lsmPrograms:
             let tracing = KernelFeature.tracingPrograms.probe
             guard tracing.present else { return tracing }
