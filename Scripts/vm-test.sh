@@ -38,7 +38,7 @@ case "$version" in
 6.12) package=linux-image-6.12-amd64 ;;
 *) echo "vm-test: unknown kernel '$version' (known: 6.1, 6.12)" >&2; exit 2 ;;
 esac
-default_filter='LinkTests\.(USDTTests|KprobeTests|KprobeMultiNotSupportedTests|KprobeMultiTests|KprobeSessionTests|UprobeMultiTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|TracingLinkDetailsTests|KprobeMultiLinkDetailsTests|FreplaceTests|TCXTests|TCXNotSupportedTests|NetkitNotSupportedTests|TCNetlinkTests|NetkitPairTests|StructOpsTests|NetfilterTests|SocketMapTests|LinkFeatureTests)'
+default_filter='LinkTests\.(USDTTests|KprobeTests|KprobeMultiNotSupportedTests|KprobeMultiTests|KprobeSessionTests|UprobeMultiTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|TracingLinkDetailsTests|KprobeMultiLinkDetailsTests|KprobeLinkDetailsTests|FreplaceTests|TCXTests|TCXNotSupportedTests|NetkitNotSupportedTests|TCNetlinkTests|NetkitPairTests|StructOpsTests|NetfilterTests|SocketMapTests|LinkFeatureTests)'
 default_filter+='|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests|StructOpsLoadTests|ArenaLoadTests)'
 default_filter+='|CollectionTests\.(FeatureTests|ArenaMapTests)|BTFTests\.KernelBTFTests|BPF2SwiftTests\.(ExeccountTests|AutoAttachKprobeTests)|TestSupportTests\.TestKernelTests'
 filter=${1:-$default_filter}

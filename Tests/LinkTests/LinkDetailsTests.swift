@@ -254,3 +254,71 @@ struct KprobeMultiLinkDetailsTests {
         #expect(Dictionary(uniqueKeysWithValues: zip(multi.addresses, multi.cookies)) == expected)
     }
 }
+
+/// The VM tier: the host kernel has no kprobes.
+@Suite(
+    "kprobe perf event link info (VM tier)", .serialized, .checksFileDescriptorLeaks, .requires(.kprobes),
+    .enabled(if: Privileges.canAdminister, "needs CAP_SYS_ADMIN"))
+struct KprobeLinkDetailsTests {
+    /// A kprobe on `vfs_read` past its first instruction: on x86 that is `endbr64` (4 bytes) with
+    /// indirect branch tracking or the 5-byte `__fentry__` call without it, so one of these offsets
+    /// is an instruction boundary and the kernel refuses the other.
+    private static func kprobePastEntry(program: Program, cookie: UInt64) throws -> (probe: Kprobe, offset: UInt64) {
+        var refusals: [String] = []
+        for offset: UInt64 in [4, 5] {
+            var options = ProbeOptions()
+            options.offset = offset
+            options.cookie = cookie
+            do {
+                return (try Kprobe(symbol: "vfs_read", program: program, options: options), offset)
+            } catch {
+                refusals.append("+\(offset): \(error)")
+            }
+        }
+        throw LinkError.invalidOption("no kprobe on vfs_read at +4 or +5: \(refusals.joined(separator: "; "))")
+    }
+
+    @Test("kprobe and kretprobe: function, offset, address, cookie", arguments: [false, true])
+    func functionOffsetAddressAndKind(isReturnProbe: Bool) throws {
+        guard KernelFeature.kprobes.check() else { return }
+        let program = try trivialProgram(type: .kprobe)
+        let probe: Kprobe
+        var offset: UInt64 = 0
+        if isReturnProbe {
+            var options = ProbeOptions()
+            options.cookie = 31
+            probe = try Kprobe(symbol: "vfs_read", program: program, isReturnProbe: true, options: options)
+        } else {
+            (probe, offset) = try Self.kprobePastEntry(program: program, cookie: 31)
+        }
+        defer { try? probe.close() }
+        #expect(probe.usesBPFLink)
+        let description = try probe.describe()
+        #expect(description.type == .perfEvent)
+        #expect(description.programID == (try program.info().id))
+        guard case .perfEvent(let event) = description.details else {
+            Issue.record("not a perf event: \(description.details)")
+            return
+        }
+        let reportsInfo = KernelFeature.perfEventLinkInfo.probe.present
+        #expect(reportsInfo == TestKernel.current.expects(.perfEventLinkInfo))
+        guard reportsInfo else {
+            // Before Linux 6.6 perf event links have no fill_link_info: the union stays zero.
+            #expect(event.kind == .unspecified)
+            #expect(event.name.isEmpty && event.offset == 0 && event.address == 0 && event.cookie == 0)
+            return
+        }
+        #expect(event.kind == (isReturnProbe ? .kretprobe : .kprobe))
+        #expect(event.name == "vfs_read")
+        #expect(event.offset == offset)
+        // The probed address: the symbol's plus the offset, where kernel addresses may be shown
+        // (x86 with indirect branch tracking moves an entry probe past `endbr64`, 4 bytes).
+        if event.address != 0 {
+            let symbol = try #require(kernelAddresses(of: ["vfs_read"])["vfs_read"], "vfs_read in /proc/kallsyms")
+            #expect((symbol + event.offset...symbol + event.offset + 4).contains(event.address))
+        }
+        #expect(event.missed == 0)
+        // Cookies in perf event link info: Linux 6.10 (the 6.12 VM).
+        #expect(event.cookie == 31)
+    }
+}

@@ -49,6 +49,24 @@ struct NetkitPairTests {
             #expect(try ProgramQuery.query(interfaceIndex: pair.nearIndex, attachType: .netkitPrimary).programs.isEmpty)
         }
     }
+
+    @Test func linkInfoNamesTheDeviceAndSide() throws {
+        guard KernelFeature.netkit.check() else { return }
+        let pair = try ScratchPair(netkit: NetkitOptions(mode: .layer3), nearName: "nl19near", farName: "nl19far")
+        let program = try trivialProgram(type: .schedCls)
+        try pair.left.run {
+            let primaryLink = try Netkit.attach(program: program, interfaceIndex: pair.nearIndex, attachType: .netkitPrimary)
+            defer { try? primaryLink.close() }
+            let peerLink = try Netkit.attach(program: program, interfaceIndex: pair.nearIndex, attachType: .netkitPeer)
+            defer { try? peerLink.close() }
+            let primary = try primaryLink.describe()
+            #expect(primary.type == .netkit)
+            #expect(primary.programID == (try program.info().id))
+            #expect(primary.details == .netkit(ifindex: pair.nearIndex, attachType: .netkitPrimary))
+            // Both sides attach through the primary device; the attach type tells them apart.
+            #expect(try peerLink.describe().details == .netkit(ifindex: pair.nearIndex, attachType: .netkitPeer))
+        }
+    }
 }
 
 /// Where the kernel has no netkit, creating a pair fails with the kernel's own words.

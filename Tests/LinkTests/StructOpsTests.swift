@@ -93,6 +93,16 @@ struct StructOpsTests {
         #expect(!congestionControlAvailable(name))
     }
 
+    @Test func linkInfoNamesTheMap() throws {
+        guard KernelFeature.structOpsLinks.check() else { return }
+        let control = try CongestionControl(name: "swift_cc19_\(getpid() % 10000)")
+        let link = try StructOps.attach(map: control.map)
+        defer { try? link.close() }
+        let description = try link.describe()
+        #expect(description.type == .structOps)
+        #expect(description.details == .structOps(mapID: try control.map.info().id))
+    }
+
     @Test func mapWithoutLinkFlagIsRefused() throws {
         let map = try Map(spec: MapSpec(name: "array", type: .array, keySize: 4, valueSize: 4, maxEntries: 1))
         #expect {

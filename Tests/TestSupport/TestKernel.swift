@@ -14,6 +14,7 @@ import Testing
 /// | uprobes | yes | yes | yes |
 /// | uprobe.multi (Linux 6.6) | yes | no | yes |
 /// | perf event links (Linux 5.15) | yes | yes | yes |
+/// | perf event link info (Linux 6.6) | yes | no | yes |
 /// | instruction set v4 (Linux 6.6) | yes | no | yes |
 /// | kprobes (`CONFIG_KPROBES`) | no | yes | yes |
 /// | tracing programs (fentry, fexit) | no: lockdown (integrity) refuses them | yes | yes |
@@ -85,6 +86,8 @@ public enum TestKernel: String, Sendable, CaseIterable {
         case (_, .uprobes), (_, .memoryCgroupAccounting), (_, .everyBTFKind), (_, .perfEventLinks): true
         case (.host, .uprobeMulti), (.host, .instructionSetV4): true
         case (.vm61, .uprobeMulti), (.vm61, .instructionSetV4): false
+        case (.host, .perfEventLinkInfo): true
+        case (.vm61, .perfEventLinkInfo): false
         case (.host, .kprobes): false
         case (.vm61, .kprobes): true
         case (.host, .tracingPrograms): false
@@ -150,6 +153,9 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
     case moduleBTF
     /// `BPF_LINK_CREATE` for perf events (Linux 5.15), read from the kernel release.
     case perfEventLinks
+    /// Perf event links report what they are attached to in their link info (Linux 6.6, commit
+    /// "bpf: Support ->fill_link_info for perf_event"), read from the kernel release.
+    case perfEventLinkInfo
     /// The v4 instructions (sign-extending moves and loads, 32-bit jumps; Linux 6.6), read from
     /// the kernel release.
     case instructionSetV4
@@ -199,6 +205,8 @@ public enum KernelFeature: String, Sendable, CaseIterable, CustomStringConvertib
             return Self.releaseProbe(atLeast: (6, 0), for: "BTF_KIND_ENUM64")
         case .perfEventLinks:
             return Self.releaseProbe(atLeast: (5, 15), for: "perf event links")
+        case .perfEventLinkInfo:
+            return Self.releaseProbe(atLeast: (6, 6), for: "perf event link info")
         case .instructionSetV4:
             return Self.releaseProbe(atLeast: (6, 6), for: "the v4 instruction set")
         case .moduleBTF:
