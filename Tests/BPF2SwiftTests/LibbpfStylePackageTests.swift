@@ -40,6 +40,8 @@ struct LibbpfStylePackageTests {
         #expect(text.contains("public mutating func set(minPid value: Int32)"))
         #expect(!text.contains("Fmt"))
 
+        // Without privileges the build and the generated code are what this test checks; loading
+        // and attaching the package's programs needs root.
         guard Privileges.canAdminister else { return }
         let run = try runSubprocess("/bin/sh", ["-c", "'\(Self.scratch)/debug/libbpf-style' 2>&1"])
         #expect(run.status == 0, "\(run.text)")

@@ -77,7 +77,9 @@ struct LinkDetailsTests {
         options.cookie = 5
         let probe = try Uprobe(executable: target, symbol: "counted", program: program, options: options)
         defer { try? probe.close() }
-        guard probe.usesBPFLink, !probe.usesTracefs else { return }
+        // Perf event links (Linux 5.15) are expected on every test kernel (TestKernel.perfEventLinks).
+        guard KernelFeature.perfEventLinks.check() else { return }
+        try #require(probe.usesBPFLink && !probe.usesTracefs, "the uprobe is not attached through a perf event link")
         let description = try probe.describe()
         guard case .perfEvent(let event) = description.details else {
             Issue.record("not a perf event: \(description.details)")
