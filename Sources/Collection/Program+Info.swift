@@ -78,24 +78,12 @@ extension Program {
     }
 
     private func fetchInfo(_ raw: UInt32, mapIDs: UnsafeMutableBufferPointer<UInt32>?) throws(ProgramError) -> ProgInfo {
-        var info = ProgInfo()
-        if let mapIDs {
-            info.nrMapIDs = UInt32(truncatingIfNeeded: mapIDs.count)
-            info.mapIDs = Sys.address(of: mapIDs.baseAddress)
+        try infoCall(raw) { info in
+            if let mapIDs {
+                info.nrMapIDs = UInt32(truncatingIfNeeded: mapIDs.count)
+                info.mapIDs = Sys.address(of: mapIDs.baseAddress)
+            }
         }
-        var attributes = ObjGetInfoByFDAttr()
-        attributes.bpfFD = raw
-        attributes.infoLen = UInt32(MemoryLayout<ProgInfo>.size)
-        let result = withUnsafeMutableBytes(of: &info) { bytes in
-            attributes.info = Sys.address(of: bytes.baseAddress)
-            return Result { () throws(BPFSyscallError) in try Sys.objGetInfoByFD(&attributes) }
-        }
-        do throws(BPFSyscallError) {
-            try result.get()
-        } catch {
-            throw self.error(.info, .syscall(error))
-        }
-        return info
     }
 
     /// How many instructions the verifier processed to accept the program (`verified_insns`;

@@ -181,7 +181,7 @@ extension Program {
     }
 
     /// One `BPF_OBJ_GET_INFO_BY_FD` call with `prepare` filling pointer fields beforehand.
-    private func infoCall(_ raw: UInt32, _ prepare: (inout ProgInfo) -> Void) throws(ProgramError) -> ProgInfo {
+    func infoCall(_ raw: UInt32, _ prepare: (inout ProgInfo) -> Void) throws(ProgramError) -> ProgInfo {
         var info = ProgInfo()
         prepare(&info)
         var attributes = ObjGetInfoByFDAttr()
