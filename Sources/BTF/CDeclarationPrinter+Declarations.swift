@@ -96,6 +96,7 @@ extension CDeclarationPrinter {
             let bitfieldSize = Int(member.bitfieldSize)
             let offset = Int(member.bitOffset)
             let memberAlignment = packed ? 1 : try alignment(of: member.type)
+            try checkPaddingWidth(from: end, to: offset, of: id)
             writePadding(
                 from: end, to: offset, nextAlignment: memberAlignment,
                 inBitfield: previousWasBitfield && bitfieldSize != 0, level: level + 1)
@@ -113,6 +114,7 @@ extension CDeclarationPrinter {
             write(";")
         }
         if isStruct {
+            try checkPaddingWidth(from: end, to: Int(composite.size) * 8, of: id)
             writePadding(
                 from: end, to: Int(composite.size) * 8, nextAlignment: structAlignment, inBitfield: false,
                 level: level + 1)
@@ -123,6 +125,18 @@ extension CDeclarationPrinter {
         }
         write("}")
         if packed { write(" __attribute__((packed))") }
+    }
+
+    /// The widest gap written as padding: one `long: 64;` line per 8 bytes, so a hostile struct
+    /// size or member offset near 2^32 would print gigabytes. No real type has a 16 MiB gap.
+    static let maximumPaddingBits = 1 << 27
+
+    private func checkPaddingWidth(from start: Int, to next: Int, of id: BTFTypeID) throws(BTFError) {
+        guard next - start <= Self.maximumPaddingBits else {
+            throw .invalidType(
+                id: id, offset: spec.recordOffset(id) ?? 0,
+                reason: "a gap of \((next - start) / 8) bytes before byte \(next / 8) is too wide to print as padding")
+        }
     }
 
     func writeTabs(_ level: Int) {
