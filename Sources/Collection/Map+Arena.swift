@@ -45,11 +45,13 @@ extension Map {
     /// start of the arena, mapping it first.
     ///
     /// Offset 0 is where libbpf 1.4 to 1.6 place them, and where the object reader's references
-    /// to them point. libbpf since late 2025 (1.7) puts them in the arena's last pages instead,
-    /// so that the first pages can stay unmapped as a guard against NULL pointers cast into the
-    /// arena; an object does not depend on either placement, since programs reach the globals
-    /// only through the loader's addresses. Offset 0 keeps each global's arena offset equal to
-    /// its section offset, so ``Variable`` and the spec's variables describe both alike.
+    /// to them point. libbpf after 1.6 ("libbpf: move arena globals to the end of the arena",
+    /// December 2025) puts them in the arena's last pages instead, so that the first pages can
+    /// stay unallocated as a guard against NULL pointers cast into the arena. An object does not
+    /// depend on either placement, since programs reach the globals only through the addresses
+    /// the loader gives them; offset 0 is kept here because it is what the libbpf releases with
+    /// arenas that programs were written against do, and it keeps each global's arena offset
+    /// equal to its section offset, so ``Variable`` and the spec's variables describe both alike.
     func writeArenaGlobals(_ bytes: [UInt8]) throws(MapError) {
         let memory = try arenaMemory()
         guard bytes.count <= memory.count else {
