@@ -23,9 +23,14 @@ extension ObjectReader {
         }
         guard arenas.count == 1 else { throw .ambiguousArena(section: section.displayName, maps: arenas) }
         let arenaSize = UInt64(arena.maxEntries) * Self.smallestPageSize
-        guard section.size <= arenaSize, section.size <= Self.maximumDataSize else {
+        guard section.size <= arenaSize else {
             throw .arenaGlobalsTooLarge(
                 section: section.displayName, map: arenaName, size: section.size, arenaSize: arenaSize)
+        }
+        // An arena may be up to 4 GiB, but the reader copies the initial bytes: the same limit as
+        // for data sections keeps a tiny file from claiming gigabytes.
+        guard section.size <= Self.maximumDataSize else {
+            throw .dataTooLarge(section: section.displayName, size: section.size, limit: Self.maximumDataSize)
         }
         arenaMapName = arenaName
         guard section.size > 0 else { return }
