@@ -160,86 +160,8 @@ extension CollectionSpec {
     ///   libbpf makes them, so the verifier checks them in their caller's context.
     ///
     /// Type ids stay as they are; new types (an `int` and the replacement variables) are added
-    /// after the last one.
-    public func fixedUpForKernel(_ graph: BTFTypeGraph) -> BTFTypeGraph {
-        var types = graph.types
-        var intID: BTFTypeID?
-        func intType() -> BTFTypeID {
-            if let intID { return intID }
-            let id = BTFTypeID(rawValue: UInt32(truncatingIfNeeded: types.count))
-            types.append(.int(BTFInt(name: "int", size: 4, encoding: .signed, offset: 0, bits: 32)))
-            intID = id
-            return id
-        }
-        let hidden = hiddenSubprograms
-        let first = Int(graph.firstTypeID.rawValue)
-        for index in first..<graph.types.count {
-            switch types[index] {
-            case .function(var function) where function.linkage == .global && hidden.contains(function.name):
-                function.linkage = .static
-                types[index] = .function(function)
-            case .function(var function) where function.linkage == .extern:
-                function.linkage = .static
-                types[index] = .function(function)
-                let prototype = Int(function.prototype.rawValue)
-                if prototype < types.count, case .functionPrototype(var signature) = types[prototype] {
-                    for position in signature.parameters.indices where signature.parameters[position].name.isEmpty {
-                        // A type of 0 marks variadic functions; that entry has no name either.
-                        guard signature.parameters[position].type.rawValue != 0 else { continue }
-                        signature.parameters[position].name = "arg\(position + 1)"
-                    }
-                    types[prototype] = .functionPrototype(signature)
-                }
-            case .variable(var variable) where variable.linkage == .extern:
-                variable.linkage = .global
-                types[index] = .variable(variable)
-            case .dataSection(var section):
-                if let map = maps[section.name] {
-                    section.size = map.valueSize
-                    for position in section.variables.indices {
-                        let entry = section.variables[position]
-                        guard case .variable(let variable)? = graph[entry.type],
-                            let variableSpec = variables[variable.name], variableSpec.mapName == section.name
-                        else { continue }
-                        section.variables[position].offset = variableSpec.offset
-                        section.variables[position].size = variableSpec.size
-                    }
-                    // The kernel wants the entries in offset order.
-                    section.variables.sort { $0.offset < $1.offset }
-                } else {
-                    let int = intType()
-                    var entries: [BTFVariableSectionInfo] = []
-                    for (position, entry) in section.variables.enumerated() {
-                        let offset = UInt32(truncatingIfNeeded: position * 4)
-                        // A kernel variable keeps its id, retyped; the kernel refuses `void`
-                        // variables and extern linkage. A kfunc gets a variable of its own.
-                        if case .variable(var variable)? = graph[entry.type] {
-                            variable.type = int
-                            variable.linkage = .global
-                            types[Int(entry.type.rawValue)] = .variable(variable)
-                            entries.append(BTFVariableSectionInfo(type: entry.type, offset: offset, size: 4))
-                            continue
-                        }
-                        let name = graph[entry.type]?.name ?? "ksym_\(position)"
-                        let id = BTFTypeID(rawValue: UInt32(truncatingIfNeeded: types.count))
-                        types.append(.variable(BTFVariable(name: name, type: int, linkage: .global)))
-                        entries.append(BTFVariableSectionInfo(type: id, offset: offset, size: 4))
-                    }
-                    section.variables = entries
-                    section.size = UInt32(truncatingIfNeeded: entries.count * 4)
-                }
-                types[index] = .dataSection(section)
-            default:
-                continue
-            }
-        }
-        return BTFTypeGraph(types: types, firstTypeID: graph.firstTypeID)
-    }
-}
-
-extension CollectionSpec {
-    /// The fix-ups of ``fixedUpForKernel(_:)``, made in place on the object's raw BTF: the same
-    /// types come out under the same ids, without decoding the BTF or rebuilding its strings.
+    /// after the last one. The records are patched in place: nothing is decoded, and the object's
+    /// string table only grows (line info keeps the string offsets `.BTF.ext` gave it).
     public func fixUpForKernel(_ btf: inout BTFBlobEditor) throws(BTFMarshalError) {
         var intID: BTFTypeID?
         func intType() throws(BTFMarshalError) -> BTFTypeID {
