@@ -127,10 +127,13 @@ extension BTFSpec {
                     return .string(String(decoding: text, as: UTF8.self))
                 }
             }
+            // Hostile BTF can make count * size overflow; one check covers every element.
+            let (total, overflow) = Int(array.count).multipliedReportingOverflow(by: elementSize)
+            guard !overflow else { throw .invalidType(id: id, offset: 0, reason: "array too large") }
+            try need(total)
             var elements: [BTFValue] = []
             for index in 0..<Int(array.count) {
                 let start = bytes.startIndex + index * elementSize
-                try need((index + 1) * elementSize)
                 elements.append(
                     try decodeValue(array.elementType, bytes[start..<start + elementSize], bitOffset: 0, bitSize: 0, depth: &depth))
             }
@@ -140,6 +143,12 @@ extension BTFSpec {
             var members: [BTFNamedValue] = []
             for member in composite.members {
                 let byteOffset = Int(member.bitOffset / 8)
+                // The decoder does not bound member offsets by the struct's size.
+                guard byteOffset <= bytes.count else {
+                    throw .invalidType(
+                        id: id, offset: 0,
+                        reason: "member '\(member.name)' at byte \(byteOffset), \(bytes.count) bytes available")
+                }
                 let slice = bytes[(bytes.startIndex + byteOffset)...]
                 let value = try decodeValue(
                     member.type, slice, bitOffset: member.bitfieldSize > 0 ? member.bitOffset % 8 : 0,
@@ -201,14 +210,20 @@ extension BTFSpec {
     func typeSize(_ id: BTFTypeID) throws(BTFError) -> Int {
         var current = id
         var multiplier = 1
+        // An element count below 2^32 times a size below 2^32 can pass Int.max.
+        func scaled(_ size: UInt32) throws(BTFError) -> Int {
+            let (product, overflow) = multiplier.multipliedReportingOverflow(by: Int(size))
+            guard !overflow else { throw .invalidType(id: id, offset: 0, reason: "array too large") }
+            return product
+        }
         for _ in 0..<64 {
             switch try type(current) {
-            case .int(let int): return multiplier * Int(int.size)
-            case .float(let float): return multiplier * Int(float.size)
-            case .pointer: return multiplier * 8
-            case .struct(let composite), .union(let composite): return multiplier * Int(composite.size)
-            case .enum(let enumeration), .enum64(let enumeration): return multiplier * Int(enumeration.size)
-            case .dataSection(let section): return multiplier * Int(section.size)
+            case .int(let int): return try scaled(int.size)
+            case .float(let float): return try scaled(float.size)
+            case .pointer: return try scaled(8)
+            case .struct(let composite), .union(let composite): return try scaled(composite.size)
+            case .enum(let enumeration), .enum64(let enumeration): return try scaled(enumeration.size)
+            case .dataSection(let section): return try scaled(section.size)
             case .array(let array):
                 let (product, overflow) = multiplier.multipliedReportingOverflow(by: Int(array.count))
                 guard !overflow, product < 1 << 32 else { throw .invalidType(id: id, offset: 0, reason: "array too large") }

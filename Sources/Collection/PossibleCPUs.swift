@@ -30,8 +30,10 @@ public enum PossibleCPUs {
                 let first = Int(bounds[0]), let last = Int(bounds[bounds.count - 1]),
                 first >= 0, last >= first
             else { return nil }
-            let (sum, overflow) = total.addingReportingOverflow(last - first + 1)
-            guard !overflow else { return nil }
+            // last - first cannot overflow (both are at least 0); the count and the sum can.
+            let (span, spanOverflow) = (last - first).addingReportingOverflow(1)
+            let (sum, overflow) = total.addingReportingOverflow(span)
+            guard !spanOverflow, !overflow else { return nil }
             total = sum
         }
         return total

@@ -72,8 +72,10 @@ extension Program {
         try withRawDescriptor(.info) { (raw: UInt32) throws(ProgramError) -> TranslatedProgram in
             let sizes = try infoCall(raw) { _ in }
             let byteCount = Int(sizes.xlatedProgLen)
-            let lineCount = Int(sizes.nrLineInfo), lineRecord = max(Int(sizes.lineInfoRecSize), 16)
-            let funcCount = Int(sizes.nrFuncInfo), funcRecord = max(Int(sizes.funcInfoRecSize), 8)
+            // Records are 16 and 8 bytes today, and the kernel refuses any size but its own
+            // (EINVAL); the cap keeps count times size far from overflowing whatever it reports.
+            let lineCount = Int(sizes.nrLineInfo), lineRecord = min(max(Int(sizes.lineInfoRecSize), 16), 4096)
+            let funcCount = Int(sizes.nrFuncInfo), funcRecord = min(max(Int(sizes.funcInfoRecSize), 8), 4096)
             var code = [UInt8](repeating: 0, count: byteCount)
             var lines = [UInt8](repeating: 0, count: lineCount * lineRecord)
             var funcs = [UInt8](repeating: 0, count: funcCount * funcRecord)

@@ -46,7 +46,9 @@ extension ObjectReader {
                     guard !name.isEmpty else {
                         throw .callTargetNotFound(
                             section: section.displayName, offset: relocation.offset,
-                            targetSection: elf.sections[targetSection].displayName, targetOffset: Int64(target.value))
+                            targetSection: elf.sections[targetSection].displayName,
+                            // A section symbol's value is unchecked: above Int64.max it keeps its bits.
+                            targetOffset: Int64(bitPattern: target.value))
                     }
                     programs[member.name] = name
                     structOpsMembers[name] = member.name

@@ -1,5 +1,6 @@
 import EBPFSys
 import Glibc
+import Synchronization
 
 /// Where the kernel's tracing file system is, and what went wrong looking for it.
 ///
@@ -14,12 +15,29 @@ public enum Tracefs {
     ///
     /// Prefers the standard paths, then takes any other tracefs mount listed in
     /// `/proc/self/mountinfo` (on current kernels a tracefs under debugfs is listed there as well).
+    /// The answer is remembered while the same file system is mounted there (one `stat` instead
+    /// of reading `mountinfo`); "not mounted" is not remembered.
     /// - Throws: ``TracefsError/notMounted(searched:)`` naming what was searched and how to mount it.
     public static func find() throws(TracefsError) -> String {
-        let mounted = tracefsMountPoints(inMountinfo: readText("/proc/self/mountinfo") ?? "")
+        try locator.find()
+    }
+
+    /// The process's tracefs finder, over `/proc/self/mountinfo` and `stat`.
+    static let locator = TracefsLocator(
+        readMountinfo: { readText("/proc/self/mountinfo") }, deviceOf: { device(of: $0) })
+
+    /// The device of the file system mounted at `path` (`st_dev`), nil when there is nothing.
+    static func device(of path: String) -> UInt64? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return UInt64(status.st_dev)
+    }
+
+    /// The tracefs mount point to use among the tracefs roots mounted, standard paths first.
+    static func preferredMountPoint(inMountinfo text: String) -> String? {
+        let mounted = tracefsMountPoints(inMountinfo: text)
         for path in standardPaths where mounted.contains(path) { return path }
-        if let other = mounted.first { return other }
-        throw .notMounted(searched: standardPaths + ["/proc/self/mountinfo"])
+        return mounted.first
     }
 
     /// Finds the mounted tracefs, or mounts one at the first standard path when none is.
@@ -34,6 +52,7 @@ public enum Tracefs {
         guard Glibc.mount("nodev", path, "tracefs", 0, nil) == 0 else {
             throw .mountFailed(path: path, errno: Errno(rawValue: errno))
         }
+        locator.remember(path)
         return (path, true)
     }
 
@@ -45,14 +64,16 @@ public enum Tracefs {
     /// The mount points of tracefs mounts in the text of a `mountinfo` file (proc(5)).
     ///
     /// Each line is `id parent major:minor root mountpoint options [optional...] - fstype source superoptions`;
-    /// the mount point escapes space, tab, newline and backslash as octal (`\040`).
+    /// the mount point escapes space, tab, newline and backslash as octal (`\040`). Only mounts of
+    /// the tracefs root count: a bind mount of one of its directories (root `/events`) has the
+    /// file system type but not `kprobe_events` or `uprobe_events`.
     public static func tracefsMountPoints(inMountinfo text: String) -> [String] {
         var result: [String] = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 7, let separator = fields.firstIndex(of: "-"), separator + 1 < fields.count
             else { continue }
-            if fields[separator + 1] == "tracefs" {
+            if fields[separator + 1] == "tracefs", fields[3] == "/" {
                 result.append(unescapeMountPath(fields[4]))
             }
         }
@@ -90,6 +111,37 @@ public enum Tracefs {
             result.append(contentsOf: chunk[0..<count])
         }
         return String(decoding: result, as: UTF8.self)
+    }
+}
+
+/// Finds tracefs through a `mountinfo` text and remembers the mount point it found, with the
+/// device of the file system there, for as long as that device is still mounted there. Both
+/// sources are parameters so tests can inject them.
+final class TracefsLocator: Sendable {
+    private let readMountinfo: @Sendable () -> String?
+    private let deviceOf: @Sendable (String) -> UInt64?
+    private let found = Mutex<(path: String, device: UInt64)?>(nil)
+
+    init(readMountinfo: @escaping @Sendable () -> String?, deviceOf: @escaping @Sendable (String) -> UInt64?) {
+        self.readMountinfo = readMountinfo
+        self.deviceOf = deviceOf
+    }
+
+    func find() throws(TracefsError) -> String {
+        if let known = found.withLock({ $0 }), deviceOf(known.path) == known.device { return known.path }
+        guard let path = Tracefs.preferredMountPoint(inMountinfo: readMountinfo() ?? "") else {
+            // Not remembered: tracefs may be mounted later (findOrMount does).
+            found.withLock { $0 = nil }
+            throw .notMounted(searched: Tracefs.standardPaths + ["/proc/self/mountinfo"])
+        }
+        remember(path)
+        return path
+    }
+
+    /// Remembers `path` as the tracefs mount point, if it can be stat'ed.
+    func remember(_ path: String) {
+        let device = deviceOf(path)
+        found.withLock { $0 = device.map { (path, $0) } }
     }
 }
 

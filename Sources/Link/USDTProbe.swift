@@ -137,11 +137,15 @@ public struct USDTProbe: Sendable, Hashable {
         }
     }
 
-    /// The `PT_LOAD` segment whose file-backed part holds `address`.
+    /// The `PT_LOAD` segment whose file-backed part holds `address`. A segment whose address or
+    /// file range does not fit 64 bits holds nothing, so that the file offset computed from it
+    /// (`address - p_vaddr + p_offset`) cannot overflow.
     static func segment(holding address: UInt64, in segments: [ELFProgramHeader]) -> ELFProgramHeader? {
         segments.first { segment in
             let (end, overflow) = segment.virtualAddress.addingReportingOverflow(segment.fileSize)
-            return segment.type == .load && !overflow && address >= segment.virtualAddress && address < end
+            let fileRangeOverflows = segment.offset.addingReportingOverflow(segment.fileSize).overflow
+            return segment.type == .load && !overflow && !fileRangeOverflows && address >= segment.virtualAddress
+                && address < end
         }
     }
 }

@@ -53,3 +53,38 @@ struct BTFValueTests {
         }
     }
 }
+
+/// Hand-built BTF whose layout the decoder accepts but whose values cannot exist: reading bytes
+/// through it used to trap.
+@Suite("BTF values through hostile types")
+struct HostileBTFValueTests {
+    /// A member offset past the struct's bytes sliced beyond the end of the value ("Range out of bounds").
+    @Test func memberOffsetPastTheValueIsAnError() throws {
+        var raw = RawBTF()
+        let int = raw.string("int"), s = raw.string("s"), far = raw.string("far")
+        raw.type(name: int, kind: .int, sizeOrType: 4, [1 << 24 | 32])  // 1
+        raw.type(name: s, kind: .struct, vlen: 1, sizeOrType: 4, [far, 1, 800])  // 2: member at byte 100 of 4
+        let spec = try BTFSpec(bytes: raw.blob())
+        #expect {
+            try spec.value(of: 2, in: [1, 2, 3, 4])
+        } throws: { error in
+            guard case BTFError.invalidType(id: 2, _, let reason) = error else { return false }
+            return reason.contains("'far' at byte 100")
+        }
+    }
+
+    /// An array of 2^32-1 structs of 2^32-1 bytes: count times size passes Int.max ("arithmetic
+    /// overflow" in the size computation).
+    @Test func elementSizeOverflowIsAnError() throws {
+        var raw = RawBTF()
+        let int = raw.string("int"), s = raw.string("huge")
+        raw.type(name: int, kind: .int, sizeOrType: 4, [1 << 24 | 32])  // 1
+        raw.type(name: s, kind: .struct, vlen: 0, sizeOrType: 0xFFFF_FFFF)  // 2
+        raw.type(kind: .array, sizeOrType: 0, [2, 1, 0xFFFF_FFFF])  // 3: huge[2^32-1]
+        raw.type(kind: .array, sizeOrType: 0, [3, 1, 2])  // 4: huge[2][2^32-1]
+        let spec = try BTFSpec(bytes: raw.blob())
+        #expect(throws: BTFError.invalidType(id: 3, offset: 0, reason: "array too large")) {
+            try spec.value(of: 4, in: [0, 0, 0, 0])
+        }
+    }
+}

@@ -24,3 +24,22 @@ struct KernelConfigParsingTests {
         #expect(throws: InflateError.notGzip) { try Inflate.gunzip([UInt8](repeating: 0, count: 20)) }
     }
 }
+
+/// `/sys/devices/system/cpu/possible` lists that are not lists, or count past `Int.max`.
+@Suite("Possible CPU list parsing")
+struct PossibleCPUListTests {
+    @Test func listsAndRanges() {
+        #expect(PossibleCPUs.parse("0-7\n") == 8)
+        #expect(PossibleCPUs.parse("0,2-5") == 5)
+        #expect(PossibleCPUs.parse("") == nil)
+        #expect(PossibleCPUs.parse("3-1") == nil)
+        #expect(PossibleCPUs.parse("0-") == nil)
+    }
+
+    /// `0-9223372036854775807` computed `last - first + 1` past `Int.max` ("arithmetic overflow").
+    @Test func aRangeOfIntMaxCPUsIsMalformed() {
+        #expect(PossibleCPUs.parse("0-9223372036854775807") == nil)
+        #expect(PossibleCPUs.parse("1-9223372036854775807") == Int.max)
+        #expect(PossibleCPUs.parse("1-9223372036854775807,0") == nil)
+    }
+}

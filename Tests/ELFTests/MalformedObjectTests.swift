@@ -121,6 +121,27 @@ struct MalformedObjectTests {
         ) { try CollectionSpec(elfBytes: bytes) }
     }
 
+    /// A struct_ops member relocated against a section symbol whose value is above `Int64.max`
+    /// (section symbols are not bounds-checked): `Int64(target.value)` in the error trapped.
+    @Test func structOpsTargetSymbolAboveInt64MaxIsAnError() throws {
+        let file = try ELFFile(path: TestData.path("struct_ops-el.o"))
+        var bytes = file.bytes
+        let table = try #require(file.sections.first { $0.type == .symtab })
+        // demo_release, which .rel.struct_ops relocates the member at offset 8 against, becomes a
+        // section symbol with a huge value.
+        let symbol = try #require(try file.symbols().first { $0.name == "demo_release" })
+        let targetSection = try #require(symbol.section)
+        let entry = Int(table.offset) + symbol.index * 24
+        bytes[entry + 4] = bytes[entry + 4] & 0xF0 | 3  // STT_SECTION
+        let huge: UInt64 = 0x8000_0000_0000_0000
+        bytes.replaceSubrange((entry + 8)..<(entry + 16), with: (0..<8).map { UInt8(truncatingIfNeeded: huge >> ($0 * 8)) })
+        #expect(
+            throws: BPFObjectError.callTargetNotFound(
+                section: ".struct_ops", offset: 8, targetSection: file.sections[targetSection].displayName,
+                targetOffset: Int64(bitPattern: huge))
+        ) { try CollectionSpec(elfBytes: bytes) }
+    }
+
     @Test func errorsDescribeWhereTheyAre() {
         let error = BPFObjectError.unsupportedRelocation(section: "xdp", offset: 16, symbol: "counter", reason: "map referenced by an instruction that is not lddw")
         #expect(error.description == "section 'xdp': offset 16: relocation against 'counter': map referenced by an instruction that is not lddw")

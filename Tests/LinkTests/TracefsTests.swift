@@ -1,5 +1,6 @@
 import EBPFSys
 import Glibc
+import Synchronization
 import Testing
 import TestSupport
 
@@ -16,6 +17,72 @@ struct TracefsTests {
             bad line
             """
         #expect(Tracefs.tracefsMountPoints(inMountinfo: text) == ["/sys/kernel/tracing", "/mnt/my trace"])
+    }
+
+    /// A bind mount of a tracefs directory (root `/events`) is listed with fstype tracefs but has
+    /// no `kprobe_events`; it used to pass as tracefs.
+    @Test func bindMountedSubdirectoryIsNotTracefs() {
+        let text = """
+            37 24 0:12 /events /mnt/events rw,relatime - tracefs tracefs rw
+            38 24 0:12 /instances/x /sys/kernel/tracing rw,relatime - tracefs tracefs rw
+            39 24 0:12 / /mnt/tracing rw,relatime - tracefs tracefs rw
+            """
+        #expect(Tracefs.tracefsMountPoints(inMountinfo: text) == ["/mnt/tracing"])
+        #expect(Tracefs.preferredMountPoint(inMountinfo: text) == "/mnt/tracing")
+        #expect(Tracefs.preferredMountPoint(inMountinfo: "37 24 0:12 /events /sys/kernel/tracing rw - tracefs tracefs rw") == nil)
+    }
+
+    /// The locator reads mountinfo once while the same file system stays mounted at the path it
+    /// found, reads it again when the device there changes, and never remembers "not mounted".
+    @Test func locatorRemembersOnlyAFoundMountPoint() throws {
+        struct Environment {
+            var mountinfo: String?
+            var reads = 0
+            var devices: [String: UInt64] = [:]
+        }
+        let environment = Mutex(Environment())
+        let locator = TracefsLocator(
+            readMountinfo: { environment.withLock { $0.reads += 1; return $0.mountinfo } },
+            deviceOf: { path in environment.withLock { $0.devices[path] } })
+
+        // Not mounted: an error each time, and each time mountinfo is read again.
+        #expect(throws: TracefsError.self) { try locator.find() }
+        environment.withLock { $0.mountinfo = "" }
+        #expect(throws: TracefsError.self) { try locator.find() }
+        #expect(environment.withLock { $0.reads } == 2)
+
+        // Mounted: found once, then answered from memory while the device there is the same.
+        environment.withLock {
+            $0.mountinfo = "39 24 0:12 / /mnt/tracing rw,relatime - tracefs tracefs rw"
+            $0.devices = ["/mnt/tracing": 12]
+        }
+        #expect(try locator.find() == "/mnt/tracing")
+        #expect(try locator.find() == "/mnt/tracing")
+        #expect(environment.withLock { $0.reads } == 3)
+
+        // Unmounted (the directory now shows its parent's device) and mounted elsewhere.
+        environment.withLock {
+            $0.mountinfo = "40 24 0:12 / /sys/kernel/tracing rw,relatime - tracefs tracefs rw"
+            $0.devices = ["/mnt/tracing": 1, "/sys/kernel/tracing": 12]
+        }
+        #expect(try locator.find() == "/sys/kernel/tracing")
+        #expect(try locator.find() == "/sys/kernel/tracing")
+        #expect(environment.withLock { $0.reads } == 4)
+
+        // Gone altogether: "not mounted" again, never the stale path.
+        environment.withLock { $0 = Environment(mountinfo: "", reads: $0.reads, devices: ["/sys/kernel/tracing": 1]) }
+        #expect(throws: TracefsError.self) { try locator.find() }
+        #expect(throws: TracefsError.self) { try locator.find() }
+        #expect(environment.withLock { $0.reads } == 6)
+    }
+
+    @Test("find and findOrMount agree on the mounted tracefs", .enabled(if: Privileges.canAdminister, "needs CAP_SYS_ADMIN to mount tracefs"))
+    func findAgreesWithFindOrMount() throws {
+        let path = try Tracefs.findOrMount().path
+        #expect(try Tracefs.find() == path)
+        #expect(try Tracefs.find() == path)
+        #expect(Tracefs.device(of: path) != Tracefs.device(of: "/proc"))
+        #expect(Tracefs.device(of: "/nonexistent") == nil)
     }
 
     @Test func notMountedErrorSaysHowToMount() {

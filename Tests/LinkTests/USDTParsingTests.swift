@@ -165,6 +165,31 @@ struct USDTParsingTests {
         #expect(sibProbe.arguments == nil && sibProbe.argumentError?.argument == "8@(%rax,%rbx,8)")
     }
 
+    /// A segment's `p_offset` near 2^64 made `address - p_vaddr + p_offset` trap ("arithmetic
+    /// overflow") for a probe or semaphore inside it; such a segment holds nothing now.
+    @Test("a PT_LOAD segment whose file range overflows 64 bits holds no probe or semaphore")
+    func segmentFileRangeOverflow() throws {
+        let hugeOffset: UInt64 = 0xFFFF_FFFF_FFFF_FFF0
+        var code = Self.segments[0]
+        code.offset = hugeOffset
+        let probeNote = try #require(USDTProbe.Note(descriptor: Self.descriptor(location: 0x401234, base: 0, semaphore: 0, provider: "app", name: "huge", arguments: ""), byteOrder: .littleEndian))
+        #expect {
+            try USDTProbe(note: probeNote, stapsdtBase: nil, segments: [code, Self.segments[1]], architecture: .x86_64, path: "/x")
+        } throws: { error in
+            guard case USDTError.addressNotInSegment(let probe, "probe", 0x401234, _) = error else { return false }
+            return probe.name == "huge"
+        }
+        var data = Self.segments[1]
+        data.offset = hugeOffset
+        let semaphoreNote = try #require(USDTProbe.Note(descriptor: Self.descriptor(location: 0x401234, base: 0, semaphore: 0x604010, provider: "app", name: "sem", arguments: ""), byteOrder: .littleEndian))
+        #expect {
+            try USDTProbe(note: semaphoreNote, stapsdtBase: nil, segments: [Self.segments[0], data], architecture: .x86_64, path: "/x")
+        } throws: { error in
+            guard case USDTError.addressNotInSegment(_, "semaphore", 0x604010, _) = error else { return false }
+            return true
+        }
+    }
+
     @Test("malformed descriptors: truncated addresses, unterminated strings, every truncation")
     func malformed() {
         let good = Self.descriptor(location: 1, base: 2, semaphore: 3, provider: "p", name: "n", arguments: "8@%rax")
