@@ -417,6 +417,12 @@ final class CDeclarationPrinter {
     /// The name a typedef is printed under (typedefs share a namespace with enumerators).
     func identifierName(_ id: BTFTypeID) -> DeclaredName { resolveName(id, identifiers: true) }
 
+    /// `name` as it is printed, as a string (for tests and messages).
+    func string(of name: DeclaredName) -> String {
+        let base = String(cString: cString(name.offset))
+        return name.suffix > 1 ? "\(base)___\(name.suffix)" : base
+    }
+
     private func resolveName(_ id: BTFTypeID, identifiers: Bool) -> DeclaredName {
         let index = Int(id.rawValue)
         guard index < typeCount, let type = try? record(id) else { return DeclaredName(offset: 0) }
