@@ -134,6 +134,7 @@ extension CDeclarationPrinter {
             let offset = type.memberBitOffset(member)
             let memberType = type.memberType(member)
             let memberAlignment = packed ? 1 : try alignment(of: memberType)
+            try checkPaddingWidth(from: end, to: offset, of: id)
             writePadding(
                 from: end, to: offset, nextAlignment: memberAlignment,
                 inBitfield: previousWasBitfield && bitfieldSize != 0, level: level + 1)
@@ -152,6 +153,7 @@ extension CDeclarationPrinter {
             write(";")
         }
         if isStruct {
+            try checkPaddingWidth(from: end, to: Int(type.size) * 8, of: id)
             writePadding(
                 from: end, to: Int(type.size) * 8, nextAlignment: structAlignment, inBitfield: false,
                 level: level + 1)
@@ -162,6 +164,18 @@ extension CDeclarationPrinter {
         }
         write("}")
         if packed { write(" __attribute__((packed))") }
+    }
+
+    /// The widest gap written as padding: one `long: 64;` line per 8 bytes, so a hostile struct
+    /// size or member offset near 2^32 would print gigabytes. No real type has a 16 MiB gap.
+    static let maximumPaddingBits = 1 << 27
+
+    private func checkPaddingWidth(from start: Int, to next: Int, of id: BTFTypeID) throws(BTFError) {
+        guard next - start <= Self.maximumPaddingBits else {
+            throw .invalidType(
+                id: id, offset: spec.recordOffset(id) ?? 0,
+                reason: "a gap of \((next - start) / 8) bytes before byte \(next / 8) is too wide to print as padding")
+        }
     }
 
     private static let paddings: [(name: StaticString, bits: Int)] = [("long", 64), ("int", 32), ("short", 16), ("char", 8)]

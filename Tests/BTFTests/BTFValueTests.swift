@@ -73,6 +73,24 @@ struct HostileBTFValueTests {
         }
     }
 
+    /// A 64 MiB struct without members printed 8 Mi lines of `long: 64;` (a struct size near 2^32,
+    /// one bit flip away, printed gigabytes); a gap wider than 16 MiB is an error now.
+    @Test func paddingTooWideToPrintIsAnError() throws {
+        var raw = RawBTF()
+        let big = raw.string("big"), small = raw.string("small"), int = raw.string("int"), a = raw.string("a")
+        raw.type(name: big, kind: .struct, vlen: 0, sizeOrType: 64 << 20)  // 1
+        raw.type(name: int, kind: .int, sizeOrType: 4, [1 << 24 | 32])  // 2
+        raw.type(name: small, kind: .struct, vlen: 1, sizeOrType: 4, [a, 2, 0])  // 3
+        let spec = try BTFSpec(bytes: raw.blob())
+        #expect {
+            try spec.cDeclarations(of: [1])
+        } throws: { error in
+            guard case BTFError.invalidType(id: 1, _, let reason) = error else { return false }
+            return reason.contains("too wide to print")
+        }
+        #expect(try spec.cDeclarations(of: [3]).contains("int a;"))
+    }
+
     /// An array of 2^32-1 structs of 2^32-1 bytes: count times size passes Int.max ("arithmetic
     /// overflow" in the size computation).
     @Test func elementSizeOverflowIsAnError() throws {
