@@ -26,7 +26,8 @@ extension BTFSpec {
     /// `cHeader()` handed to `sink` in chunks of about 64 KiB as it is written, so that the
     /// header of vmlinux (several megabytes) never sits in memory whole. The bytes are valid only
     /// during each call. Type references and names out of range and reference cycles are found
-    /// before anything reaches `sink`; declarations nested too deeply stop the output where they are.
+    /// before anything reaches `sink`; declarations nested too deeply or padding gaps too wide to
+    /// print stop the output where they are.
     ///
     /// ```swift
     /// try KernelBTF.loadVmlinux().writeCHeader { chunk in _ = fwrite(chunk.baseAddress, 1, chunk.count, stdout) }
