@@ -23,6 +23,22 @@ extension BTFSpec {
         return printer.output
     }
 
+    /// `cHeader()` handed to `sink` in chunks of about 64 KiB as it is written, so that the
+    /// header of vmlinux (several megabytes) never sits in memory whole. The bytes are valid only
+    /// during each call. Type references and names out of range and reference cycles are found
+    /// before anything reaches `sink`; declarations nested too deeply or padding gaps too wide to
+    /// print stop the output where they are.
+    ///
+    /// ```swift
+    /// try KernelBTF.loadVmlinux().writeCHeader { chunk in _ = fwrite(chunk.baseAddress, 1, chunk.count, stdout) }
+    /// ```
+    public func writeCHeader(to sink: (UnsafeRawBufferPointer) -> Void) throws(BTFError) {
+        try withoutActuallyEscaping(sink) { (sink) throws(BTFError) in
+            let printer = try CDeclarationPrinter(spec: self, sink: sink)
+            try printer.writeHeader()
+        }
+    }
+
     /// C declarations of `ids` and of every type they need, in an order that compiles, without
     /// the header's guard and attribute block.
     public func cDeclarations(of ids: [BTFTypeID]) throws(BTFError) -> String {

@@ -65,7 +65,7 @@ extension BTFSpec {
     /// Depth-first search over the references that are not pointers, read from the raw records,
     /// with an explicit stack so hostile input cannot exhaust the call stack. Base types are not
     /// revisited: a base never refers to the types of a spec split on top of it.
-    private func checkForValueCycles<R: WordReading>(_: R.Type) throws(BTFError) {
+    func checkForValueCycles<R: WordReading>(_: R.Type) throws(BTFError) {
         let count = offsets.count
         guard count > 0 else { return }
         let first = Int(firstTypeID.rawValue)

@@ -25,14 +25,30 @@ enum BigEndianWords: WordReading {
 final class ByteStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let count: Int
+    /// Whether `base` is a read-only file mapping (unmapped on deinit) rather than `malloc` memory.
+    private let isMapped: Bool
 
     /// Takes ownership of memory from `malloc`.
     private init(adopting base: UnsafeMutableRawPointer, count: Int) {
         self.base = base
         self.count = count
+        isMapped = false
     }
 
-    deinit { free(base) }
+    /// Takes ownership of a mapping of `count` bytes from `mmap`.
+    private init(mapping base: UnsafeMutableRawPointer, count: Int) {
+        self.base = base
+        self.count = count
+        isMapped = true
+    }
+
+    deinit {
+        if isMapped {
+            munmap(base, count)
+        } else {
+            free(base)
+        }
+    }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
@@ -72,6 +88,7 @@ final class ByteStorage: @unchecked Sendable {
         var status = stat()
         var capacity = 64 * 1024
         if fstat(descriptor, &status) == 0, status.st_size > 0 {
+            if let mapped = mappingKernelBTF(descriptor, size: Int(status.st_size)) { return mapped }
             // One spare byte lets the loop see end of file without a second allocation.
             capacity = Int(status.st_size) + 1
         }
@@ -98,5 +115,28 @@ final class ByteStorage: @unchecked Sendable {
             filled += count
         }
         return ByteStorage(adopting: memory, count: filled)
+    }
+
+    /// Where the kernel publishes its BTF in sysfs.
+    private static let kernelBTFDirectory = "/sys/kernel/btf"
+
+    /// A read-only mapping of a BTF file of sysfs, or nil where the kernel does not map it.
+    ///
+    /// Linux 6.16 and later map `/sys/kernel/btf/vmlinux` (commit "btf: Allow mmap of vmlinux
+    /// btf"): the mapping shows the kernel's own copy, so nothing is copied and, since the pages
+    /// are the kernel's, none counts towards the process's resident set. Earlier kernels and
+    /// module BTF refuse the mapping and the file is read. Only files on the file system of
+    /// `/sys/kernel/btf` (sysfs) are mapped: their BTF cannot shrink under the mapping, whereas a
+    /// regular file truncated by someone else would make reading the mapping fault.
+    private static func mappingKernelBTF(_ descriptor: Int32, size: Int) -> ByteStorage? {
+        var file = stat()
+        var directory = stat()
+        guard fstat(descriptor, &file) == 0, (file.st_mode & S_IFMT) == S_IFREG,
+            stat(kernelBTFDirectory, &directory) == 0, file.st_dev == directory.st_dev
+        else { return nil }
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
+            return nil
+        }
+        return ByteStorage(mapping: mapping, count: size)
     }
 }

@@ -6,120 +6,159 @@ extension CDeclarationPrinter {
     /// member offsets or size contradict natural alignment must have been packed (alignment 1).
     func alignment(of id: BTFTypeID) throws(BTFError) -> Int {
         let index = Int(id.rawValue)
-        guard index < types.count else { throw .noSuchType(id) }
+        guard index < typeCount else { throw .noSuchType(id) }
         if alignments[index] >= 0 { return Int(alignments[index]) }
         func store(_ value: Int, at index: Int) -> Int {
-            alignments[index] = Int32(value)
+            alignments[index] = Int8(truncatingIfNeeded: value)
             return value
         }
         var current = id
         var steps = 0
         while true {
-            switch try type(current) {
-            case .int(let t): return store(min(8, Int(t.size)), at: index)
-            case .enum(let t), .enum64(let t): return store(min(8, Int(t.size)), at: index)
-            case .float(let t): return store(min(8, Int(t.size)), at: index)
-            case .pointer: return store(8, at: index)
-            case .typedef(let t): current = t.type
-            case .volatile(let t), .const(let t), .restrict(let t): current = t.type
-            case .typeTag(let t): current = t.type
-            case .array(let t): current = t.elementType
-            case .struct(let composite), .union(let composite):
+            let type = try record(current)
+            switch type.kind {
+            case 1, 6, 16, 19:  // int, enum, float, enum64
+                return store(min(8, Int(type.size)), at: index)
+            case 2:
+                return store(8, at: index)
+            case 8, 9, 10, 11, 18:  // typedef, qualifiers, type tag
+                current = type.referencedType
+            case 3:
+                current = type.arrayElementType
+            case 4, 5:
                 try nest(current)
                 defer { depth -= 1 }
                 var strictest = 1
                 var packed = false
-                for member in composite.members {
-                    let memberAlignment = max(1, try alignment(of: member.type))
+                for member in 0..<type.vlen {
+                    let memberAlignment = max(1, try alignment(of: type.memberType(member)))
                     strictest = max(strictest, memberAlignment)
-                    if member.bitfieldSize == 0, Int(member.bitOffset) % (8 * memberAlignment) != 0 {
+                    if type.memberBitfieldSize(member) == 0, type.memberBitOffset(member) % (8 * memberAlignment) != 0 {
                         packed = true
                     }
                 }
-                if Int(composite.size) % strictest != 0 { packed = true }
+                if Int(type.size) % strictest != 0 { packed = true }
                 return store(packed ? 1 : strictest, at: index)
-            case .void, .forward, .function, .functionPrototype, .variable, .dataSection, .declarationTag:
+            default:  // void, forward, function, prototype, variable, data section, declaration tag
                 return store(0, at: index)
             }
             steps += 1
-            if steps > types.count {
+            if steps > typeCount {
                 throw .referenceCycle(id: id, offset: spec.recordOffset(id) ?? 0)
             }
         }
     }
 
     /// Whether a struct's layout shows it was declared packed.
-    func isPacked(_ id: BTFTypeID, _ composite: BTFComposite) throws(BTFError) -> Bool {
+    func isPacked(_ type: BTFRecord) throws(BTFError) -> Bool {
         var strictest = 1
-        for member in composite.members {
-            let memberAlignment = try alignment(of: member.type)
-            if memberAlignment > 0, member.bitfieldSize == 0, Int(member.bitOffset) % (8 * memberAlignment) != 0 {
+        for member in 0..<type.vlen {
+            let memberAlignment = try alignment(of: type.memberType(member))
+            if memberAlignment > 0, type.memberBitfieldSize(member) == 0,
+                type.memberBitOffset(member) % (8 * memberAlignment) != 0
+            {
                 return true
             }
             strictest = max(strictest, memberAlignment)
         }
-        return Int(composite.size) % strictest != 0
+        return Int(type.size) % strictest != 0
     }
 
-    /// The size of a value of type `id` in bytes, 0 for types without one.
+    /// The size of a value of type `id` in bytes (as `BTFSpec.size(of:)`, capped at `Int32.max`),
+    /// 0 for types without one.
     func byteSize(of id: BTFTypeID) throws(BTFError) -> Int {
-        guard let size = try spec.size(of: id) else { return 0 }
-        return size > UInt64(Int32.max) ? Int(Int32.max) : Int(size)
+        var current = id
+        var multiplier: UInt64 = 1
+        var steps = 0
+        func scaled(_ size: UInt64, at id: BTFTypeID) throws(BTFError) -> UInt64 {
+            let (product, overflow) = multiplier.multipliedReportingOverflow(by: size)
+            guard !overflow else {
+                throw .invalidType(id: id, offset: spec.recordOffset(id) ?? 0, reason: "size overflows 64 bits")
+            }
+            return product
+        }
+        while true {
+            let type = try record(current)
+            let size: UInt64
+            switch type.kind {
+            case 1, 4, 5, 6, 15, 16, 19:  // int, composites, enums, data section, float
+                size = try scaled(UInt64(type.size), at: current)
+            case 2:
+                size = try scaled(8, at: current)
+            case 3:
+                multiplier = try scaled(UInt64(type.arrayCount), at: current)
+                current = type.arrayElementType
+                size = 0
+            case 8, 9, 10, 11, 14, 18:  // typedef, qualifiers, variable, type tag
+                current = type.referencedType
+                size = 0
+            default:  // void, forward, function, prototype, declaration tag
+                return 0
+            }
+            switch type.kind {
+            case 3, 8, 9, 10, 11, 14, 18: break
+            default: return size > UInt64(Int32.max) ? Int(Int32.max) : Int(size)
+            }
+            steps += 1
+            guard steps <= typeCount else {
+                throw .referenceCycle(id: id, offset: spec.recordOffset(id) ?? 0)
+            }
+        }
     }
 
     // MARK: - Structs and unions
 
-    func writeComposite(_ id: BTFTypeID, _ type: BTFType, level: Int) throws(BTFError) {
-        let composite: BTFComposite
-        let isStruct: Bool
-        switch type {
-        case .struct(let value):
-            composite = value
-            isStruct = true
-        case .union(let value):
-            composite = value
-            isStruct = false
-        default:
-            return
-        }
+    func writeComposite(_ id: BTFTypeID, _ type: BTFRecord, level: Int) throws(BTFError) {
+        let kind = type.kind
+        guard kind == BTFKind.struct.rawValue || kind == BTFKind.union.rawValue else { return }
+        let isStruct = kind == BTFKind.struct.rawValue
         try nest(id)
         defer { depth -= 1 }
         let structAlignment = try alignment(of: id)
-        let packed = isStruct ? try isPacked(id, composite) : false
+        let packed = isStruct ? try isPacked(type) : false
         let name = typeName(id)
         write(isStruct ? "struct" : "union")
-        write(name.isEmpty ? " {" : " \(name) {")
+        if isEmpty(name) {
+            write(" {")
+        } else {
+            write(" ")
+            writeName(name)
+            write(" {")
+        }
 
         var end = 0
         var previousWasBitfield = false
-        for member in composite.members {
-            let bitfieldSize = Int(member.bitfieldSize)
-            let offset = Int(member.bitOffset)
-            let memberAlignment = packed ? 1 : try alignment(of: member.type)
+        let count = type.vlen
+        for member in 0..<count {
+            let bitfieldSize = type.memberBitfieldSize(member)
+            let offset = type.memberBitOffset(member)
+            let memberType = type.memberType(member)
+            let memberAlignment = packed ? 1 : try alignment(of: memberType)
             try checkPaddingWidth(from: end, to: offset, of: id)
             writePadding(
                 from: end, to: offset, nextAlignment: memberAlignment,
                 inBitfield: previousWasBitfield && bitfieldSize != 0, level: level + 1)
             output.append(0x0A)
             writeTabs(level + 1)
-            try writeDeclaration(of: member.type, name: member.name, level: level + 1)
+            try writeDeclaration(of: memberType, name: DeclaredName(offset: type.memberNameOffset(member)), level: level + 1)
             if bitfieldSize != 0 {
-                write(": \(bitfieldSize)")
+                write(": ")
+                writeDecimal(bitfieldSize)
                 end = offset + bitfieldSize
                 previousWasBitfield = true
             } else {
-                end = offset + (try byteSize(of: member.type)) * 8
+                end = offset + (try byteSize(of: memberType)) * 8
                 previousWasBitfield = false
             }
             write(";")
         }
         if isStruct {
-            try checkPaddingWidth(from: end, to: Int(composite.size) * 8, of: id)
+            try checkPaddingWidth(from: end, to: Int(type.size) * 8, of: id)
             writePadding(
-                from: end, to: Int(composite.size) * 8, nextAlignment: structAlignment, inBitfield: false,
+                from: end, to: Int(type.size) * 8, nextAlignment: structAlignment, inBitfield: false,
                 level: level + 1)
         }
-        if !composite.members.isEmpty || composite.size != 0 {
+        if count != 0 || type.size != 0 {
             output.append(0x0A)
             writeTabs(level)
         }
@@ -139,8 +178,15 @@ extension CDeclarationPrinter {
         }
     }
 
-    func writeTabs(_ level: Int) {
-        for _ in 0..<level { output.append(0x09) }
+    private static let paddings: [(name: StaticString, bits: Int)] = [("long", 64), ("int", 32), ("short", 16), ("char", 8)]
+
+    private func writePaddingField(_ name: StaticString, bits: Int, level: Int) {
+        output.append(0x0A)
+        writeTabs(level)
+        write(name)
+        write(": ")
+        writeDecimal(bits)
+        write(";")
     }
 
     /// Fills the gap between bit `start` and bit `next` with unnamed bitfields, relying on the
@@ -148,7 +194,7 @@ extension CDeclarationPrinter {
     /// where it would not.
     private func writePadding(from start: Int, to next: Int, nextAlignment: Int, inBitfield: Bool, level: Int) {
         guard start < next else { return }
-        let paddings: [(name: String, bits: Int)] = [("long", 64), ("int", 32), ("short", 16), ("char", 8)]
+        let paddings = Self.paddings
         func roundUp(_ value: Int, _ multiple: Int) -> Int {
             multiple <= 0 ? value : (value + multiple - 1) / multiple * multiple
         }
@@ -165,25 +211,19 @@ extension CDeclarationPrinter {
             if inBitfield || (aligned == next && !naturallyReached)
                 || (aligned != next && next - aligned <= aligned - current)
             {
-                output.append(0x0A)
-                writeTabs(level)
-                write("\(chosen.name): \(inBitfield ? aligned - current : 0);")
+                writePaddingField(chosen.name, bits: inBitfield ? aligned - current : 0, level: level)
             }
             current = aligned
         }
         while current != next {
             let bits = min(next - current, chosen.bits)
             if bits == chosen.bits {
-                output.append(0x0A)
-                writeTabs(level)
-                write("\(chosen.name): \(bits);")
+                writePaddingField(chosen.name, bits: bits, level: level)
                 current += bits
                 continue
             }
             for padding in paddings.reversed() where padding.bits >= bits {
-                output.append(0x0A)
-                writeTabs(level)
-                write("\(padding.name): \(bits);")
+                writePaddingField(padding.name, bits: bits, level: level)
                 current += bits
                 break
             }
@@ -194,43 +234,48 @@ extension CDeclarationPrinter {
 
     /// Writes a declaration of `name` with type `id`: the base type with its qualifiers, then the
     /// declarator built from pointers, arrays and function prototypes, inside out.
-    func writeDeclaration(of id: BTFTypeID, name: String, level: Int) throws(BTFError) {
-        var chain: [BTFTypeID] = []
+    ///
+    /// The chain from `id` to the base type goes on top of ``chain`` (declarations nest: the
+    /// parameters of a function pointer, the members of an anonymous struct) and is taken off
+    /// again as it is written.
+    func writeDeclaration(of id: BTFTypeID, name: DeclaredName, level: Int) throws(BTFError) {
+        let floor = chain.count
         var current = id
         walk: while true {
-            if chain.count > Self.maximumNesting {
+            if chain.count &- floor > Self.maximumNesting {
                 throw .invalidType(
                     id: id, offset: spec.recordOffset(id) ?? 0,
                     reason: "declarator nests deeper than \(Self.maximumNesting) levels")
             }
             chain.append(current)
-            switch try type(current) {
-            case .pointer(let t): current = t.target
-            case .volatile(let t), .const(let t), .restrict(let t): current = t.type
-            case .typeTag(let t): current = t.type
-            case .functionPrototype(let t): current = t.returnType
-            case .array(let t): current = t.elementType
-            default: break walk
+            let type = try record(current)
+            switch type.kind {
+            case 2, 9, 10, 11, 18, 13:  // pointer, qualifiers, type tag, prototype's return
+                current = type.referencedType
+            case 3:
+                current = type.arrayElementType
+            default:
+                break walk
             }
         }
-        try writeChain(&chain, name: name, level: level)
+        try writeChain(floor: floor, name: name, level: level)
     }
 
-    private func isQualifier(_ type: BTFType) -> Bool {
-        switch type {
-        case .volatile, .const, .restrict, .typeTag: true
-        default: false
-        }
-    }
+    @inline(__always)
+    private func isQualifier(_ kind: UInt8) -> Bool { kind == 9 || kind == 10 || kind == 11 || kind == 18 }
+
+    /// The innermost element of the chain above `floor`, if any.
+    @inline(__always)
+    private func chainLast(above floor: Int) -> BTFTypeID? { chain.count > floor ? chain[chain.count - 1] : nil }
 
     /// Writes `const`, `volatile` and `restrict` in front of a base type, taking them off the
     /// chain's end.
-    private func writeQualifiers(_ chain: inout [BTFTypeID]) throws(BTFError) {
-        while let last = chain.last {
-            switch try type(last) {
-            case .volatile: write("volatile ")
-            case .const: write("const ")
-            case .restrict: write("restrict ")
+    private func writeQualifiers(floor: Int) throws(BTFError) {
+        while let last = chainLast(above: floor) {
+            switch try record(last).kind {
+            case 9: write("volatile ")
+            case 10: write("const ")
+            case 11: write("restrict ")
             default: return
             }
             chain.removeLast()
@@ -238,105 +283,118 @@ extension CDeclarationPrinter {
     }
 
     /// Qualifiers on arrays and function prototypes mean nothing in C (GCC emits them anyway).
-    private func dropQualifiers(_ chain: inout [BTFTypeID]) throws(BTFError) {
-        while let last = chain.last, isQualifier(try type(last)) {
+    private func dropQualifiers(floor: Int) throws(BTFError) {
+        while let last = chainLast(above: floor), isQualifier(try record(last).kind) {
             chain.removeLast()
         }
     }
 
-    private func writeName(_ name: String, afterPointer: Bool) {
-        if !name.isEmpty, !afterPointer { output.append(0x20) }
-        write(name)
+    private func writeName(_ name: DeclaredName, afterPointer: Bool) {
+        if !afterPointer, !isEmpty(name) { output.append(0x20) }
+        writeName(name)
     }
 
-    /// Writes a chain whose outermost element is first and base type last.
-    private func writeChain(_ chain: inout [BTFTypeID], name: String, level: Int) throws(BTFError) {
+    /// Writes the chain above `floor`, whose outermost element is first and base type last.
+    private func writeChain(floor: Int, name: DeclaredName, level: Int) throws(BTFError) {
         var afterPointer = true
-        while let id = chain.popLast() {
-            let type = try type(id)
-            switch type {
-            case .void:
-                try writeQualifiers(&chain)
+        while chain.count > floor {
+            let id = chain.removeLast()
+            let type = try record(id)
+            let kind = type.kind
+            switch kind {
+            case 0:
+                try writeQualifiers(floor: floor)
                 write("void")
-            case .int, .float:
-                try writeQualifiers(&chain)
-                write(type.name)
-            case .struct, .union:
-                try writeQualifiers(&chain)
-                if type.name.isEmpty {
+            case 1, 16:  // int, float
+                try writeQualifiers(floor: floor)
+                writeString(type.nameOffset)
+            case 4, 5:
+                try writeQualifiers(floor: floor)
+                if isEmptyName(type.nameOffset) {
                     try writeComposite(id, type, level: level)
                 } else {
-                    write(type.kind == .union ? "union " : "struct ")
-                    write(typeName(id))
+                    write(kind == BTFKind.union.rawValue ? "union " : "struct ")
+                    writeName(typeName(id))
                 }
-            case .enum, .enum64:
-                try writeQualifiers(&chain)
-                if type.name.isEmpty {
+            case 6, 19:
+                try writeQualifiers(floor: floor)
+                if isEmptyName(type.nameOffset) {
                     try writeEnum(id, type, level: level)
                 } else {
-                    write("enum " + typeName(id))
+                    write("enum ")
+                    writeName(typeName(id))
                 }
-            case .forward(let forward):
-                try writeQualifiers(&chain)
-                write((forward.isUnion ? "union " : "struct ") + typeName(id))
-            case .typedef:
-                try writeQualifiers(&chain)
-                write(identifierName(id))
-            case .pointer:
-                write(afterPointer ? "*" : " *")
-            case .volatile:
+            case 7:
+                try writeQualifiers(floor: floor)
+                write(type.kindFlag ? "union " : "struct ")
+                writeName(typeName(id))
+            case 8:
+                try writeQualifiers(floor: floor)
+                writeName(identifierName(id))
+            case 2:
+                if afterPointer { write("*") } else { write(" *") }
+            case 9:
                 write(" volatile")
-            case .const:
+            case 10:
                 write(" const")
-            case .restrict:
+            case 11:
                 write(" restrict")
-            case .typeTag(let tag):
-                try writeQualifiers(&chain)
-                write(" __attribute__((btf_type_tag(\"\(tag.name)\")))")
-            case .array(let array):
-                try dropQualifiers(&chain)
-                guard let next = chain.last else {
+            case 18:
+                try writeQualifiers(floor: floor)
+                write(" __attribute__((btf_type_tag(\"")
+                writeString(type.nameOffset)
+                write("\")))")
+            case 3:
+                try dropQualifiers(floor: floor)
+                guard let next = chainLast(above: floor) else {
                     writeName(name, afterPointer: afterPointer)
-                    write("[\(array.count)]")
+                    write("[")
+                    writeDecimal(UInt64(type.arrayCount))
+                    write("]")
                     return
                 }
-                let multidimensional = try self.type(next).kind == .array
-                if !name.isEmpty, !afterPointer { output.append(0x20) }
+                let multidimensional = try record(next).kind == BTFKind.array.rawValue
+                if !isEmpty(name), !afterPointer { output.append(0x20) }
                 if !multidimensional { write("(") }
-                try writeChain(&chain, name: name, level: level)
+                try writeChain(floor: floor, name: name, level: level)
                 if !multidimensional { write(")") }
-                write("[\(array.count)]")
+                write("[")
+                writeDecimal(UInt64(type.arrayCount))
+                write("]")
                 return
-            case .functionPrototype(let prototype):
-                try dropQualifiers(&chain)
-                if chain.isEmpty {
+            case 13:
+                try dropQualifiers(floor: floor)
+                if chain.count <= floor {
                     writeName(name, afterPointer: afterPointer)
                 } else {
                     write(" (")
-                    try writeChain(&chain, name: name, level: level)
+                    try writeChain(floor: floor, name: name, level: level)
                     write(")")
                 }
                 write("(")
-                let parameters = prototype.parameters
-                if parameters.isEmpty || (parameters.count == 1 && parameters[0].type == .void) {
+                let count = type.vlen
+                if count == 0 || (count == 1 && type.parameterType(0) == .void) {
                     write("void)")
                     return
                 }
-                for (position, parameter) in parameters.enumerated() {
+                for position in 0..<count {
                     if position > 0 { write(", ") }
-                    if position == parameters.count - 1, parameter.type == .void {
+                    let parameterType = type.parameterType(position)
+                    if position == count - 1, parameterType == .void {
                         write("...")
                         break
                     }
-                    try writeDeclaration(of: parameter.type, name: parameter.name, level: level)
+                    try writeDeclaration(
+                        of: parameterType, name: DeclaredName(offset: type.parameterNameOffset(position)), level: level)
                 }
                 write(")")
                 return
-            case .function, .variable, .dataSection, .declarationTag:
-                // Not part of a type expression; nothing sensible to print.
+            default:
+                // Functions, variables, data sections and declaration tags are not part of a type
+                // expression; nothing sensible to print.
                 break
             }
-            afterPointer = type.kind == .pointer
+            afterPointer = kind == BTFKind.pointer.rawValue
         }
         writeName(name, afterPointer: afterPointer)
     }

@@ -132,15 +132,27 @@ enum EBPFTool {
     }
 
     /// Runs a command, writing its output to `output`; returns the process exit status.
+    ///
+    /// Output too large to hold as one string (`btf dump --format c` of vmlinux) goes to
+    /// `byteOutput` in chunks when one is given, and to `output` otherwise.
     static func run(
         _ command: Command, output: (String) -> Void,
-        errorOutput: (String) -> Void = { writeStandardError($0 + "\n") }
+        errorOutput: (String) -> Void = { writeStandardError($0 + "\n") },
+        byteOutput: ((UnsafeRawBufferPointer) -> Void)? = nil
     ) -> Int32 {
         switch command {
         case .help:
             output(usage)
         case .version:
             output("ebpf (swift-ebpf) \(SwiftEBPF.version)")
+        case .btfDump(let path, .c) where byteOutput != nil:
+            do {
+                let spec = try isELFFile(path) ? KernelBTF.loadELF(path: path) : BTFSpec(path: path)
+                try spec.writeCHeader { chunk in byteOutput?(chunk) }
+            } catch {
+                errorOutput("ebpf: btf dump \(path): \(error)")
+                return 1
+            }
         case .btfDump(let path, let format):
             do {
                 let text = try dumpBTF(path: path, format: format)
@@ -218,21 +230,27 @@ enum EBPFTool {
             writeStandardError("ebpf: \(error)\nRun 'ebpf --help' for usage.\n")
             exit(64)  // EX_USAGE
         }
-        exit(run(command) { text in writeStandardOutput(text + "\n") })
+        let status = run(
+            command, output: { text in writeStandardOutput(text + "\n") },
+            byteOutput: { bytes in writeStandardOutput(bytes) })
+        exit(status)
+    }
+
+    /// Writes all of `bytes`, retrying short writes; stops at the first error (a closed pipe).
+    static func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(STDOUT_FILENO, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
     }
 
     /// Writes all of `text`, retrying short writes (a header of vmlinux is several megabytes).
     static func writeStandardOutput(_ text: String) {
         var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(STDOUT_FILENO, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
-                offset += written
-            }
-        }
+        text.withUTF8 { buffer in writeStandardOutput(UnsafeRawBufferPointer(buffer)) }
     }
 
     static func writeStandardError(_ text: String) {

@@ -79,7 +79,7 @@ struct CDeclarationPrinterTests {
             }
         }
         var missing: [String] = []
-        for (index, type) in printer.types.enumerated() where !type.name.isEmpty {
+        for (index, type) in (try printer.spec.typeGraph().types).enumerated() where !type.name.isEmpty {
             let id = BTFTypeID(UInt32(index))
             switch type {
             case .struct, .union, .enum, .enum64, .forward:
@@ -90,11 +90,11 @@ struct CDeclarationPrinterTests {
                 case .enum, .enum64: keyword = "enum"
                 default: keyword = "struct"
                 }
-                let name = "\(keyword) \(printer.typeName(id))"
+                let name = "\(keyword) \(printer.string(of: printer.typeName(id)))"
                 if !declared.contains(name) { missing.append(name) }
             case .typedef:
                 if type.name == "__builtin_va_list" { continue }
-                let name = printer.identifierName(id)
+                let name = printer.string(of: printer.identifierName(id))
                 if !identifiers.contains(Substring(name)) { missing.append("typedef \(name)") }
             default:
                 continue
@@ -110,7 +110,7 @@ struct CDeclarationPrinterTests {
         try printer.writeHeader()
         let swift = try SwiftDeclarationPrinter(spec: spec)
         var text = "#include \"vmlinux.h\"\n#define OFF(t, m) __builtin_offsetof(t, m)\n"
-        for (index, type) in printer.types.enumerated() {
+        for (index, type) in (try printer.spec.typeGraph().types).enumerated() {
             guard case .struct(let composite) = type, !composite.name.isEmpty else {
                 guard case .union(let composite) = type, !composite.name.isEmpty else { continue }
                 try appendAssertions(for: BTFTypeID(UInt32(index)), composite, keyword: "union", printer, swift, &text)
@@ -125,11 +125,11 @@ struct CDeclarationPrinterTests {
         for id: BTFTypeID, _ composite: BTFComposite, keyword: String, _ printer: CDeclarationPrinter,
         _ swift: SwiftDeclarationPrinter, _ text: inout String
     ) throws {
-        let name = "\(keyword) \(printer.typeName(id))"
+        let name = "\(keyword) \(printer.string(of: printer.typeName(id)))"
         text += "_Static_assert(sizeof(\(name)) == \(composite.size), \"size of \(name)\");\n"
         text += "_Static_assert(_Alignof(\(name)) == \(try swift.alignment(of: id)), \"alignment of \(name)\");\n"
         for member in composite.members where !member.name.isEmpty && member.bitfieldSize == 0 {
-            if case .int(let integer) = try printer.type(try printer.spec.underlyingTypeID(of: member.type)),
+            if case .int(let integer) = try printer.spec.type(try printer.spec.underlyingTypeID(of: member.type)),
                 Int(integer.bits) != Int(integer.size) * 8
             {
                 continue
@@ -204,7 +204,7 @@ struct CDeclarationPrinterTests {
         var memo: [UInt32: Bool] = [:]
         func embeds(_ id: BTFTypeID) throws -> Bool {
             if let known = memo[id.rawValue] { return known }
-            let type = try printer.type(id)
+            let type = try printer.spec.type(id)
             var result = matches(type)
             if !result {
                 switch type {
@@ -220,10 +220,10 @@ struct CDeclarationPrinterTests {
             return result
         }
         var names: Set<String> = []
-        for (index, type) in printer.types.enumerated() where !type.name.isEmpty {
+        for (index, type) in (try printer.spec.typeGraph().types).enumerated() where !type.name.isEmpty {
             let id = BTFTypeID(UInt32(index))
             guard type.kind == .struct || type.kind == .union, try embeds(id) else { continue }
-            names.insert("\(type.kind == .union ? "union" : "struct") \(printer.typeName(id))")
+            names.insert("\(type.kind == .union ? "union" : "struct") \(printer.string(of: printer.typeName(id)))")
         }
         return names
     }

@@ -32,6 +32,38 @@ struct BTFDumpCommandTests {
         #expect(lines.first?.hasPrefix("[1] PTR '(anon)' type_id=3\n") == true)
     }
 
+    /// With a byte output (as the executable has) the C header is streamed in chunks and equals
+    /// the header made whole; the line output gets nothing.
+    @Test func streamsTheCHeaderInChunks() throws {
+        let path = TestData.path("maps_btf-el.o")
+        let expected = try KernelBTF.loadELF(path: path).cHeaderBytes()
+        var lines: [String] = []
+        var streamed: [UInt8] = []
+        let status = EBPFTool.run(.btfDump(path: path, format: .c), output: { lines.append($0) }, byteOutput: { streamed.append(contentsOf: $0) })
+        #expect(status == 0)
+        #expect(lines.isEmpty)
+        #expect(streamed == expected)
+        var errors: [String] = []
+        let failed = EBPFTool.run(
+            .btfDump(path: "/nonexistent/file.o", format: .c), output: { lines.append($0) },
+            errorOutput: { errors.append($0) }, byteOutput: { streamed.append(contentsOf: $0) })
+        #expect(failed == 1)
+        #expect(errors.count == 1)
+    }
+
+    @Test(.enabled(if: PrintingSupport.vmlinuxReadable, "needs /sys/kernel/btf/vmlinux"))
+    func streamsKernelBTFInChunksEqualToTheWholeHeader() throws {
+        let spec = try BTFSpec(path: "/sys/kernel/btf/vmlinux")
+        var streamed: [UInt8] = []
+        var chunks = 0
+        try spec.writeCHeader { chunk in
+            streamed.append(contentsOf: chunk)
+            chunks += 1
+        }
+        #expect(chunks > 10)
+        #expect(streamed == (try spec.cHeaderBytes()))
+    }
+
     @Test(.enabled(if: PrintingSupport.vmlinuxReadable, "needs /sys/kernel/btf/vmlinux"))
     func dumpsRawKernelBTF() throws {
         let text = try EBPFTool.dumpBTF(path: "/sys/kernel/btf/vmlinux", format: .c)

@@ -65,11 +65,13 @@ struct ArenaGlobalsReaderTests {
     }
 
     /// The BTF the loader sends gives `.addr_space.1` the size of the globals and each variable its
-    /// offset, as for any data section; both fix-up paths agree.
+    /// offset, as for any data section.
     @Test func theDataSectionIsFixedUpFromTheArenaGlobals() throws {
         let spec = try CollectionSpec(elfFile: TestData.path("arena_globals-el.o"))
         let types = try #require(spec.types)
-        let graph = spec.fixedUpForKernel(try types.typeGraph())
+        var editor = BTFBlobEditor(types)
+        try spec.fixUpForKernel(&editor)
+        let graph = try BTFSpec(bytes: try editor.bytes()).typeGraph()
         let id = try #require(types.typeID(named: CollectionSpec.arenaGlobalsSection, kind: .dataSection))
         guard case .dataSection(let section)? = graph[id] else {
             Issue.record("\(CollectionSpec.arenaGlobalsSection) is not a DATASEC after fix-up")
@@ -84,13 +86,11 @@ struct ArenaGlobalsReaderTests {
             }
             entries[variable.name] = (entry.offset, entry.size)
         }
-        for (name, variable) in spec.variables where variable.mapName == "arena" {
+        let arenaVariables = spec.variables.filter { $0.value.mapName == "arena" }
+        #expect(!arenaVariables.isEmpty)
+        for (name, variable) in arenaVariables {
             #expect(entries[name]?.offset == variable.offset && entries[name]?.size == variable.size, "\(name)")
         }
-        var editor = BTFBlobEditor(types)
-        try spec.fixUpForKernel(&editor)
-        let edited = try BTFSpec(bytes: try editor.bytes())
-        #expect(try edited.typeGraph().types == graph.types)
     }
 
     @Test(arguments: ["el", "eb"])

@@ -11,6 +11,7 @@ import Glibc
 //     swift run -c release --package-path Benchmarks ebpf-bench perf [--iterations N]
 //     swift run -c release --package-path Benchmarks ebpf-bench maps [--iterations N]
 //     swift run -c release --package-path Benchmarks ebpf-bench collection-load [--iterations N] [--object PATH]
+//     swift run -c release --package-path Benchmarks ebpf-bench btf-dump [--iterations N] [--ebpf PATH]
 
 let vmlinuxPath = "/sys/kernel/btf/vmlinux"
 
@@ -195,6 +196,7 @@ func runBTF(iterations: Int) {
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "--rss-child", arguments.count == 2 { rssChild(side: arguments[1]) }
+if arguments.first == "--dump-child" { dumpChild() }
 
 var iterations = 41
 if let flag = arguments.firstIndex(of: "--iterations"), flag + 1 < arguments.count, let value = Int(arguments[flag + 1]) {
@@ -204,6 +206,11 @@ if let flag = arguments.firstIndex(of: "--iterations"), flag + 1 < arguments.cou
 var objectPath: String?
 if let flag = arguments.firstIndex(of: "--object"), flag + 1 < arguments.count {
     objectPath = arguments[flag + 1]
+    arguments.removeSubrange(flag...(flag + 1))
+}
+var ebpfPath: String?
+if let flag = arguments.firstIndex(of: "--ebpf"), flag + 1 < arguments.count {
+    ebpfPath = arguments[flag + 1]
     arguments.removeSubrange(flag...(flag + 1))
 }
 switch arguments.first {
@@ -219,6 +226,8 @@ case "maps":
     runMaps(iterations: min(iterations, 21))
 case "collection-load":
     runCollectionLoad(iterations: iterations, objectPath: objectPath)
+case "btf-dump":
+    runBTFDump(iterations: min(iterations, 11), ebpfPath: ebpfPath)
 default:
-    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf, perf, maps, collection-load")
+    fail("unknown scenario group \(arguments[0]); known: btf, elf, ringbuf, perf, maps, collection-load, btf-dump")
 }
