@@ -84,7 +84,7 @@ struct ProbeFaultInjectionTests {
         #expect(try counter.count() == 0, "a probe of a failed or closed attachment still ran")
     }
 
-    @Test("uprobe.multi: every call failing in turn")
+    @Test("uprobe.multi: every call failing in turn", .requires(.uprobeMulti))
     func uprobeMultiSweep() async throws {
         guard KernelFeature.uprobeMulti.check() else { return }
         let target = try Executable(path: try UprobeTarget.binary.get())
@@ -113,6 +113,20 @@ struct ProbeFaultInjectionTests {
             try Self.check(outcome, kind: .kprobe)
         }
         #expect(summary.calls.contains(.perfEventOpen), "\(summary)")
+    }
+
+    @Test("kprobe.multi: every call failing in turn (VM tier, 6.12)", .requires(.kprobeMulti))
+    func kprobeMultiSweep() async throws {
+        let counter = try Counter(type: .kprobe, expectedAttachType: .traceKprobeMulti)
+        let program = counter.program
+        let summary = try await FaultInjection.sweep {
+            try KprobeMulti.attach(symbols: [WatchedSyscalls.getppid, WatchedSyscalls.getpgid], program: program)
+        } release: { link in
+            try link.close()
+        } check: { outcome in
+            try Self.check(outcome, kind: .kprobe)
+        }
+        #expect(summary.calls.contains(.bpf(.linkCreate)), "\(summary)")
     }
 
     @Test("tracepoint: every call failing in turn")
