@@ -40,6 +40,8 @@ case "$version" in
 esac
 default_filter='LinkTests\.(USDTTests|KprobeTests|KprobeMultiNotSupportedTests|KprobeMultiTests|KprobeSessionTests|UprobeMultiTests|TracingTests|BTFHookTests|ModifyReturnTests|ProgramTracingTests|IteratorTests|TracingLinkDetailsTests|KprobeMultiLinkDetailsTests|KprobeLinkDetailsTests|FreplaceTests|TCXTests|TCXNotSupportedTests|NetkitNotSupportedTests|TCNetlinkTests|NetkitPairTests|StructOpsTests|NetfilterTests|SocketMapTests|LinkFeatureTests)'
 default_filter+='|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests|StructOpsLoadTests|ArenaLoadTests)'
+# The kprobe and kprobe.multi fault sweeps (about 10 s on 6.1, 130 s on 6.12 under emulation).
+default_filter+='|LinkTests\.ProbeFaultInjectionTests/kprobe'
 default_filter+='|CollectionTests\.(FeatureTests|ArenaMapTests)|BTFTests\.KernelBTFTests|BPF2SwiftTests\.(ExeccountTests|AutoAttachKprobeTests)|TestSupportTests\.TestKernelTests'
 filter=${1:-$default_filter}
 swift_bin=/opt/swift/usr/bin
