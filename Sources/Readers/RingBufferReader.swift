@@ -12,6 +12,11 @@ public struct RingBufferRecordView {
     /// The record's bytes, exactly as long as the program made it.
     public let bytes: UnsafeRawBufferPointer
 
+    @usableFromInline init(ring: Int, bytes: UnsafeRawBufferPointer) {
+        self.ring = ring
+        self.bytes = bytes
+    }
+
     /// The record's bytes decoded as `Value` (for instance a struct bpf2swift generated), nil when
     /// the record is shorter than `Value`. Longer records decode their first bytes.
     public func load<Value: BitwiseCopyable>(as type: Value.Type = Value.self) -> Value? {
@@ -90,7 +95,7 @@ public final class RingBufferReader: @unchecked Sendable {
     // (another process, libbpf) stay consistent.
     let rings: [RingMapping]
     let poller: EventPoller
-    private var rotation = RingRotation()
+    var rotation = RingRotation()
 
     /// The names of the maps, by ring index.
     public let mapNames: [String]
@@ -198,33 +203,44 @@ public final class RingBufferReader: @unchecked Sendable {
 
     /// Hands every committed record of ring `index` to `body`; stops at an empty ring or a busy
     /// record. The batch form of ``nextRecord(in:_:)``: the producer position is loaded once per
-    /// batch instead of once per record.
+    /// run of records instead of once per record, and the ring's geometry is kept in locals (the
+    /// call to `body` would make the compiler load it from the mapping object again each time).
     private func drain(ring index: Int, _ body: (RingBufferRecordView) -> Void) throws(ReaderError) -> Int {
         let ring = rings[index]
+        let data = UnsafeRawPointer(ring.data)
+        let mask = ring.mask
+        let maxLength = ring.maxRecordLength
+        let consumerPosition = ring.consumerPosition
         var consumer = ring.loadConsumerPosition()
         var count = 0
         while true {
+            // Acquire pairs with the kernel's release of the producer position: the headers below
+            // it are visible once the position is.
             let producer = ring.loadProducerPosition()
             guard consumer < producer else { return count }
-            while consumer < producer {
-                let header = ring.data + Int(consumer & ring.mask)
-                let word = cebpf_load_acquire_u32(header)
+            repeat {
+                let offset = Int(truncatingIfNeeded: consumer & mask)
+                // Acquire pairs with the release that clears the busy bit on submit.
+                let word = cebpf_load_acquire_u32(data + offset)
                 if word & RingBufferHeader.busyBit != 0 {
                     return count
                 }
-                let length = word & ~(RingBufferHeader.busyBit | RingBufferHeader.discardBit)
-                guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
+                let length = word & RingBufferHeader.lengthMask
+                let next = consumer &+ RingBufferHeader.footprint(length)
+                // A record longer than the ring would reach past its mapping; one that ends past
+                // the producer position was never reserved. Neither comes from the kernel.
+                guard length <= maxLength, next <= producer else {
                     throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
                 }
-                let next = consumer &+ RingBufferHeader.footprint(length)
                 if word & RingBufferHeader.discardBit == 0 {
-                    let start = ring.data + Int((consumer &+ UInt64(RingBufferHeader.size)) & ring.mask)
-                    body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: start, count: Int(length))))
+                    // The data pages are mapped twice: the record is contiguous even where it wraps.
+                    body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: data + (offset &+ RingBufferHeader.size), count: Int(length))))
                     count &+= 1
                 }
                 consumer = next
-                cebpf_store_release_u64(ring.consumerPosition, consumer)
-            }
+                // Release: the kernel may reuse the space only after our reads of it are done.
+                cebpf_store_release_u64(consumerPosition, consumer)
+            } while consumer < producer
         }
     }
 
@@ -259,11 +275,12 @@ public final class RingBufferReader: @unchecked Sendable {
             if word & RingBufferHeader.busyBit != 0 {
                 break
             }
-            let length = word & ~(RingBufferHeader.busyBit | RingBufferHeader.discardBit)
-            guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
+            let length = word & RingBufferHeader.lengthMask
+            let next = consumer &+ RingBufferHeader.footprint(length)
+            // Too long for the ring, or ending past the producer position: not the kernel's.
+            guard length <= ring.maxRecordLength, next <= producer else {
                 throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
             }
-            let next = consumer &+ RingBufferHeader.footprint(length)
             if word & RingBufferHeader.discardBit != 0 {
                 consumer = next
                 cebpf_store_release_u64(ring.consumerPosition, consumer)
