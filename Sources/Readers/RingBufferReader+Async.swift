@@ -58,22 +58,28 @@ extension RingBufferReader {
 
             // The copy lives in the iterator itself (a struct), so the per-record path has no
             // class state and no dynamic exclusivity checks.
-            private var copier: BatchCopier
+            @usableFromInline var copier: BatchCopier
 
             init(reader: RingBufferReader) {
                 copier = BatchCopier(reader: reader)
             }
 
-            public mutating func next() async throws(ReaderError) -> RingBufferRecord? {
+            @inlinable public mutating func next() async throws(ReaderError) -> RingBufferRecord? {
                 try await next(isolation: nil)
             }
 
-            /// Runs on the caller's isolation: no executor hop per record, and no suspension while
-            /// copied records are left.
-            public mutating func next(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
+            /// Runs on the caller's isolation. Inlinable so that a record already copied comes
+            /// out through a plain call, without an asynchronous frame or an executor check; only
+            /// a refill is an asynchronous call (which suspends only when the rings are empty).
+            @inlinable public mutating func next(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
+                if let record = copier.nextRecord() { return record }
+                return try await nextAfterRefill(isolation: actor)
+            }
+
+            @usableFromInline mutating func nextAfterRefill(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
                 while true {
-                    if let record = copier.nextRecord() { return record }
                     guard try await copier.fillOrWait(isolation: actor) else { return nil }
+                    if let record = copier.nextRecord() { return record }
                 }
             }
         }
@@ -161,6 +167,7 @@ struct RecordSpan: Sendable {
 /// the iteration, copies the committed records of the rings into one buffer (headers and discarded
 /// records included, one `memcpy` per ring), hands the records out of that copy and gives their
 /// space back.
+@usableFromInline
 struct BatchCopier {
     /// One ring's run of records in ``buffer``.
     private struct Segment {
@@ -199,7 +206,7 @@ struct BatchCopier {
 
     /// The next copied record, whose space it gives back to the producer; nil when the copy is
     /// used up (its trailing discarded records are then given back too).
-    @inline(__always)
+    @usableFromInline
     mutating func nextRecord() -> RingBufferRecord? {
         while true {
             while cursor < segmentEnd {
@@ -361,31 +368,33 @@ extension RingBufferReader {
     ///   were not discarded.
     func committedRun(ring index: Int, budget: Int) throws(ReaderError) -> (first: UInt64, end: UInt64, records: Int)? {
         let ring = rings[index]
-        let data = UnsafeRawPointer(ring.data)
-        let mask = ring.mask
-        let maxLength = ring.maxRecordLength
         let first = ring.loadConsumerPosition()
         // Acquire pairs with the kernel's release of the producer position.
         let producer = ring.loadProducerPosition()
-        let limit = UInt64(max(budget, 0))
-        var consumer = first
+        guard first < producer else { return nil }
+        // Offsets from `first`: a committed record ends before the producer position, and the
+        // kernel never holds more than a ring's worth, so every record must end by `limit`;
+        // otherwise a header or a position is forged. The data pages are mapped twice, so the
+        // whole run is contiguous.
+        let available = producer &- first
+        let limit = min(available, ring.size)
+        let stop = min(available, UInt64(max(budget, 0)))
+        let run = UnsafeRawPointer(ring.data) + Int(truncatingIfNeeded: first & ring.mask)
+        var offset: UInt64 = 0
         var records = 0
-        while consumer < producer, consumer &- first < limit {
+        while offset < stop {
             // Acquire pairs with the release that clears the busy bit on submit.
-            let word = cebpf_load_acquire_u32(data + Int(truncatingIfNeeded: consumer & mask))
+            let word = cebpf_load_acquire_u32(run + Int(truncatingIfNeeded: offset))
             if word & RingBufferHeader.busyBit != 0 { break }
             let length = word & RingBufferHeader.lengthMask
-            let next = consumer &+ RingBufferHeader.footprint(length)
-            // A committed record fits the ring and ends before the producer position, and the
-            // kernel never holds more than a ring's worth: otherwise the header or a position is
-            // forged.
-            guard length <= maxLength, next <= producer, next &- first <= ring.size else {
-                throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
+            let next = offset &+ RingBufferHeader.footprint(length)
+            guard next <= limit else {
+                throw .corruptRecord(map: ring.mapName, position: first &+ offset, length: UInt64(length), ringSize: ring.size)
             }
             if word & RingBufferHeader.discardBit == 0 { records &+= 1 }
-            consumer = next
+            offset = next
         }
-        return consumer == first ? nil : (first, consumer, records)
+        return offset == 0 ? nil : (first, first &+ offset, records)
     }
 }
 

@@ -207,9 +207,6 @@ public final class RingBufferReader: @unchecked Sendable {
     /// call to `body` would make the compiler load it from the mapping object again each time).
     private func drain(ring index: Int, _ body: (RingBufferRecordView) -> Void) throws(ReaderError) -> Int {
         let ring = rings[index]
-        let data = UnsafeRawPointer(ring.data)
-        let mask = ring.mask
-        let maxLength = ring.maxRecordLength
         let consumerPosition = ring.consumerPosition
         var consumer = ring.loadConsumerPosition()
         var count = 0
@@ -218,29 +215,34 @@ public final class RingBufferReader: @unchecked Sendable {
             // it are visible once the position is.
             let producer = ring.loadProducerPosition()
             guard consumer < producer else { return count }
+            // Offsets from `consumer`: a committed record ends before the producer position, and
+            // the kernel never holds more than a ring's worth, so every record must end by
+            // `limit`; one that does not is not the kernel's (and would reach past the mapping).
+            // The data pages are mapped twice: the run is contiguous even where it wraps.
+            let available = producer &- consumer
+            let limit = min(available, ring.size)
+            let run = UnsafeRawPointer(ring.data) + Int(truncatingIfNeeded: consumer & ring.mask)
+            var offset: UInt64 = 0
             repeat {
-                let offset = Int(truncatingIfNeeded: consumer & mask)
                 // Acquire pairs with the release that clears the busy bit on submit.
-                let word = cebpf_load_acquire_u32(data + offset)
+                let word = cebpf_load_acquire_u32(run + Int(truncatingIfNeeded: offset))
                 if word & RingBufferHeader.busyBit != 0 {
                     return count
                 }
                 let length = word & RingBufferHeader.lengthMask
-                let next = consumer &+ RingBufferHeader.footprint(length)
-                // A record longer than the ring would reach past its mapping; one that ends past
-                // the producer position was never reserved. Neither comes from the kernel.
-                guard length <= maxLength, next <= producer else {
-                    throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
+                let next = offset &+ RingBufferHeader.footprint(length)
+                guard next <= limit else {
+                    throw .corruptRecord(map: ring.mapName, position: consumer &+ offset, length: UInt64(length), ringSize: ring.size)
                 }
                 if word & RingBufferHeader.discardBit == 0 {
-                    // The data pages are mapped twice: the record is contiguous even where it wraps.
-                    body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: data + (offset &+ RingBufferHeader.size), count: Int(length))))
+                    body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: run + Int(truncatingIfNeeded: offset &+ 8), count: Int(length))))
                     count &+= 1
                 }
-                consumer = next
+                offset = next
                 // Release: the kernel may reuse the space only after our reads of it are done.
-                cebpf_store_release_u64(consumerPosition, consumer)
-            } while consumer < producer
+                cebpf_store_release_u64(consumerPosition, consumer &+ offset)
+            } while offset < available
+            consumer &+= offset
         }
     }
 
