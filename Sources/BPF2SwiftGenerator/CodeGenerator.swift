@@ -76,7 +76,13 @@ struct CodeGenerator {
                 !Self.isCompilerGenerated(name)
             else { continue }
             let swiftName = table.assign(cName: name, kind: "variable", suffix: "Variable")
-            var text = "The global variable `\(name)` (\(variable.size) bytes in `\(variable.mapName)`"
+            // An `__arena` global is a Variable of the arena map, read and written through the
+            // arena's mapping like any memory-mapped global (`Variable` does that), so it gets the
+            // same accessors.
+            var text =
+                spec.maps[variable.mapName]?.type == .arena
+                ? "The __arena global `\(name)` (\(variable.size) bytes at offset \(variable.offset) of arena `\(variable.mapName)`, shared with programs through its mapping"
+                : "The global variable `\(name)` (\(variable.size) bytes in `\(variable.mapName)`"
             if variable.isReadOnly { text += ", constant once loaded" }
             if let type = variable.typeID, let typeName = try typeReference(type) { text += "; type `\(typeName)`" }
             variables.append(Symbol(cName: name, swiftName: swiftName, documentation: text + ")."))

@@ -147,7 +147,8 @@ extension CollectionSpec {
     /// The object's BTF as the kernel accepts it (what libbpf does before `BPF_BTF_LOAD`):
     ///
     /// - a `DATASEC` of a data-section map gets the map's size and each variable the offset the
-    ///   ELF symbol gave it (clang leaves both to the loader);
+    ///   ELF symbol gave it (clang leaves both to the loader); so does `.addr_space.1`, whose
+    ///   size is that of the arena's `__arena` globals;
     /// - extern variables (`.kconfig`) become allocated globals, since the kernel refuses
     ///   extern linkage on variables;
     /// - a `DATASEC` without a map (`.ksyms`, whose entries are extern functions and kernel
@@ -194,12 +195,14 @@ extension CollectionSpec {
                 variable.linkage = .global
                 types[index] = .variable(variable)
             case .dataSection(var section):
-                if let map = maps[section.name] {
-                    section.size = map.valueSize
+                // `__arena` globals live in the arena map rather than in a map of their section's name.
+                let arena = section.name == Self.arenaGlobalsSection ? arenaGlobalsMap : nil
+                if let map = arena ?? maps[section.name] {
+                    section.size = arena?.arenaGlobals.map { UInt32(truncatingIfNeeded: $0.count) } ?? map.valueSize
                     for position in section.variables.indices {
                         let entry = section.variables[position]
                         guard case .variable(let variable)? = graph[entry.type],
-                            let variableSpec = variables[variable.name], variableSpec.mapName == section.name
+                            let variableSpec = variables[variable.name], variableSpec.mapName == map.name
                         else { continue }
                         section.variables[position].offset = variableSpec.offset
                         section.variables[position].size = variableSpec.size
@@ -279,8 +282,10 @@ extension CollectionSpec {
                 let count = btf.vlen(of: id)
                 // Entry `position` is the triple of words (type, offset, size) after the header.
                 func entryWord(_ position: Int, _ field: Int) -> Int { 3 &+ position &* 3 &+ field }
-                if let map = maps[sectionName] {
-                    btf.setWord(map.valueSize, 2, of: id)
+                // `__arena` globals live in the arena map rather than in a map of their section's name.
+                let arena = sectionName == Self.arenaGlobalsSection ? arenaGlobalsMap : nil
+                if let map = arena ?? maps[sectionName] {
+                    btf.setWord(arena?.arenaGlobals.map { UInt32(truncatingIfNeeded: $0.count) } ?? map.valueSize, 2, of: id)
                     var entries: [BTFVariableSectionInfo] = []
                     entries.reserveCapacity(count)
                     for position in 0..<count {
@@ -290,7 +295,7 @@ extension CollectionSpec {
                             size: btf.word(entryWord(position, 2), of: id) ?? 0)
                         if btf.kind(of: entry.type) == .variable,
                             let variableName = btf.nameOffset(of: entry.type).flatMap(btf.string(at:)),
-                            let variableSpec = variables[variableName], variableSpec.mapName == sectionName
+                            let variableSpec = variables[variableName], variableSpec.mapName == map.name
                         {
                             entry.offset = variableSpec.offset
                             entry.size = variableSpec.size

@@ -80,7 +80,9 @@ extension CollectionLoader {
     }
 
     /// Creates the map with the object's BTF for its key and value (when loaded), writes its
-    /// byte contents and freezes it when it asks for it and holds no references.
+    /// byte contents and freezes it when it asks for it and holds no references. An arena is
+    /// mapped into this process, and its contents (the object's `__arena` globals) are copied to
+    /// the start of the mapping (``Map/writeArenaGlobals(_:)``).
     private func createAndFill(_ mapSpec: MapSpec) throws(CollectionError) -> Map {
         let name = mapSpec.name
         func failure(_ reason: MapError.Reason) -> CollectionError {
@@ -115,13 +117,24 @@ extension CollectionLoader {
             throw CollectionError(.map(name), .map(error))
         }
         do throws(MapError) {
+            if mapSpec.type == .arena {
+                // Mapped now, before any program loads: the kernel gives a program the arena's
+                // user address for each `__arena` global (arena_map_direct_value_addr), and
+                // that address exists only once the arena is mapped or was given a `map_extra`.
+                // libbpf maps every arena it creates at this point too.
+                _ = try map.arenaMemory()
+            }
             var holdsReferences = false
             for entry in mapSpec.contents {
                 guard case .bytes(let value) = entry.value else {
                     holdsReferences = true
                     continue
                 }
-                try map.update(keyBytes: entry.key, valueBytes: value)
+                if mapSpec.type == .arena {
+                    try map.writeArenaGlobals(value)
+                } else {
+                    try map.update(keyBytes: entry.key, valueBytes: value)
+                }
             }
             if mapSpec.freeze && !holdsReferences {
                 try map.freeze()

@@ -86,10 +86,13 @@ extension CollectionLoader {
                 guard descriptor > 0 else { throw failure("map closed") }
                 if instruction.loadImmediateSource == .mapValue {
                     let offset = UInt32(truncatingIfNeeded: instruction.constant >> 32)
-                    guard offset < map.valueSize || (offset == 0 && map.valueSize == 0) else {
+                    // An arena's "value" is its pages: `__arena` globals sit at their offset in it.
+                    let valueSize =
+                        map.type == .arena ? UInt32(clamping: map.arenaByteCount ?? Int(UInt32.max)) : map.valueSize
+                    guard offset < valueSize || (offset == 0 && valueSize == 0) else {
                         throw CollectionError(
                             .link(program.name),
-                            .dataOffsetOutOfRange(instruction: index, map: symbol, offset: offset, valueSize: map.valueSize))
+                            .dataOffsetOutOfRange(instruction: index, map: symbol, offset: offset, valueSize: valueSize))
                     }
                     program.instructions[index].constant = Int64(offset) << 32 | Int64(UInt32(bitPattern: descriptor))
                 } else {

@@ -76,6 +76,18 @@ public struct CollectionSpec: Sendable, Hashable {
     }
 }
 
+extension CollectionSpec {
+    /// The ELF section clang puts globals of address space 1 in: libbpf's `__arena`
+    /// (`__attribute__((address_space(1)))`). Its bytes are the arena map's
+    /// ``MapSpec/arenaGlobals``; its variables' ``VariableSpec/mapName`` is the arena.
+    public static let arenaGlobalsSection = ".addr_space.1"
+
+    /// The one arena map holding `__arena` globals, when the object has any.
+    public var arenaGlobalsMap: MapSpec? {
+        maps.values.first { $0.arenaGlobals != nil }
+    }
+}
+
 /// A kernel function or variable that programs refer to through an extern declared `__ksym`.
 public struct KernelSymbolSpec: Sendable, Hashable {
     /// What the extern names.

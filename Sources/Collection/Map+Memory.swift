@@ -51,6 +51,18 @@ public final class MapMemory: @unchecked Sendable {
         return true
     }
 
+    /// Copies `bytes` to `offset`; false when they would reach past the values or the mapping is
+    /// read-only.
+    @discardableResult
+    public func copyIn(_ bytes: [UInt8], atByteOffset offset: Int) -> Bool {
+        guard !isReadOnly, offset >= 0, offset <= count - bytes.count else { return false }
+        bytes.withUnsafeBytes { source in
+            guard let start = source.baseAddress else { return }
+            (base + offset).copyMemory(from: start, byteCount: source.count)
+        }
+        return true
+    }
+
     /// Runs `body` with the values' bytes, read-only.
     public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try body(UnsafeRawBufferPointer(start: base, count: count))

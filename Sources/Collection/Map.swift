@@ -30,6 +30,9 @@ public final class Map: Sendable {
     /// For a struct_ops map without ``MapFlags/link`` made by a collection load: the value its
     /// registration writes (``writePreparedStructOpsValue()``). Dropped on ``close()``.
     let preparedStructOps = Mutex<PreparedStructOpsValue?>(nil)
+    /// For an arena: its mapping into this process, made by the first ``arenaMemory()`` and kept
+    /// for this object's life (the kernel fixes an arena's user address at its first mapping).
+    let arenaMapping = Mutex<MapMemory?>(nil)
 
     /// The bytes one lookup copies out: ``valueSize`` for ordinary maps; for per-CPU maps one
     /// slot per possible CPU, each ``valueSize`` rounded up to 8 bytes as the kernel lays them out.
@@ -38,7 +41,8 @@ public final class Map: Sendable {
     // MARK: - Creating
 
     /// Creates the map `spec` describes, writes its ``MapSpec/contents`` and freezes it when
-    /// ``MapSpec/freeze`` is set.
+    /// ``MapSpec/freeze`` is set. An arena's contents (its `__arena` globals) are copied to the
+    /// start of its mapping (``arenaMemory()``), which this map then keeps.
     ///
     /// Maps of maps create a throwaway inner map from ``MapSpec/innerMap`` as the template the
     /// kernel asks for. Contents that refer to programs or maps by name, and pinning by name, are
@@ -61,7 +65,11 @@ public final class Map: Sendable {
         do throws(MapError) {
             for entry in spec.contents {
                 guard case .bytes(let value) = entry.value else { continue }
-                try update(keyBytes: entry.key, valueBytes: value)
+                if spec.type == .arena {
+                    try writeArenaGlobals(value)
+                } else {
+                    try update(keyBytes: entry.key, valueBytes: value)
+                }
             }
             if spec.freeze {
                 try freeze()
@@ -219,6 +227,11 @@ public final class Map: Sendable {
             maxEntries: maxEntries, flags: flags, operation: .clone)
         if let prepared = preparedStructOps.withLock({ $0 }) {
             cloned.prepareStructOpsValue(prepared)
+        }
+        // An arena can be mapped only once per address space user (a second mmap elsewhere gets
+        // EBUSY or EINVAL): the clone shares the mapping.
+        if let mapping = arenaMapping.withLock({ $0 }) {
+            cloned.arenaMapping.withLock { $0 = mapping }
         }
         return cloned
     }

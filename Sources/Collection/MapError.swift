@@ -60,6 +60,8 @@ public struct MapError: Error, CustomStringConvertible, Sendable {
         case notMemoryMappable(MapType, MapFlags)
         /// `mmap` failed.
         case memoryMapFailed(Errno)
+        /// The arena's mapping is smaller than the `__arena` globals to copy into it.
+        case arenaTooSmall(needed: Int, available: Int)
         /// Removing the pin file failed.
         case unlinkFailed(path: String, errno: Errno)
         /// Duplicating or closing the descriptor failed.
@@ -110,6 +112,8 @@ extension MapError.Reason: CustomStringConvertible {
             return "\(type) with flags 0x\(String(flags.rawValue, radix: 16)) cannot be memory-mapped; create an array with BPF_F_MMAPABLE"
         case .memoryMapFailed(let errno):
             return "mmap: \(errno)"
+        case .arenaTooSmall(let needed, let available):
+            return "the arena's \(available) bytes cannot hold \(needed) bytes of __arena globals"
         case .unlinkFailed(let path, let errno):
             return "removing \(path): \(errno)"
         case .descriptor(let errno):

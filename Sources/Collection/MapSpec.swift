@@ -18,6 +18,9 @@ public struct MapSpec: Sendable, Hashable {
     /// `map_extra`: the bloom filter's hash count, or the arena's address.
     public var mapExtra: UInt64
     /// Entries to write after creation (data sections, program arrays, maps of maps).
+    ///
+    /// For an arena, one entry with an empty key: the initial bytes of the object's `__arena`
+    /// globals (its `.addr_space.1` section), which loading copies to the start of the arena.
     public var contents: [MapEntry]
     /// Freeze the map after writing its contents, so the program sees constant values
     /// (`.rodata` and other read-only data).
@@ -59,6 +62,18 @@ public struct MapSpec: Sendable, Hashable {
         self.valueType = valueType
         self.structOpsPrograms = structOpsPrograms
         self.innerMapStorage = innerMap.map { [$0] } ?? []
+    }
+}
+
+extension MapSpec {
+    /// The initial bytes of the `__arena` globals an arena holds at offset 0 (its contents' byte
+    /// entry); nil for other maps and for arenas without globals.
+    public var arenaGlobals: [UInt8]? {
+        guard type == .arena else { return nil }
+        for entry in contents {
+            if case .bytes(let bytes) = entry.value { return bytes }
+        }
+        return nil
     }
 }
 

@@ -1,7 +1,8 @@
 import EBPFSys
 
 /// A global variable of a loaded collection, read and written through its data-section map
-/// (`.data`, `.bss`, `.rodata`, ...).
+/// (`.data`, `.bss`, `.rodata`, ...), or through the arena's mapping for an `__arena` global
+/// (whose ``map`` is the arena).
 ///
 /// When the map is memory-mappable (``MapFlags/mmapable``, which the object reader sets for
 /// sections with variables visible outside their unit), reads and writes go straight to the
@@ -35,20 +36,22 @@ public final class Variable: Sendable {
         self.offset = spec.offset
         self.size = spec.size
         self.isReadOnly = spec.isReadOnly
-        // A failed mmap only costs speed: accesses fall back to map lookups and updates.
-        self.memory = map.flags.contains(.mmapable) ? try? map.memoryMapped(readOnly: spec.isReadOnly) : nil
+        // A failed mmap only costs speed: accesses fall back to map lookups and updates. An arena
+        // global goes through the arena's own mapping (``mapping()``).
+        self.memory =
+            map.type != .arena && map.flags.contains(.mmapable) ? try? map.memoryMapped(readOnly: spec.isReadOnly) : nil
     }
 
     /// Whether accesses go through a memory mapping rather than system calls.
     public var isMemoryMapped: Bool {
-        memory != nil
+        memory != nil || map.type == .arena
     }
 
     /// The variable's current bytes.
     public func bytes() throws(CollectionError) -> [UInt8] {
         let start = Int(offset)
         let end = start + Int(size)
-        if let memory {
+        if let memory = try mapping() {
             let bytes = memory.withUnsafeBytes { bytes in end <= bytes.count ? Array(bytes[start..<end]) : nil }
             guard let bytes else {
                 throw CollectionError(
@@ -79,7 +82,7 @@ public final class Variable: Sendable {
         guard bytes.count == Int(size) else {
             throw CollectionError(.assign, .variable(.sizeMismatch(variable: name, size: size, given: bytes.count)))
         }
-        if let memory {
+        if let memory = try mapping() {
             guard !memory.isReadOnly else {
                 throw CollectionError(.assign, .readOnlyVariable(name))
             }
@@ -101,6 +104,17 @@ public final class Variable: Sendable {
             }
             value.replaceSubrange(Int(offset)..<(Int(offset) + bytes.count), with: bytes)
             try map.update(keyBytes: [0, 0, 0, 0], valueBytes: value)
+        } catch {
+            throw CollectionError(.assign, .map(error))
+        }
+    }
+
+    /// The mapping accesses go through: the arena's (made at load; an arena has no lookups or
+    /// updates, so its mapping's error is the answer), or the data section's when it has one.
+    private func mapping() throws(CollectionError) -> MapMemory? {
+        guard map.type == .arena else { return memory }
+        do throws(MapError) {
+            return try map.arenaMemory()
         } catch {
             throw CollectionError(.assign, .map(error))
         }

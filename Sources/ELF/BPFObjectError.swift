@@ -58,6 +58,15 @@ public enum BPFObjectError: Error, Equatable, Sendable, CustomStringConvertible 
     case badExtern(section: String, symbol: String, reason: String)
     /// A reference into a data section points outside it.
     case dataReferenceOutOfBounds(section: String, offset: UInt64, dataSection: String, dataOffset: UInt64)
+    /// The object has `__arena` globals (`section`, `.addr_space.1`; `symbol` is the first) but
+    /// no arena map (`BPF_MAP_TYPE_ARENA`) in `.maps` to hold them.
+    case arenaGlobalsWithoutArena(section: String, symbol: String)
+    /// The object has `__arena` globals and more than one arena map, so which arena holds them
+    /// is ambiguous (libbpf allows one arena per object).
+    case ambiguousArena(section: String, maps: [String])
+    /// The `__arena` globals do not fit the arena: `size` bytes against `arenaSize`, the arena's
+    /// `max_entries` pages of 4 KiB (the smallest page size; larger pages are checked at load).
+    case arenaGlobalsTooLarge(section: String, map: String, size: UInt64, arenaSize: UInt64)
 
     public var description: String {
         switch self {
@@ -98,6 +107,12 @@ public enum BPFObjectError: Error, Equatable, Sendable, CustomStringConvertible 
         case .badExtern(let section, let symbol, let reason): "section '\(section)': extern '\(symbol)': \(reason)"
         case .dataReferenceOutOfBounds(let section, let offset, let dataSection, let dataOffset):
             "section '\(section)': offset \(offset): reference to offset \(dataOffset) outside section '\(dataSection)'"
+        case .arenaGlobalsWithoutArena(let section, let symbol):
+            "section '\(section)': __arena global '\(symbol)' needs an arena map (BPF_MAP_TYPE_ARENA) declared in '.maps'"
+        case .ambiguousArena(let section, let maps):
+            "section '\(section)': __arena globals with \(maps.count) arena maps (\(maps.map { "'\($0)'" }.joined(separator: ", "))); an object may have only one"
+        case .arenaGlobalsTooLarge(let section, let map, let size, let arenaSize):
+            "section '\(section)': \(size) bytes of __arena globals do not fit arena '\(map)' of \(arenaSize) bytes"
         }
     }
 }

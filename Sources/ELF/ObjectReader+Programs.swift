@@ -226,6 +226,21 @@ extension ObjectReader {
             instruction.constant = Int64(offset) << 32
             instruction.symbolReference = targetSection.name
 
+        case .arenaGlobals:
+            // An `__arena` global: an address in the arena map's pages, which the kernel gives as
+            // the arena's user address plus the offset (libbpf relocates these the same way).
+            guard instruction.isWide else { throw unsupported("__arena global referenced by an instruction that is not lddw") }
+            guard let arenaMapName else { throw unsupported("no arena map holds section '\(targetSection.displayName)'") }
+            let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
+            guard !overflow, offset <= targetSection.size, offset <= UInt64(UInt32.max) else {
+                throw .dataReferenceOutOfBounds(
+                    section: section.displayName, offset: relocation.offset, dataSection: targetSection.displayName,
+                    dataOffset: offset)
+            }
+            instruction.source = Register(rawValue: LoadImmediateSource.mapValue.rawValue)
+            instruction.constant = Int64(offset) << 32
+            instruction.symbolReference = arenaMapName
+
         case .code:
             // A symbol value above Int64.max names no offset in any section: report it, don't trap.
             guard let symbolOffset = Int64(exactly: symbol.value) else {

@@ -34,11 +34,13 @@ enum SectionKind: Equatable {
     case btfMaps
     case data(readOnly: Bool)
     case structOps
+    /// `.addr_space.1`: `__arena` globals, which live in the object's arena map.
+    case arenaGlobals
 }
 
 /// The object reader: one context over a fixed order of phases (license, version, BTF and
-/// `.BTF.ext`, symbols, relocations, maps, BTF maps, data sections, kconfig, ksyms, struct_ops,
-/// programs), each adding to the spec what it finds. License and version were read by
+/// `.BTF.ext`, symbols, relocations, maps, BTF maps, data sections, arena globals, kconfig, ksyms,
+/// struct_ops, programs), each adding to the spec what it finds. License and version were read by
 /// ``BPFObjectFile``.
 struct ObjectReader {
     let object: BPFObjectFile
@@ -69,6 +71,8 @@ struct ObjectReader {
     var kconfigOffsets: [String: UInt32] = [:]
     /// The struct_ops member each program of a struct_ops map fills, by program name.
     var structOpsMembers: [String: String] = [:]
+    /// The arena map that holds the `__arena` globals, once ``readArenaGlobals()`` found it.
+    var arenaMapName: String?
 
     /// The largest data-section map value this reader builds: 64 MiB, well above the kernel's
     /// limit for an array map's value (`KMALLOC_MAX_SIZE`, 4 MiB with 4 KiB pages). A `.bss`
@@ -96,6 +100,7 @@ struct ObjectReader {
         try readLegacyMaps()
         try readBTFMaps()
         try readDataSections()
+        try readArenaGlobals()
         try readKconfig()
         try readKsyms()
         try readStructOps()
@@ -116,6 +121,10 @@ struct ObjectReader {
                 kinds[section.index] = .btfMaps
             } else if (length == 11 && name == ".struct_ops") || (length == 16 && name == ".struct_ops.link") {
                 kinds[section.index] = .structOps
+            } else if length == 13 && name == CollectionSpec.arenaGlobalsSection
+                && (section.type == .progbits || section.type == .nobits)
+            {
+                kinds[section.index] = .arenaGlobals
             } else if section.type == .progbits && section.flags.contains(.execinstr) {
                 kinds[section.index] = .code
             } else if section.type == .progbits && Self.hasDataName(name, ".data") {

@@ -32,7 +32,7 @@ enum Inspect {
         let variables = spec.variables.values.sorted { $0.name < $1.name }.map { variable in
             object([
                 ("name", string(variable.name)),
-                ("section", string(variable.mapName)),
+                ("section", string(section(of: variable, in: spec))),
                 ("offset", String(variable.offset)),
                 ("size", String(variable.size)),
                 ("readOnly", variable.isReadOnly ? "true" : "false"),
@@ -71,10 +71,17 @@ enum Inspect {
         lines.append("variables:")
         for variable in spec.variables.values.sorted(by: { $0.name < $1.name }) {
             lines.append(
-                "  \(variable.name)  section=\(variable.mapName)  offset=\(variable.offset)  size=\(variable.size)"
+                "  \(variable.name)  section=\(section(of: variable, in: spec))  offset=\(variable.offset)  size=\(variable.size)"
+                    + (spec.maps[variable.mapName]?.type == .arena ? "  arena=\(variable.mapName)" : "")
                     + (variable.isReadOnly ? "  read-only" : ""))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The ELF section a variable comes from: its data-section map's name, or `.addr_space.1` for
+    /// an `__arena` global, whose map is the arena.
+    private static func section(of variable: VariableSpec, in spec: CollectionSpec) -> String {
+        spec.maps[variable.mapName]?.type == .arena ? CollectionSpec.arenaGlobalsSection : variable.mapName
     }
 
     private static func object(_ members: [(String, String)]) -> String {

@@ -135,6 +135,22 @@ struct GeneratorTests {
         #expect(text.contains("#if _endian(big)") && !text.contains("_endian(little)"))
     }
 
+    /// `__arena` globals (in `.addr_space.1`) are variables of the arena map: they get the same
+    /// `Variable` properties and typed spec setters as other globals (``Variable`` reads and writes
+    /// them through the arena's mapping), documented as arena globals.
+    @Test func arenaGlobalsGetTheAccessorsOfGlobals() throws {
+        let directory = try BPF2SwiftTestSupport.temporaryDirectory()
+        defer { BPF2SwiftTestSupport.cleanUp(directory) }
+        let run = BPF2SwiftTestSupport.bpf2swift(["-output-dir", directory, "Arena", TestData.path("arena_globals-el.o")])
+        #expect(run.status == 0, "\(run.messages)")
+        let text = String(decoding: try Files.read(directory + "/arena.swift"), as: UTF8.self)
+        #expect(text.contains("public let arenaSum: Variable"))
+        #expect(text.contains("public var arenaFromUser: Variable { variables.arenaFromUser }"))
+        #expect(text.contains("/// The __arena global `arena_initial` (8 bytes at offset 0 of arena `arena`"))
+        #expect(text.contains("public mutating func set(arenaInitial value: ArenaTypes.__u64) throws(VariableError)"))
+        #expect(text.contains("public let arena: Map"))
+    }
+
     @Test func aCompilerWithoutTheBPFTargetIsRejectedClearly() throws {
         let result = BPF2SwiftTestSupport.bpf2swift(["-cc", "/bin/true", "X", "x.bpf.c"])
         #expect(result.status == 1)

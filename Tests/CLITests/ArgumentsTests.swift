@@ -84,6 +84,16 @@ struct InspectTests {
         #expect(text.contains(#""type":"socket_filter""#))
     }
 
+    /// An `__arena` global comes from `.addr_space.1` and lives in the arena map.
+    @Test func arenaGlobalsNameTheirSectionAndArena() {
+        var json = ""
+        _ = EBPFTool.run(.inspect(path: Self.objectPath("arena_globals-el.o"), json: true)) { json += $0 }
+        #expect(json.contains(#"{"name":"arena_primes","section":".addr_space.1","offset":8,"size":16,"readOnly":false}"#))
+        var text = ""
+        _ = EBPFTool.run(.inspect(path: Self.objectPath("arena_globals-el.o"), json: false)) { text += $0 }
+        #expect(text.contains("  arena_initial  section=.addr_space.1  offset=0  size=8  arena=arena\n"))
+    }
+
     @Test func reportsBadFiles() {
         var errors: [String] = []
         let status = EBPFTool.run(.inspect(path: "/proc/self/exe", json: false), output: { _ in }, errorOutput: { errors.append($0) })

@@ -65,6 +65,42 @@ struct ArenaMapTests {
         #expect(memory.load(fromByteOffset: 16, as: UInt64.self) == 8)
     }
 
+    /// The kernel fixes an arena's user address at its first mapping and refuses any other, so
+    /// the map keeps that one mapping and hands it out again, to its clones too.
+    @Test func theArenaIsMappedOnce() throws {
+        guard KernelFeature.arenaMaps.check() else { return }
+        let arena = try Self.arena(pages: 1)
+        let memory = try arena.arenaMemory()
+        #expect(try arena.arenaMemory() === memory)
+        let clone = try arena.clone()
+        defer { try? clone.close() }
+        #expect(try clone.arenaMemory() === memory)
+    }
+
+    /// `Map(spec:)` copies an arena's contents (what an object's `__arena` globals start as) to
+    /// the start of the arena, and refuses contents larger than the arena.
+    @Test func contentsAreCopiedToTheStartOfTheArena() throws {
+        guard KernelFeature.arenaMaps.check() else { return }
+        let initial: [UInt8] = Array(1...24)
+        let arena = try Map(
+            spec: MapSpec(
+                name: "test_arena", type: .arena, keySize: 0, valueSize: 0, maxEntries: 1, flags: .mmapable,
+                contents: [MapEntry(key: [], value: .bytes(initial))]))
+        let memory = try arena.arenaMemory()
+        #expect(memory.withUnsafeBytes { Array($0.prefix(24)) } == initial)
+
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let tooLarge = MapSpec(
+            name: "test_arena", type: .arena, keySize: 0, valueSize: 0, maxEntries: 1, flags: .mmapable,
+            contents: [MapEntry(key: [], value: .bytes([UInt8](repeating: 1, count: pageSize + 1)))])
+        let error = try #require(throws: MapError.self) { try Map(spec: tooLarge) }
+        guard case .arenaTooSmall(let needed, let available) = error.reason else {
+            Issue.record("expected arenaTooSmall, got \(error)")
+            return
+        }
+        #expect(needed == pageSize + 1 && available == pageSize)
+    }
+
     @Test func otherMapsAreNotArenas() throws {
         let array = try Map(spec: MapSpec(name: "not_arena", type: .array, keySize: 4, valueSize: 8, maxEntries: 1))
         #expect(throws: MapError.self) { try array.arenaMemory() }
