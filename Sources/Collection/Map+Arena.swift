@@ -71,18 +71,18 @@ extension Map {
         // (arena_get_unmapped_area).
         let placement = requested == 0 ? MAP_SHARED : MAP_SHARED | MAP_FIXED_NOREPLACE
         let address = try withRawDescriptor(.memoryMap) { (raw: UInt32) throws(MapError) -> UnsafeMutableRawPointer in
-            let address = mmap(
-                UnsafeMutableRawPointer(bitPattern: hint), length, PROT_READ | PROT_WRITE, placement,
-                Int32(bitPattern: raw), 0)
-            guard let address, address != MAP_FAILED else {
-                throw error(.memoryMap, .memoryMapFailed(Errno(rawValue: Glibc.errno)))
+            let mapped = SystemCalls.map(
+                address: UnsafeMutableRawPointer(bitPattern: hint), length: length, protection: PROT_READ | PROT_WRITE,
+                flags: placement, descriptor: Int32(bitPattern: raw), offset: 0)
+            switch mapped {
+            case .success(let address): return address
+            case .failure(let errno): throw error(.memoryMap, .memoryMapFailed(errno))
             }
-            return address
         }
         if requested != 0, UInt(bitPattern: address) != hint {
             // Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat it as a hint; no arena
             // kernel does, but a wrong address would make every arena pointer wrong.
-            _ = munmap(address, length)
+            SystemCalls.unmap(address, length: length)
             throw error(.memoryMap, .memoryMapFailed(.fileExists))
         }
         return MapMemory(base: address, mappedLength: length, count: length, stride: pageSize, isReadOnly: false)

@@ -33,7 +33,7 @@ public final class MapMemory: @unchecked Sendable {
     }
 
     deinit {
-        _ = munmap(base, mappedLength)
+        SystemCalls.unmap(base, length: mappedLength)
     }
 
     /// The value at `offset`, nil when it would reach past the values.
@@ -89,19 +89,20 @@ extension Map {
         var mapReadOnly = readOnly || flags.contains(.readOnly)
         let address = try withRawDescriptor(.memoryMap) { (raw: UInt32) throws(MapError) -> UnsafeMutableRawPointer in
             var protection = mapReadOnly ? PROT_READ : PROT_READ | PROT_WRITE
-            var address = mmap(nil, length, protection, MAP_SHARED, Int32(bitPattern: raw), 0)
+            let descriptor = Int32(bitPattern: raw)
+            var mapped = SystemCalls.mapShared(length: length, protection: protection, descriptor: descriptor, offset: 0)
             // A writable mapping of a frozen map fails with EPERM, and of a BPF_F_RDONLY_PROG map
             // with EACCES (bpf_map_mmap, since Linux 5.5 and 5.2's read-only program maps): such a
             // map can still be mapped for reading, as cilium/ebpf retries.
-            if address == MAP_FAILED, !mapReadOnly, Glibc.errno == EPERM || Glibc.errno == EACCES {
+            if case .failure(let errno) = mapped, !mapReadOnly, errno == .notPermitted || errno == .permissionDenied {
                 mapReadOnly = true
                 protection = PROT_READ
-                address = mmap(nil, length, protection, MAP_SHARED, Int32(bitPattern: raw), 0)
+                mapped = SystemCalls.mapShared(length: length, protection: protection, descriptor: descriptor, offset: 0)
             }
-            guard let address, address != MAP_FAILED else {
-                throw error(.memoryMap, .memoryMapFailed(Errno(rawValue: Glibc.errno)))
+            switch mapped {
+            case .success(let address): return address
+            case .failure(let errno): throw error(.memoryMap, .memoryMapFailed(errno))
             }
-            return address
         }
         return MapMemory(base: address, mappedLength: length, count: count, stride: stride, isReadOnly: mapReadOnly)
     }

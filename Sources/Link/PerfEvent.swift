@@ -143,16 +143,10 @@ public enum PerfEvent {
         _ attributes: PerfEventAttr, pid: Int32, cpu: Int32, groupFD: Int32 = -1
     ) throws(Errno) -> FileDescriptor {
         var attributes = attributes
-        while true {
-            let result = withUnsafeMutableBytes(of: &attributes) {
-                cebpf_perf_event_open($0.baseAddress, pid, cpu, groupFD, closeOnExec)
-            }
-            if result >= 0 {
-                return try FileDescriptor(adopting: result)
-            }
-            let error = Errno(rawValue: cebpf_errno())
-            if error != .interrupted { throw error }
+        let result = withUnsafeMutableBytes(of: &attributes) {
+            SystemCalls.perfEventOpen($0.baseAddress, pid: pid, cpu: cpu, groupFD: groupFD, flags: closeOnExec)
         }
+        return try FileDescriptor(adopting: result.get())
     }
 
     /// `PERF_EVENT_IOC_SET_BPF`: the program runs on every hit of the event. Kept until the
@@ -172,10 +166,7 @@ public enum PerfEvent {
     }
 
     static func ioctl(_ event: Int32, _ request: UInt, _ value: UInt) throws(Errno) {
-        while cebpf_ioctl_value(event, request, value) != 0 {
-            let error = Errno(rawValue: cebpf_errno())
-            if error != .interrupted { throw error }
-        }
+        _ = try SystemCalls.ioctl(event, request: request, value: value).get()
     }
 }
 

@@ -152,15 +152,7 @@ struct TracefsProbeEvent: ~Copyable, Sendable {
 extension Tracefs {
     /// Appends one line to a tracefs control file such as `kprobe_events`, in one `write`.
     static func append(line: String, to file: String) throws(LinkError) {
-        let descriptor = open(file, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .tracefsWrite(file: file, line: line, errno: Errno(rawValue: errno)) }
-        defer { close(descriptor) }
-        let bytes = Array((line + "\n").utf8)
-        while true {
-            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written == bytes.count { return }
-            let error = written < 0 ? Errno(rawValue: errno) : Errno.ioError
-            if error == .interrupted { continue }
+        if case .failure(let error) = SystemCalls.appendLine(line, toFile: file) {
             throw .tracefsWrite(file: file, line: line, errno: error)
         }
     }

@@ -171,7 +171,15 @@ public final class USDT: Link {
                             flags: .noExist)
                         writtenPointers.append(address)
                     } catch {
-                        throw LinkError.usdt(.instructionPointerInUse(probe, address: address))
+                        // BPF_NOEXIST answers EEXIST for an address another attachment holds;
+                        // anything else is the map failing and says so.
+                        if (error as? MapError)?.syscallError?.errno == .fileExists {
+                            throw LinkError.usdt(.instructionPointerInUse(probe, address: address))
+                        }
+                        throw LinkError.usdt(
+                            .badSpecMap(
+                                name: map.name,
+                                reason: "writing instruction pointer 0x\(String(address, radix: 16)) for \(probe): \(error)"))
                     }
                 }
             }

@@ -38,40 +38,52 @@ final class EventPoller: Sendable {
     init(label: String, releaseResources: @escaping @Sendable () -> Void) throws(ReaderError) {
         self.label = label
         self.releaseResources = releaseResources
-        let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard epoll >= 0 else {
-            throw .systemCall(call: "epoll_create1", map: label, errno: Errno(rawValue: Glibc.errno))
+        let epoll: Int32
+        switch SystemCalls.epollCreate(flags: Int32(EPOLL_CLOEXEC)) {
+        case .success(let descriptor): epoll = descriptor
+        case .failure(let error): throw .systemCall(call: "epoll_create1", map: label, errno: error)
         }
-        let wake = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        guard wake >= 0 else {
-            let error = Errno(rawValue: Glibc.errno)
-            _ = Glibc.close(epoll)
+        let wake: Int32
+        switch SystemCalls.eventfd(initialValue: 0, flags: Int32(EFD_CLOEXEC | EFD_NONBLOCK)) {
+        case .success(let descriptor):
+            wake = descriptor
+        case .failure(let error):
+            SystemCalls.close(epoll)
             throw .systemCall(call: "eventfd", map: label, errno: error)
+        }
+        // Registered before the descriptors become properties: once every property is set, a
+        // throw runs deinit, which would close them a second time (and maybe another thread's
+        // descriptors that got the numbers meanwhile).
+        do throws(ReaderError) {
+            try Self.register(wake, token: Self.wakeToken, epoll: epoll, label: label)
+        } catch {
+            SystemCalls.close(epoll)
+            SystemCalls.close(wake)
+            throw error
         }
         epollDescriptor = epoll
         wakeDescriptor = wake
-        do throws(ReaderError) {
-            try register(wake, token: Self.wakeToken)
-        } catch {
-            _ = Glibc.close(epoll)
-            _ = Glibc.close(wake)
-            throw error
-        }
     }
 
     deinit {
         asyncWaiter.stop()
-        _ = Glibc.close(epollDescriptor)
-        _ = Glibc.close(wakeDescriptor)
+        SystemCalls.close(epollDescriptor)
+        SystemCalls.close(wakeDescriptor)
     }
 
     /// Watches `descriptor` for readability.
     func register(_ descriptor: Int32, token: UInt64) throws(ReaderError) {
+        try Self.register(descriptor, token: token, epoll: epollDescriptor, label: label)
+    }
+
+    private static func register(_ descriptor: Int32, token: UInt64, epoll: Int32, label: String) throws(ReaderError) {
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
         event.data.u64 = token
-        guard epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, descriptor, &event) == 0 else {
-            throw .systemCall(call: "epoll_ctl", map: label, errno: Errno(rawValue: Glibc.errno))
+        if case .failure(let error) = SystemCalls.epollControl(
+            epoll, operation: EPOLL_CTL_ADD, descriptor: descriptor, event: &event)
+        {
+            throw .systemCall(call: "epoll_ctl", map: label, errno: error)
         }
     }
 
@@ -142,13 +154,17 @@ final class EventPoller: Sendable {
             if timeout == 0, deadline != nil, ContinuousClock.now >= (deadline ?? .now) {
                 return .timedOut
             }
-            let count = withUnsafeMutableBytes(of: &events) { raw -> Int32 in
+            let waited = withUnsafeMutableBytes(of: &events) { raw in
                 let base = raw.baseAddress?.assumingMemoryBound(to: epoll_event.self)
-                return epoll_wait(epollDescriptor, base, 4, timeout)
+                return SystemCalls.epollWait(epollDescriptor, events: base, capacity: 4, timeout: timeout)
             }
-            if count < 0 {
-                let error = Errno(rawValue: Glibc.errno)
-                if error == .interrupted { continue }
+            let count: Int32
+            switch waited {
+            case .success(let value):
+                count = value
+            case .failure(.interrupted):
+                continue
+            case .failure(let error):
                 throw .systemCall(call: "epoll_wait", map: label, errno: error)
             }
             if count == 0 {
@@ -187,7 +203,7 @@ final class EventPoller: Sendable {
 
 /// Closes a raw descriptor that came from the kernel without a `FileDescriptor` owner yet.
 func closeQuietly(_ descriptor: Int32) {
-    if descriptor >= 0 { _ = Glibc.close(descriptor) }
+    SystemCalls.close(descriptor)
 }
 
 /// The system page size.

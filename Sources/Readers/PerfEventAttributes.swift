@@ -88,9 +88,7 @@ func openBPFOutputEvent(cpu: Int, wakeup: PerfWakeup, overwritable: Bool) -> Res
     if overwritable {
         attributes.flags |= PerfEventAttributes.flagWriteBackward
     }
-    let descriptor = withUnsafeMutableBytes(of: &attributes) { bytes in
-        cebpf_perf_event_open(bytes.baseAddress, -1, Int32(cpu), -1, perfFlagCloseOnExec)
+    return withUnsafeMutableBytes(of: &attributes) { bytes in
+        SystemCalls.perfEventOpen(bytes.baseAddress, pid: -1, cpu: Int32(cpu), groupFD: -1, flags: perfFlagCloseOnExec)
     }
-    guard descriptor >= 0 else { return .failure(Errno(rawValue: cebpf_errno())) }
-    return .success(descriptor)
 }

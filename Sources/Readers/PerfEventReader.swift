@@ -131,6 +131,9 @@ public final class PerfEventReader: @unchecked Sendable {
             guard !rings.isEmpty else { throw ReaderError.noOnlineCPUs(map: map.name) }
             try Self.store(rings, in: clone)
         } catch {
+            // The events stored before the failure stay in the map, keeping their rings alive in
+            // the kernel, until they are removed: the map is the caller's and outlives the clone.
+            Self.remove(rings, from: clone)
             for ring in rings { ring.release() }
             try? clone.close()
             throw error

@@ -45,8 +45,11 @@ final class PerfRing: @unchecked Sendable {
         let length = (dataPages + 1) * systemPageSize
         // Backward rings are mapped read-only: the kernel then overwrites instead of stopping.
         let protection = overwritable ? PROT_READ : PROT_READ | PROT_WRITE
-        guard let base = mmap(nil, length, protection, MAP_SHARED, descriptor, 0), base != MAP_FAILED else {
-            let errno = Errno(rawValue: Glibc.errno)
+        let base: UnsafeMutableRawPointer
+        switch SystemCalls.mapShared(length: length, protection: protection, descriptor: descriptor, offset: 0) {
+        case .success(let address):
+            base = address
+        case .failure(let errno):
             closeQuietly(descriptor)
             throw .systemCall(call: "mmap perf ring of CPU \(cpu)", map: mapName, errno: errno)
         }
@@ -65,7 +68,7 @@ final class PerfRing: @unchecked Sendable {
     func release() {
         guard !released else { return }
         released = true
-        _ = munmap(base, mappedLength)
+        SystemCalls.unmap(base, length: mappedLength)
         closeQuietly(descriptor)
     }
 
@@ -201,8 +204,8 @@ final class PerfRing: @unchecked Sendable {
     private func takeSnapshot() {
         snapshot.removeAll(keepingCapacity: true)
         snapshotOffset = 0
-        _ = cebpf_ioctl_value(descriptor, PerfIOCTL.pauseOutput, 1)
-        defer { _ = cebpf_ioctl_value(descriptor, PerfIOCTL.pauseOutput, 0) }
+        _ = SystemCalls.ioctl(descriptor, request: PerfIOCTL.pauseOutput, value: 1)
+        defer { _ = SystemCalls.ioctl(descriptor, request: PerfIOCTL.pauseOutput, value: 0) }
         let head = loadHead()
         // The kernel counts data_head down; what was written since the last snapshot lies from
         // the new head up to the old one, and only the newest `size` bytes of it survive.

@@ -71,18 +71,23 @@ final class RingMapping: @unchecked Sendable {
         let raw = owned.relinquish()
         let consumerProtection = userProduces ? PROT_READ : PROT_READ | PROT_WRITE
         let producerProtection = userProduces ? PROT_READ | PROT_WRITE : PROT_READ
-        guard let consumer = mmap(nil, systemPageSize, consumerProtection, MAP_SHARED, raw, 0), consumer != MAP_FAILED
-        else {
-            let error = Errno(rawValue: Glibc.errno)
+        let consumer: UnsafeMutableRawPointer
+        switch SystemCalls.mapShared(length: systemPageSize, protection: consumerProtection, descriptor: raw, offset: 0) {
+        case .success(let address):
+            consumer = address
+        case .failure(let error):
             closeQuietly(raw)
             throw .systemCall(call: "mmap consumer page", map: map.name, errno: error)
         }
         let producerLength = systemPageSize + 2 * Int(size)
-        guard let producer = mmap(nil, producerLength, producerProtection, MAP_SHARED, raw, off_t(systemPageSize)),
-            producer != MAP_FAILED
-        else {
-            let error = Errno(rawValue: Glibc.errno)
-            _ = munmap(consumer, systemPageSize)
+        let producer: UnsafeMutableRawPointer
+        switch SystemCalls.mapShared(
+            length: producerLength, protection: producerProtection, descriptor: raw, offset: systemPageSize)
+        {
+        case .success(let address):
+            producer = address
+        case .failure(let error):
+            SystemCalls.unmap(consumer, length: systemPageSize)
             closeQuietly(raw)
             throw .systemCall(call: "mmap producer pages", map: map.name, errno: error)
         }
@@ -103,8 +108,8 @@ final class RingMapping: @unchecked Sendable {
     func release() {
         guard !released else { return }
         released = true
-        _ = munmap(consumerPage, systemPageSize)
-        _ = munmap(producerRegion, producerRegionLength)
+        SystemCalls.unmap(consumerPage, length: systemPageSize)
+        SystemCalls.unmap(producerRegion, length: producerRegionLength)
         closeQuietly(descriptor)
     }
 

@@ -19,37 +19,37 @@ enum BPFSyscall {
 
     /// Replaces the C call for the current task and its child tasks, so tests that run in
     /// parallel do not see each other's fakes. Bound only through ``withInterceptor(_:operation:)``,
-    /// which keeps ``boundInterceptors`` right.
+    /// which keeps the count of open scopes
+    /// (``SystemCalls/interceptionScopes``, shared with the other system calls' seam) right.
     @TaskLocal private static var interceptor: BPFSyscallInterceptor?
-
-    /// How many ``withInterceptor(_:operation:)`` scopes are open in the process. Reading a task
-    /// local costs a lookup through the task's bindings on every call; while no interceptor is
-    /// bound anywhere, which is always outside tests, one relaxed load of this counter is all the
-    /// choke point pays. A scope increments it before binding, in program order before its body's
-    /// calls, so a relaxed load in the same task sees it.
-    private static let boundInterceptors = Atomic<Int>(0)
 
     /// Runs `body` with `interceptor` standing in for bpf(2) in the current task (and the child
     /// tasks it starts and awaits within `body`).
     static func withInterceptor<Result>(
         _ interceptor: BPFSyscallInterceptor, operation body: () throws -> Result
     ) rethrows -> Result {
-        boundInterceptors.wrappingAdd(1, ordering: .relaxed)
-        defer { boundInterceptors.wrappingSubtract(1, ordering: .relaxed) }
+        SystemCalls.interceptionScopes.wrappingAdd(1, ordering: .relaxed)
+        defer { SystemCalls.interceptionScopes.wrappingSubtract(1, ordering: .relaxed) }
         return try $interceptor.withValue(interceptor, operation: body)
     }
 
     /// Whether an interceptor is bound anywhere in the process: probes whose answer is memoised
     /// for the process must not run then, or a test's fake would be remembered as the kernel's.
-    static var isIntercepting: Bool { boundInterceptors.load(ordering: .relaxed) != 0 }
+    static var isIntercepting: Bool { SystemCalls.interceptionScopes.load(ordering: .relaxed) != 0 }
 
     // MARK: - Layer 3: the C call
 
-    /// Calls bpf(2), or the task's interceptor if one is bound.
+    /// Calls bpf(2), or the task's interceptor if one is bound. A ``SystemCallInterceptor`` bound
+    /// with ``SystemCalls/withInterceptor(_:operation:)`` is asked first and may fail the call.
     @inline(__always)
     static func systemCall(_ command: BPFCommand, _ attributes: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
-        if boundInterceptors.load(ordering: .relaxed) != 0, let interceptor {
-            return interceptor.handle(command, attributes)
+        if SystemCalls.interceptionScopes.load(ordering: .relaxed) != 0 {
+            if let injected = SystemCalls.injectedFailure(.bpf(command)) {
+                return .failure(injected)
+            }
+            if let interceptor {
+                return interceptor.handle(command, attributes)
+            }
         }
         return kernelCall(command, attributes)
     }

@@ -51,11 +51,8 @@ public struct FileDescriptor: ~Copyable, Sendable {
         let descriptor = storage
         storage = -1
         guard descriptor >= 0 else { return }
-        if Glibc.close(descriptor) != 0 {
-            let error = Errno.current
-            if error != .interrupted {
-                throw error
-            }
+        if case .failure(let error) = SystemCalls.close(descriptor), error != .interrupted {
+            throw error
         }
     }
 
@@ -80,9 +77,7 @@ public struct FileDescriptor: ~Copyable, Sendable {
     }
 
     deinit {
-        if storage >= 0 {
-            _ = Glibc.close(storage)
-        }
+        SystemCalls.close(storage)
     }
 
     /// Wraps a descriptor known to be open, owned and greater than 0.
@@ -101,7 +96,7 @@ public struct FileDescriptor: ~Copyable, Sendable {
         }
         let moved = fcntl(rawValue, F_DUPFD_CLOEXEC, lowestAllowed)
         let error = Errno.current
-        _ = Glibc.close(rawValue)
+        SystemCalls.close(rawValue)
         guard moved >= 0 else {
             throw error
         }

@@ -1,4 +1,5 @@
 import EBPF
+import EBPFSys
 import Glibc
 import Testing
 import TestSupport
@@ -30,6 +31,26 @@ func currentThreadID() throws -> UInt32 {
 struct AutoAttachTests {
     init() throws {
         _ = try Tracefs.findOrMount()
+    }
+
+    @Test("attachAll with every call failing in turn closes the links it made")
+    func attachAllFaultSweep() async throws {
+        var spec = try AutoattachSpec()
+        try spec.set(targetTid: try currentThreadID())
+        let objects = try spec.load()
+        defer { try? objects.close() }
+        let summary = try await FaultInjection.sweep {
+            try objects.attachAll()
+        } release: { links in
+            try links.close()
+        } check: { outcome in
+            if case .failure(let error) = outcome.result {
+                #expect(error is LinkError, "\(outcome.fault): threw \(type(of: error)): \(error)")
+                #expect(outcome.fault.errno != .interrupted, "\(outcome.fault): EINTR was not retried: \(error)")
+            }
+        }
+        // The tracepoint's and the uprobe's perf events.
+        #expect(summary.calls.filter { $0 == .perfEventOpen }.count == 2, "\(summary)")
     }
 
     @Test func attachesTheTracepointAndUprobeAndSkipsXDP() throws {

@@ -13,7 +13,7 @@ let tcpCongestionOption: Int32 = 13
 
 /// The tcp_ca object with its table renamed to `name` (at most 15 bytes), so that parallel
 /// runs and the Link tests' own table do not collide in the kernel's list of congestion controls.
-private func congestionControlSpec(named name: String) throws -> CollectionSpec {
+func congestionControlSpec(named name: String) throws -> CollectionSpec {
     var spec = try testdataSpec("tcp_ca")
     var map = try #require(spec.maps["swift_ca"])
     guard case .bytes(var bytes)? = map.contents.first?.value else {

@@ -49,19 +49,19 @@ public enum FileDescriptorLeaks {
         try await gate.withExclusiveAccess {
             let before = openDescriptors()
             try await body()
-            var leaked = newDescriptors(since: before)
+            var leaked = newDescriptorsNow(since: before)
             // Give descriptors of concurrent, unchecked tests a chance to go away.
             var attempts = 0
             while !leaked.isEmpty && attempts < 5 {
                 try await Task.sleep(nanoseconds: 20_000_000)
-                leaked = newDescriptors(since: before).filter { leaked.contains($0) }
+                leaked = newDescriptorsNow(since: before).filter { leaked.contains($0) }
                 attempts += 1
             }
             return leaked.sorted { $0.number < $1.number }
         }
     }
 
-    private static func newDescriptors(since before: [Int32: String]) -> [LeakedFileDescriptor] {
+    static func newDescriptorsNow(since before: [Int32: String]) -> [LeakedFileDescriptor] {
         openDescriptors().compactMap { number, target in
             before[number] == target ? nil : LeakedFileDescriptor(number: number, target: target)
         }

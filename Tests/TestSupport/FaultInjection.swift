@@ -1,0 +1,179 @@
+import EBPFSys
+import Synchronization
+import Testing
+
+/// A failure a test injected: the call that failed, its position among the calls that could be
+/// failed, and the errno it got.
+package struct InjectedFault: Sendable, CustomStringConvertible {
+    /// Which call (0 for the first) among those ``FaultInjection`` may fail.
+    package var index: Int
+    package var call: SystemCall
+    package var errno: Errno
+
+    package var description: String { "call \(index) (\(call)) failed with \(errno)" }
+}
+
+/// Fails one chosen system call of a piece of code, through the seams in `EBPFSys` (bpf(2) and
+/// ``SystemCalls``), and sweeps that failure over every call the code makes.
+///
+/// Calls that release something (close, munmap) are never failed, nor counted.
+package enum FaultInjection {
+    /// The errnos a sweep injects by default: a missing permission, memory, a signal and a
+    /// temporary shortage.
+    package static let defaultErrnos: [Errno] = [.notPermitted, .noMemory, .interrupted, .resourceTemporarilyUnavailable]
+
+    /// Runs `body` with the `index`th failable call failing with `errno`. Returns what `body`
+    /// returned or threw, and the fault if the code got that far.
+    package static func run<Value>(
+        failing index: Int, with errno: Errno, failable: @escaping @Sendable (SystemCall) -> Bool = { _ in true },
+        _ body: () throws -> Value
+    ) -> (result: Result<Value, any Error>, fault: InjectedFault?, calls: [SystemCall]) {
+        let plan = Plan(index: index, errno: errno, failable: failable)
+        let result = SystemCalls.withInterceptor(SystemCallInterceptor { plan.decide($0) }) {
+            Result { try body() }
+        }
+        let state = plan.state.withLock { $0 }
+        return (result, state.fault, state.calls)
+    }
+
+    /// The outcome of one injected fault, handed to a sweep's check.
+    package struct Outcome {
+        package var fault: InjectedFault
+        /// Success when the code under test survived the failure (by retrying or falling back;
+        /// what it returned is released by then), else what it threw.
+        package var result: Result<Void, any Error>
+    }
+
+    /// What a sweep did.
+    package struct Summary: Sendable, CustomStringConvertible {
+        /// The failable calls the code makes when nothing fails.
+        package var calls: [SystemCall]
+        /// How many runs had a call fail.
+        package var faults: Int
+        /// How many of those runs still succeeded.
+        package var survived: Int
+
+        package var description: String {
+            "\(calls.count) failable calls, \(faults) faults injected, \(survived) survived: "
+                + calls.map(\.description).joined(separator: ", ")
+        }
+    }
+
+    /// Runs `body` once per failable call it makes and errno in `errnos`, failing that call with
+    /// that errno, until a run makes fewer calls than the index to fail.
+    ///
+    /// After each run `release` gets what `body` returned (when it did not throw) and closes it;
+    /// then the run must have left no new file descriptor open, and `check` looks at the outcome
+    /// (the error type, tracefs, bpffs). A leak is recorded as an issue naming the fault.
+    ///
+    /// - Parameter limit: the most calls a sweep fails, so a body that never stops calling
+    ///   ends the test instead of hanging it.
+    @discardableResult
+    package static func sweep<Value>(
+        errnos: [Errno] = defaultErrnos,
+        limit: Int = 400,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () throws -> Value,
+        release: (Value) throws -> Void,
+        check: (Outcome) throws -> Void
+    ) async throws -> Summary {
+        // A clean run first: it must succeed, and it says which calls there are.
+        let clean = run(failing: Int.max, with: .notPermitted, body)
+        let value = try clean.result.get()
+        try release(value)
+        var summary = Summary(calls: clean.calls, faults: 0, survived: 0)
+        var index = 0
+        while index < limit {
+            var reached = false
+            for errno in errnos {
+                let before = FileDescriptorLeaks.openDescriptors()
+                let (result, fault) = try runAndRelease(failing: index, with: errno, body, release: release)
+                guard let fault else {
+                    // The code made fewer calls than `index` this time.
+                    continue
+                }
+                reached = true
+                summary.faults += 1
+                if case .success = result { summary.survived += 1 }
+                let leaked = try await FileDescriptorLeaks.newDescriptors(since: before)
+                if !leaked.isEmpty {
+                    Issue.record(
+                        "\(fault): left \(leaked.count) file descriptor(s) open: \(leaked.map(\.description).joined(separator: ", "))",
+                        sourceLocation: sourceLocation)
+                }
+                try check(Outcome(fault: fault, result: result))
+            }
+            guard reached else { break }
+            index += 1
+        }
+        if index >= limit {
+            Issue.record("the sweep stopped at its limit of \(limit) calls", sourceLocation: sourceLocation)
+        }
+        print(
+            "fault injection (\(sourceLocation.fileName):\(sourceLocation.line)): \(summary.calls.count) calls, "
+                + "\(summary.faults) faults injected, \(summary.survived) survived")
+        return summary
+    }
+
+    /// ``run(failing:with:failable:_:)``, then `release` on what `body` returned, which is
+    /// dropped before this returns so that its descriptors are closed when the caller looks.
+    private static func runAndRelease<Value>(
+        failing index: Int, with errno: Errno, _ body: () throws -> Value, release: (Value) throws -> Void
+    ) throws -> (Result<Void, any Error>, InjectedFault?) {
+        let outcome = run(failing: index, with: errno, body)
+        switch outcome.result {
+        case .success(let value):
+            try release(value)
+            return (.success(()), outcome.fault)
+        case .failure(let error):
+            return (.failure(error), outcome.fault)
+        }
+    }
+
+    /// Decides, call by call, which one fails; shared with the interceptor's closure.
+    final class Plan: Sendable {
+        struct State {
+            var seen = 0
+            var calls: [SystemCall] = []
+            var fault: InjectedFault?
+        }
+        let index: Int
+        let errno: Errno
+        let failable: @Sendable (SystemCall) -> Bool
+        let state = Mutex(State())
+
+        init(index: Int, errno: Errno, failable: @escaping @Sendable (SystemCall) -> Bool) {
+            self.index = index
+            self.errno = errno
+            self.failable = failable
+        }
+
+        func decide(_ call: SystemCall) -> Errno? {
+            guard !call.releases, failable(call) else { return nil }
+            return state.withLock { state in
+                let position = state.seen
+                state.seen += 1
+                state.calls.append(call)
+                guard position == index else { return nil }
+                state.fault = InjectedFault(index: position, call: call, errno: errno)
+                return errno
+            }
+        }
+    }
+}
+
+extension FileDescriptorLeaks {
+    /// The descriptors open now that were not in `before`, after giving descriptors of concurrent
+    /// tests a short time to go away. For use inside a test that holds the leak gate (one with
+    /// ``Trait/checksFileDescriptorLeaks``), where ``leaks(during:)`` cannot be nested.
+    package static func newDescriptors(since before: [Int32: String]) async throws -> [LeakedFileDescriptor] {
+        var leaked = newDescriptorsNow(since: before)
+        var attempts = 0
+        while !leaked.isEmpty && attempts < 5 {
+            try await Task.sleep(nanoseconds: 20_000_000)
+            leaked = newDescriptorsNow(since: before).filter { leaked.contains($0) }
+            attempts += 1
+        }
+        return leaked.sorted { $0.number < $1.number }
+    }
+}
