@@ -1,15 +1,14 @@
 // execsnoop: prints every exec on the system as it happens, with its arguments, like the
 // execsnoop of bcc and libbpf-tools. bpf/execsnoop.bpf.c watches the execve syscall tracepoints
 // and sends one event per exec through a ring buffer; this program reads them with a
-// RingBufferReader and decodes each event's header into ExecsnoopTypes.exec_header, the struct
-// bpf2swift generated from the object's BTF.
+// RingBufferReader's fast asynchronous path (forEachBatch: the records of each wake-up lent in
+// place) and decodes each event's header into ExecsnoopTypes.exec_header, the struct bpf2swift
+// generated from the object's BTF.
 //
 //     sudo swift run execsnoop [-x]     (-x: also failed execs)
+import Dispatch
 import EBPF
 import Glibc
-
-/// Set by the SIGINT and SIGTERM handlers; the read loop looks at it between waits.
-nonisolated(unsafe) var interrupted: sig_atomic_t = 0
 
 /// Writes straight to the descriptor, so that a pipe sees each batch of lines at once.
 func write(_ text: String, to descriptor: Int32) {
@@ -59,7 +58,7 @@ struct ExecEvent {
     }
 }
 
-func run(showFailed: Bool) throws {
+func run(showFailed: Bool) async throws {
     let tracefs = try Tracefs.findOrMount()
     if tracefs.mountedNow { message("tracefs was not mounted; mounted it at \(tracefs.path)") }
 
@@ -72,34 +71,39 @@ func run(showFailed: Bool) throws {
     let reader = try RingBufferReader(objects.events)
     defer { reader.close() }
 
-    var stopSignals = sigset_t()
-    sigemptyset(&stopSignals)
-    sigaddset(&stopSignals, SIGINT)
-    sigaddset(&stopSignals, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
-    signal(SIGINT) { _ in interrupted = 1 }
-    signal(SIGTERM) { _ in interrupted = 1 }
+    // Ctrl-C and SIGTERM (blocked in every thread, see below) close the reader, which ends the
+    // read loop.
+    var stopSources: [any DispatchSourceSignal] = []
+    for stop in [SIGINT, SIGTERM] {
+        let source = DispatchSource.makeSignalSource(signal: stop, queue: .global())
+        source.setEventHandler { reader.close() }
+        source.resume()
+        stopSources.append(source)
+    }
+    defer { for source in stopSources { source.cancel() } }
     message("tracing execve; Ctrl-C to stop")
     write(column("PCOMM", 16) + " " + column("PID", 7) + " " + column("PPID", 7) + " RET ARGS\n", to: STDOUT_FILENO)
 
+    // One call per wake-up with every event that came: decoded in place, printed in one write.
     var output = ""
-    let collect = { (record: RingBufferRecordView) in
-        guard let event = ExecEvent(record), showFailed || event.header.retval == 0 else { return }
-        output += event.line
-    }
-    while interrupted == 0 {
-        // Wait briefly for one event so that the loop sees Ctrl-C, then take all that came with it.
-        do {
-            try reader.readRecord(deadline: .now.advanced(by: .milliseconds(200)), collect)
-        } catch ReaderError.timedOut {
-            continue
+    try await reader.forEachBatch { batch in
+        for record in batch {
+            guard let event = ExecEvent(record), showFailed || event.header.retval == 0 else { continue }
+            output += event.line
         }
-        try reader.consume(collect)
         write(output, to: STDOUT_FILENO)
         output.removeAll(keepingCapacity: true)
     }
     message("detaching and closing")
 }
+
+// SIGINT and SIGTERM stay pending for the signal sources in `run` instead of ending the process:
+// blocked here, before any thread starts, so that every thread inherits the mask.
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+sigaddset(&stopSignals, SIGINT)
+sigaddset(&stopSignals, SIGTERM)
+pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.contains("-h") || arguments.contains("--help") || arguments.contains(where: { !["-x", "--fails"].contains($0) }) {
@@ -107,7 +111,7 @@ if arguments.contains("-h") || arguments.contains("--help") || arguments.contain
     exit(arguments.contains("-h") || arguments.contains("--help") ? 0 : 2)
 }
 do {
-    try run(showFailed: arguments.contains("-x") || arguments.contains("--fails"))
+    try await run(showFailed: arguments.contains("-x") || arguments.contains("--fails"))
 } catch {
     message("execsnoop: \(error)")
     exit(1)

@@ -9,18 +9,19 @@ extension EventPoller {
     }
 
     /// Waits for readiness without blocking a thread of Swift's cooperative pool: the blocking
-    /// epoll_wait runs on a short-lived thread of its own (Dispatch would do, but it keeps
-    /// descriptors of its own open for the rest of the process). Task cancellation wakes it.
+    /// `epoll_wait` runs on the reader's waiting thread (``AsyncWaiter``), started on the first
+    /// wait and kept until the reader is closed, so a wait costs a hand-over to that thread and a
+    /// continuation resumed from it, not a thread of its own. Task cancellation wakes it.
+    ///
+    /// Callers look at the rings first and come here only when they are empty.
     ///
     /// - Parameter holdingReadSlot: the caller already holds the read slot (an iteration in
     ///   progress); otherwise the wait takes it for its duration.
     func waitAsync(holdingReadSlot: Bool = false) async -> AsyncWaitOutcome {
+        if Task.isCancelled { return .cancelled }
         let outcome = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<AsyncWaitOutcome, Never>) in
-                let job = BlockingJob { continuation.resume(returning: self.waitBlocking(holdingReadSlot: holdingReadSlot)) }
-                if !job.start() {
-                    continuation.resume(returning: .failed(.systemCall(call: "pthread_create", map: label, errno: .resourceTemporarilyUnavailable)))
-                }
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<AsyncWaitOutcome, Never>) in
+                asyncWaiter.submit(poller: self, holdingReadSlot: holdingReadSlot, continuation)
             }
         } onCancel: {
             self.wake()
@@ -31,7 +32,8 @@ extension EventPoller {
         return outcome
     }
 
-    private func waitBlocking(holdingReadSlot: Bool) -> AsyncWaitOutcome {
+    /// The blocking half of ``waitAsync(holdingReadSlot:)``, run on the waiting thread.
+    func waitBlocking(holdingReadSlot: Bool) -> AsyncWaitOutcome {
         if !holdingReadSlot {
             do throws(ReaderError) {
                 try beginRead()
@@ -53,7 +55,7 @@ extension EventPoller {
     }
 }
 
-/// Runs one closure on a detached thread of its own.
+/// Runs one closure on a detached thread of its own (tests run blocking reads on one).
 final class BlockingJob: Sendable {
     private let body: @Sendable () -> Void
 

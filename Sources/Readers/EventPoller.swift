@@ -23,6 +23,8 @@ final class EventPoller: Sendable {
     private let state = Mutex(State())
     /// Runs once, when the owner's resources may go: after close with no read in flight.
     private let releaseResources: @Sendable () -> Void
+    /// The thread that does the blocking waits of asynchronous reads; none until the first.
+    let asyncWaiter = AsyncWaiter()
 
     /// The token ``wait(until:)`` never returns: the eventfd's.
     private static let wakeToken = UInt64.max
@@ -64,6 +66,7 @@ final class EventPoller: Sendable {
     }
 
     deinit {
+        asyncWaiter.stop()
         SystemCalls.close(epollDescriptor)
         SystemCalls.close(wakeDescriptor)
     }
@@ -128,6 +131,8 @@ final class EventPoller: Sendable {
             return true
         }
         wake()
+        // The waiting thread answers its wait, if any, with the close and ends.
+        asyncWaiter.stop()
         if release { releaseResources() }
     }
 

@@ -99,35 +99,58 @@ final class PerfRing: @unchecked Sendable {
 
     /// Hands every record available now to `body`; returns how many it handed over. The batch
     /// form of ``next(mapName:_:)``: a forward ring's head is loaded and its tail stored once per
-    /// batch instead of once per record.
+    /// batch instead of once per record, the ring's geometry is kept in locals (the call to `body`
+    /// would make the compiler load it from the object again each time), and a sample that does
+    /// not wrap, the common case, is handed out straight from the ring.
     func drain(mapName: String, _ body: (PerfRecordView) -> Void) throws(ReaderError) -> Int {
         var count = 0
         guard !overwritable else {
             while try next(mapName: mapName, body) != nil { count &+= 1 }
             return count
         }
+        let data = self.data
+        let mask = self.mask
+        let ringSize = Int(truncatingIfNeeded: size)
+        let cpu = self.cpu
+        let tailAddress = base + PerfMetadataPage.dataTail
         var position = tail
         // Also on a corrupt record: what was read before it is given back.
         defer {
             tail = position
-            cebpf_store_release_u64(base + PerfMetadataPage.dataTail, position)
+            // Release: the kernel may overwrite the space only after our reads of it are done.
+            cebpf_store_release_u64(tailAddress, position)
         }
         while true {
             let head = loadHead()
             guard position < head else { return count }
-            while position < head {
-                let offset = Int(position & mask)
+            repeat {
+                // Records are 8-byte aligned and so is the ring's size: a header never wraps.
+                let offset = Int(truncatingIfNeeded: position & mask)
                 let type = data.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-                let length = Int(data.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self))
-                guard length >= 8, UInt64(length) <= head - position else {
+                let length = Int(data.loadUnaligned(fromByteOffset: offset &+ 6, as: UInt16.self))
+                guard length >= 8, UInt64(length) <= head &- position else {
                     throw .corruptRecord(map: mapName, position: position, length: UInt64(length), ringSize: size)
                 }
-                let delivered = try withContiguousRecord(at: offset, length: length) { record throws(ReaderError) in
-                    try decode(record, type: type, position: position, mapName: mapName, body) != nil
+                if type == PerfRecordType.sample, offset &+ length <= ringSize {
+                    // A sample in place: header, u32 size, the raw bytes.
+                    guard length >= 12 else {
+                        throw .corruptRecord(map: mapName, position: position, length: UInt64(length), ringSize: size)
+                    }
+                    let rawLength = Int(data.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt32.self))
+                    guard rawLength <= length &- 12 else {
+                        throw .corruptRecord(map: mapName, position: position, length: UInt64(rawLength), ringSize: size)
+                    }
+                    body(PerfRecordView(cpu: cpu, bytes: UnsafeRawBufferPointer(start: data + (offset &+ 12), count: rawLength), lostSamples: 0))
+                    count &+= 1
+                } else {
+                    let current = position
+                    let delivered = try withContiguousRecord(at: offset, length: length) { record throws(ReaderError) in
+                        try decode(record, type: type, position: current, mapName: mapName, body) != nil
+                    }
+                    if delivered { count &+= 1 }
                 }
                 position &+= UInt64(length)
-                if delivered { count &+= 1 }
-            }
+            } while position < head
         }
     }
 

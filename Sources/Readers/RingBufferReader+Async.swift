@@ -11,8 +11,9 @@ extension RingBufferReader {
     /// The sequence ends when the reader is closed (also while an iteration waits) or the task
     /// is cancelled. Waiting does not block a thread of the cooperative pool.
     ///
-    /// Each record costs an asynchronous call; ``batches`` hands out everything available per
-    /// wake-up instead and is several times faster under load.
+    /// Each record costs an asynchronous call (one that does not suspend while records are
+    /// ready) and a copy; ``withNextBatch(isolation:_:)`` hands every record available per
+    /// wake-up to a closure in place instead, and is the fastest asynchronous path.
     public var records: Records {
         Records(reader: self)
     }
@@ -55,32 +56,30 @@ extension RingBufferReader {
             public typealias Element = RingBufferRecord
             public typealias Failure = ReaderError
 
-            // The batch lives in the iterator itself (a struct), so the per-record path has no
+            // The copy lives in the iterator itself (a struct), so the per-record path has no
             // class state and no dynamic exclusivity checks.
-            private var copier: BatchCopier
-            private var nextSpan = 0
+            @usableFromInline var copier: BatchCopier
 
             init(reader: RingBufferReader) {
                 copier = BatchCopier(reader: reader)
             }
 
-            public mutating func next() async throws(ReaderError) -> RingBufferRecord? {
+            @inlinable public mutating func next() async throws(ReaderError) -> RingBufferRecord? {
                 try await next(isolation: nil)
             }
 
-            /// Runs on the caller's isolation: no executor hop per record.
-            public mutating func next(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
+            /// Runs on the caller's isolation. Inlinable so that a record already copied comes
+            /// out through a plain call, without an asynchronous frame or an executor check; only
+            /// a refill is an asynchronous call (which suspends only when the rings are empty).
+            @inlinable public mutating func next(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
+                if let record = copier.nextRecord() { return record }
+                return try await nextAfterRefill(isolation: actor)
+            }
+
+            @usableFromInline mutating func nextAfterRefill(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
                 while true {
-                    if nextSpan < copier.spans.count {
-                        let span = copier.spans[nextSpan]
-                        nextSpan &+= 1
-                        copier.giveBack(upTo: span)
-                        return RingBufferRecord(ring: span.ring, bytes: copier.buffer[span.start..<(span.start &+ span.count)])
-                    }
-                    // Discarded records after the last one handed out.
-                    copier.giveBackBatch()
-                    nextSpan = 0
                     guard try await copier.fillOrWait(isolation: actor) else { return nil }
+                    if let record = copier.nextRecord() { return record }
                 }
             }
         }
@@ -115,8 +114,7 @@ extension RingBufferReader {
             public mutating func next(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferBatch? {
                 while true {
                     guard try await copier.fillOrWait(isolation: actor) else { return nil }
-                    let batch = RingBufferBatch(buffer: copier.buffer, spans: copier.spans)
-                    copier.giveBackBatch()
+                    let batch = copier.takeBatch()
                     // A wake-up that found only discarded records hands out nothing.
                     if !batch.isEmpty { return batch }
                 }
@@ -151,60 +149,142 @@ public struct RingBufferBatch: RandomAccessCollection, Sendable {
     }
 }
 
-/// Where one copied record sits in a batch's buffer, and how far its ring's consumer position may
-/// advance once it is handed out (past any discarded records before it).
+/// Where one copied record sits in a batch's buffer.
 @usableFromInline
 struct RecordSpan: Sendable {
     @usableFromInline var ring: Int
     @usableFromInline var start: Int
     @usableFromInline var count: Int
-    var after: UInt64
 
-    init(ring: Int, start: Int, count: Int, after: UInt64) {
+    init(ring: Int, start: Int, count: Int) {
         self.ring = ring
         self.start = start
         self.count = count
-        self.after = after
     }
 }
 
-/// The copying and waiting both asynchronous sequences share: it holds the reader's read slot for
-/// the iteration, copies what the rings hold into one buffer, and gives the space back when told.
+/// The copying and waiting the two copying sequences share: it holds the reader's read slot for
+/// the iteration, copies the committed records of the rings into one buffer (headers and discarded
+/// records included, one `memcpy` per ring), hands the records out of that copy and gives their
+/// space back.
+@usableFromInline
 struct BatchCopier {
+    /// One ring's run of records in ``buffer``.
+    private struct Segment {
+        var ring: Int
+        var start: Int
+        var end: Int
+        /// The ring position of the byte at `start`.
+        var position: UInt64
+        var consumerPosition: UnsafeMutableRawPointer
+    }
+
     let reader: RingBufferReader
     private let slot: ReadSlot
-    /// Each ring's consumer position word; a plain pointer, so giving space back costs no
-    /// reference count. Valid while the read slot is held.
-    private let consumerPositions: [UnsafeMutableRawPointer]
     private var finished = false
+    /// The copied runs, back to back.
     private(set) var buffer: [UInt8] = []
-    /// The records copied, discarded ones left out.
-    private(set) var spans: [RecordSpan] = []
-    /// Each ring's consumer position past everything copied (discarded records included), for
-    /// the rings this batch read from.
-    private var batchEnds: [(ring: Int, end: UInt64)] = []
+    private var segments: [Segment] = []
+    /// How many records (discarded ones left out) the segments hold.
+    private var recordCount = 0
+    private var segmentIndex = 0
+    // The segment being handed out, in scalars for the per-record path: the buffer offset of the
+    // next header, where the segment ends, and what the consumer position becomes.
+    private var cursor = 0
+    private var segmentEnd = 0
+    private var segmentStart = 0
+    private var segmentPosition: UInt64 = 0
+    private var segmentRing = 0
+    /// The current segment's ring's consumer position word; a plain pointer, so giving space back
+    /// costs no reference count. Valid while the read slot is held; nil between segments.
+    private var consumerPosition: UnsafeMutableRawPointer?
 
     init(reader: RingBufferReader) {
         self.reader = reader
         self.slot = ReadSlot(poller: reader.poller)
-        self.consumerPositions = reader.rings.map(\.consumerPosition)
     }
 
-    /// Gives the space up to and including `span`'s record back to its ring's producer.
-    @inline(__always)
-    func giveBack(upTo span: RecordSpan) {
-        // Release: the producer may reuse the space; our copy of it is complete.
-        cebpf_store_release_u64(consumerPositions[span.ring], span.after)
-    }
-
-    /// Gives the space of the whole batch back, discarded records at its end included, and
-    /// forgets the batch.
-    mutating func giveBackBatch() {
-        for (ring, end) in batchEnds {
-            cebpf_store_release_u64(consumerPositions[ring], end)
+    /// The next copied record, whose space it gives back to the producer; nil when the copy is
+    /// used up (its trailing discarded records are then given back too).
+    @usableFromInline
+    mutating func nextRecord() -> RingBufferRecord? {
+        while true {
+            while cursor < segmentEnd {
+                let header = cursor
+                let word = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: header, as: UInt32.self) }
+                let length = Int(word & RingBufferHeader.lengthMask)
+                let next = header &+ Int(truncatingIfNeeded: RingBufferHeader.footprint(UInt32(truncatingIfNeeded: length)))
+                // The headers were checked in the ring before the copy; a forged ring may have
+                // changed them since.
+                guard next <= segmentEnd, let consumerPosition else {
+                    cursor = segmentEnd
+                    break
+                }
+                cursor = next
+                if word & RingBufferHeader.discardBit != 0 { continue }
+                // Release: the producer may reuse the space; our copy of it is complete.
+                cebpf_store_release_u64(consumerPosition, segmentPosition &+ UInt64(next &- segmentStart))
+                let start = header &+ RingBufferHeader.size
+                return RingBufferRecord(ring: segmentRing, bytes: buffer[start..<(start &+ length)])
+            }
+            guard advanceSegment() else { return nil }
         }
-        batchEnds.removeAll(keepingCapacity: true)
-        spans.removeAll(keepingCapacity: true)
+    }
+
+    /// Gives the rest of the current segment back and moves to the next; false after the last.
+    private mutating func advanceSegment() -> Bool {
+        if let consumerPosition {
+            cebpf_store_release_u64(consumerPosition, segmentPosition &+ UInt64(segmentEnd &- segmentStart))
+        }
+        consumerPosition = nil
+        segmentIndex &+= 1
+        guard segmentIndex < segments.count else {
+            segments.removeAll(keepingCapacity: true)
+            segmentIndex = 0
+            cursor = 0
+            segmentEnd = 0
+            return false
+        }
+        enterSegment(segments[segmentIndex])
+        return true
+    }
+
+    private mutating func enterSegment(_ segment: Segment) {
+        cursor = segment.start
+        segmentStart = segment.start
+        segmentEnd = segment.end
+        segmentPosition = segment.position
+        segmentRing = segment.ring
+        consumerPosition = segment.consumerPosition
+    }
+
+    /// The whole copy as one batch, its space given back, discarded records at its end included.
+    mutating func takeBatch() -> RingBufferBatch {
+        var spans: [RecordSpan] = []
+        spans.reserveCapacity(recordCount)
+        buffer.withUnsafeBytes { bytes in
+            for segment in segments {
+                var header = segment.start
+                while header < segment.end {
+                    let word = bytes.loadUnaligned(fromByteOffset: header, as: UInt32.self)
+                    let length = Int(word & RingBufferHeader.lengthMask)
+                    let next = header &+ Int(truncatingIfNeeded: RingBufferHeader.footprint(UInt32(truncatingIfNeeded: length)))
+                    guard next <= segment.end else { break }
+                    if word & RingBufferHeader.discardBit == 0 {
+                        spans.append(RecordSpan(ring: segment.ring, start: header &+ RingBufferHeader.size, count: length))
+                    }
+                    header = next
+                }
+                // Release: the producer may reuse the space; our copy of it is complete.
+                cebpf_store_release_u64(segment.consumerPosition, segment.position &+ UInt64(segment.end &- segment.start))
+            }
+        }
+        segments.removeAll(keepingCapacity: true)
+        segmentIndex = 0
+        cursor = 0
+        segmentEnd = 0
+        consumerPosition = nil
+        return RingBufferBatch(buffer: buffer, spans: spans)
     }
 
     /// Copies the records available now, waiting for some when there are none; false when the
@@ -239,69 +319,82 @@ struct BatchCopier {
     private mutating func finish() {
         finished = true
         // Nothing may touch the rings once the slot is given back: a close may unmap them.
-        spans.removeAll()
-        batchEnds.removeAll()
+        segments.removeAll()
+        segmentIndex = 0
+        cursor = 0
+        segmentEnd = 0
+        consumerPosition = nil
         slot.release()
     }
 
-    /// Copies the records available now into the buffer; false when the rings hold nothing
-    /// committed (not even discarded records).
+    /// Copies the committed records of the rings into the buffer (up to
+    /// ``RingBufferReader/asyncBatchBytes``) without giving their space back; false when the rings
+    /// hold nothing committed (not even discarded records).
     private mutating func fill() throws(ReaderError) -> Bool {
         try slot.acquire()
         if reader.poller.isClosed { throw .closed }
-        spans.removeAll(keepingCapacity: true)
-        batchEnds.removeAll(keepingCapacity: true)
+        segments.removeAll(keepingCapacity: true)
+        segmentIndex = 0
+        recordCount = 0
         // Reuses the storage when no record handed out still refers to it; otherwise the
         // copy-on-write array allocates anew and those records keep the old one.
         buffer.removeAll(keepingCapacity: true)
         for index in reader.rings.indices where buffer.count < RingBufferReader.asyncBatchBytes {
-            if let end = try reader.copyAvailable(ring: index, into: &buffer, spans: &spans) {
-                batchEnds.append((index, end))
-            }
+            let ring = reader.rings[index]
+            guard let run = try reader.committedRun(ring: index, budget: RingBufferReader.asyncBatchBytes &- buffer.count)
+            else { continue }
+            let start = buffer.count
+            // The run is at most the ring's size and the data pages are mapped twice: one
+            // contiguous stretch of memory.
+            buffer.append(
+                contentsOf: UnsafeRawBufferPointer(
+                    start: ring.data + Int(truncatingIfNeeded: run.first & ring.mask), count: Int(run.end &- run.first)))
+            segments.append(
+                Segment(ring: index, start: start, end: buffer.count, position: run.first, consumerPosition: ring.consumerPosition))
+            recordCount &+= run.records
         }
-        return !batchEnds.isEmpty
+        guard let first = segments.first else { return false }
+        enterSegment(first)
+        return true
     }
 }
 
 extension RingBufferReader {
-    /// Copies the committed records of ring `index` into `storage` (up to ``asyncBatchBytes``)
-    /// without giving their space back; stops at a busy record. Returns the consumer position past
-    /// what it copied or skipped, nil when it found nothing.
+    /// The committed records at the front of ring `index`: from the consumer position up to the
+    /// first busy record or the producer position, at most `budget` bytes (a single longer record
+    /// still counts), every header checked. Gives nothing back. nil when nothing is committed.
     ///
-    /// The headers are checked first and the records then copied with one `memcpy`, headers and
-    /// discarded records included: copying record by record costs more than the extra bytes.
-    func copyAvailable(ring index: Int, into storage: inout [UInt8], spans: inout [RecordSpan]) throws(ReaderError) -> UInt64? {
+    /// - Returns: the consumer position, the position past the run, and how many records in it
+    ///   were not discarded.
+    func committedRun(ring index: Int, budget: Int) throws(ReaderError) -> (first: UInt64, end: UInt64, records: Int)? {
         let ring = rings[index]
         let first = ring.loadConsumerPosition()
-        var consumer = first
+        // Acquire pairs with the kernel's release of the producer position.
         let producer = ring.loadProducerPosition()
-        let base = storage.count
-        let budget = UInt64(max(RingBufferReader.asyncBatchBytes &- base, 0))
-        // What is scanned here never exceeds the ring's size (checked below), and the data pages
-        // are mapped twice, so it is one contiguous run of memory.
-        while consumer < producer, consumer &- first < budget {
-            let header = ring.data + Int(consumer & ring.mask)
-            let word = cebpf_load_acquire_u32(header)
+        guard first < producer else { return nil }
+        // Offsets from `first`: a committed record ends before the producer position, and the
+        // kernel never holds more than a ring's worth, so every record must end by `limit`;
+        // otherwise a header or a position is forged. The data pages are mapped twice, so the
+        // whole run is contiguous.
+        let available = producer &- first
+        let limit = min(available, ring.size)
+        let stop = min(available, UInt64(max(budget, 0)))
+        let run = UnsafeRawPointer(ring.data) + Int(truncatingIfNeeded: first & ring.mask)
+        var offset: UInt64 = 0
+        var records = 0
+        while offset < stop {
+            // Acquire pairs with the release that clears the busy bit on submit.
+            let word = cebpf_load_acquire_u32(run + Int(truncatingIfNeeded: offset))
             if word & RingBufferHeader.busyBit != 0 { break }
-            let length = word & ~(RingBufferHeader.busyBit | RingBufferHeader.discardBit)
-            guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
-                throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
+            let length = word & RingBufferHeader.lengthMask
+            let next = offset &+ RingBufferHeader.footprint(length)
+            guard next <= limit else {
+                throw .corruptRecord(map: ring.mapName, position: first &+ offset, length: UInt64(length), ringSize: ring.size)
             }
-            let next = consumer &+ RingBufferHeader.footprint(length)
-            guard next <= producer, next &- first <= ring.size else {
-                // A committed record ends before the producer position, and the kernel's never
-                // holds more than a ring's worth: this header or position is forged.
-                throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
-            }
-            if word & RingBufferHeader.discardBit == 0 {
-                let start = base &+ Int(consumer &- first) &+ RingBufferHeader.size
-                spans.append(RecordSpan(ring: index, start: start, count: Int(length), after: next))
-            }
-            consumer = next
+            if word & RingBufferHeader.discardBit == 0 { records &+= 1 }
+            offset = next
         }
-        guard consumer != first else { return nil }
-        storage.append(contentsOf: UnsafeRawBufferPointer(start: ring.data + Int(first & ring.mask), count: Int(consumer &- first)))
-        return consumer
+        return offset == 0 ? nil : (first, first &+ offset, records)
     }
 }
 

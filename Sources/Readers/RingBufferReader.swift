@@ -12,6 +12,11 @@ public struct RingBufferRecordView {
     /// The record's bytes, exactly as long as the program made it.
     public let bytes: UnsafeRawBufferPointer
 
+    @usableFromInline init(ring: Int, bytes: UnsafeRawBufferPointer) {
+        self.ring = ring
+        self.bytes = bytes
+    }
+
     /// The record's bytes decoded as `Value` (for instance a struct bpf2swift generated), nil when
     /// the record is shorter than `Value`. Longer records decode their first bytes.
     public func load<Value: BitwiseCopyable>(as type: Value.Type = Value.self) -> Value? {
@@ -90,7 +95,7 @@ public final class RingBufferReader: @unchecked Sendable {
     // (another process, libbpf) stay consistent.
     let rings: [RingMapping]
     let poller: EventPoller
-    private var rotation = RingRotation()
+    var rotation = RingRotation()
 
     /// The names of the maps, by ring index.
     public let mapNames: [String]
@@ -198,33 +203,46 @@ public final class RingBufferReader: @unchecked Sendable {
 
     /// Hands every committed record of ring `index` to `body`; stops at an empty ring or a busy
     /// record. The batch form of ``nextRecord(in:_:)``: the producer position is loaded once per
-    /// batch instead of once per record.
+    /// run of records instead of once per record, and the ring's geometry is kept in locals (the
+    /// call to `body` would make the compiler load it from the mapping object again each time).
     private func drain(ring index: Int, _ body: (RingBufferRecordView) -> Void) throws(ReaderError) -> Int {
         let ring = rings[index]
+        let consumerPosition = ring.consumerPosition
         var consumer = ring.loadConsumerPosition()
         var count = 0
         while true {
+            // Acquire pairs with the kernel's release of the producer position: the headers below
+            // it are visible once the position is.
             let producer = ring.loadProducerPosition()
             guard consumer < producer else { return count }
-            while consumer < producer {
-                let header = ring.data + Int(consumer & ring.mask)
-                let word = cebpf_load_acquire_u32(header)
+            // Offsets from `consumer`: a committed record ends before the producer position, and
+            // the kernel never holds more than a ring's worth, so every record must end by
+            // `limit`; one that does not is not the kernel's (and would reach past the mapping).
+            // The data pages are mapped twice: the run is contiguous even where it wraps.
+            let available = producer &- consumer
+            let limit = min(available, ring.size)
+            let run = UnsafeRawPointer(ring.data) + Int(truncatingIfNeeded: consumer & ring.mask)
+            var offset: UInt64 = 0
+            repeat {
+                // Acquire pairs with the release that clears the busy bit on submit.
+                let word = cebpf_load_acquire_u32(run + Int(truncatingIfNeeded: offset))
                 if word & RingBufferHeader.busyBit != 0 {
                     return count
                 }
-                let length = word & ~(RingBufferHeader.busyBit | RingBufferHeader.discardBit)
-                guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
-                    throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
+                let length = word & RingBufferHeader.lengthMask
+                let next = offset &+ RingBufferHeader.footprint(length)
+                guard next <= limit else {
+                    throw .corruptRecord(map: ring.mapName, position: consumer &+ offset, length: UInt64(length), ringSize: ring.size)
                 }
-                let next = consumer &+ RingBufferHeader.footprint(length)
                 if word & RingBufferHeader.discardBit == 0 {
-                    let start = ring.data + Int((consumer &+ UInt64(RingBufferHeader.size)) & ring.mask)
-                    body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: start, count: Int(length))))
+                    body(RingBufferRecordView(ring: index, bytes: UnsafeRawBufferPointer(start: run + Int(truncatingIfNeeded: offset &+ 8), count: Int(length))))
                     count &+= 1
                 }
-                consumer = next
-                cebpf_store_release_u64(ring.consumerPosition, consumer)
-            }
+                offset = next
+                // Release: the kernel may reuse the space only after our reads of it are done.
+                cebpf_store_release_u64(consumerPosition, consumer &+ offset)
+            } while offset < available
+            consumer &+= offset
         }
     }
 
@@ -259,11 +277,12 @@ public final class RingBufferReader: @unchecked Sendable {
             if word & RingBufferHeader.busyBit != 0 {
                 break
             }
-            let length = word & ~(RingBufferHeader.busyBit | RingBufferHeader.discardBit)
-            guard UInt64(length) <= ring.size - UInt64(RingBufferHeader.size) else {
+            let length = word & RingBufferHeader.lengthMask
+            let next = consumer &+ RingBufferHeader.footprint(length)
+            // Too long for the ring, or ending past the producer position: not the kernel's.
+            guard length <= ring.maxRecordLength, next <= producer else {
                 throw .corruptRecord(map: ring.mapName, position: consumer, length: UInt64(length), ringSize: ring.size)
             }
-            let next = consumer &+ RingBufferHeader.footprint(length)
             if word & RingBufferHeader.discardBit != 0 {
                 consumer = next
                 cebpf_store_release_u64(ring.consumerPosition, consumer)

@@ -4,16 +4,19 @@ import EBPFSys
 import Glibc
 
 /// The bits the kernel keeps in the top of a ring buffer record's 32-bit length.
+@usableFromInline
 enum RingBufferHeader {
     /// `BPF_RINGBUF_BUSY_BIT`: reserved and not yet submitted.
-    static let busyBit: UInt32 = 1 << 31
+    @usableFromInline static let busyBit: UInt32 = 1 << 31
     /// `BPF_RINGBUF_DISCARD_BIT`: submitted as discarded; the consumer skips it.
-    static let discardBit: UInt32 = 1 << 30
+    @usableFromInline static let discardBit: UInt32 = 1 << 30
     /// `BPF_RINGBUF_HDR_SZ`: the length word and the page offset word.
-    static let size = 8
+    @usableFromInline static let size = 8
+    /// The length bits of the header word.
+    @usableFromInline static let lengthMask: UInt32 = 0x3fff_ffff
 
     /// The bytes a record of `length` occupies: header plus data, rounded up to 8.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func footprint(_ length: UInt32) -> UInt64 {
         (UInt64(length) &+ UInt64(size) &+ 7) & ~7
     }
@@ -39,10 +42,15 @@ final class RingMapping: @unchecked Sendable {
     /// The ring's size in bytes; a power of two.
     let size: UInt64
     let mask: UInt64
+    /// The longest record that fits: the ring's size less one header. Anything longer would reach
+    /// past the second mapping of the data pages.
+    let maxRecordLength: UInt32
+    /// The first of the data pages. Stored rather than computed: the page size is a global whose
+    /// every access checks that it was initialised, which shows per record.
+    let data: UnsafeMutableRawPointer
 
     var consumerPosition: UnsafeMutableRawPointer { consumerPage }
     var producerPosition: UnsafeMutableRawPointer { producerRegion }
-    var data: UnsafeMutableRawPointer { producerRegion + systemPageSize }
 
     /// Maps `map`, which must have `type`. `userProduces` selects which half is writable.
     init(map: Map, type: MapType, userProduces: Bool) throws(ReaderError) {
@@ -90,6 +98,8 @@ final class RingMapping: @unchecked Sendable {
         self.producerRegionLength = producerLength
         self.size = size
         self.mask = size - 1
+        self.maxRecordLength = UInt32(clamping: size - UInt64(RingBufferHeader.size))
+        self.data = producer + systemPageSize
     }
 
     private var released = false
