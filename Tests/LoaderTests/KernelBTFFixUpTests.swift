@@ -103,19 +103,22 @@ struct KernelBTFFixUpTests {
         }
     }
 
-    /// A data section with a map takes the map's size and the variables' offsets and sizes from
+    /// A data section with a map (the arena's, for `.addr_space.1`) takes the map's size and the variables' offsets and sizes from
     /// their specs, in offset order; one without (`.ksyms`) becomes 4-byte `int` variables.
     static func checkDataSection(
         _ section: BTFDataSection, fixed fixedSection: BTFDataSection, spec: CollectionSpec, original: BTFTypeGraph,
         fixed: BTFTypeGraph, object: String
     ) throws {
-        if let map = spec.maps[section.name] {
-            #expect(fixedSection.size == map.valueSize, "\(object): \(section.name) size")
+        // `__arena` globals belong to the arena map, and their section is as large as they are.
+        let arena = section.name == CollectionSpec.arenaGlobalsSection ? spec.arenaGlobalsMap : nil
+        if let map = arena ?? spec.maps[section.name] {
+            let size = arena?.arenaGlobals.map { UInt32($0.count) } ?? map.valueSize
+            #expect(fixedSection.size == size, "\(object): \(section.name) size")
             #expect(fixedSection.variables.map(\.offset) == fixedSection.variables.map(\.offset).sorted())
             #expect(Set(fixedSection.variables.map(\.type)) == Set(section.variables.map(\.type)))
             for entry in fixedSection.variables {
                 guard case .variable(let variable)? = original[entry.type],
-                    let variableSpec = spec.variables[variable.name], variableSpec.mapName == section.name
+                    let variableSpec = spec.variables[variable.name], variableSpec.mapName == map.name
                 else { continue }
                 #expect(entry.offset == variableSpec.offset, "\(object): \(variable.name) offset")
                 #expect(entry.size == variableSpec.size, "\(object): \(variable.name) size")
