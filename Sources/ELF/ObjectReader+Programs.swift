@@ -186,6 +186,19 @@ extension ObjectReader {
         // Clang stores the addend in the instruction (BPF relocations are SHT_REL).
         let addend = UInt64(UInt32(bitPattern: instruction.immediate32))
 
+        /// Points `lddw` at the symbol's offset in the value of `map` (`BPF_PSEUDO_MAP_VALUE`).
+        func referenceValue(of map: String) throws(BPFObjectError) {
+            let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
+            guard !overflow, offset <= targetSection.size, offset <= UInt64(UInt32.max) else {
+                throw .dataReferenceOutOfBounds(
+                    section: section.displayName, offset: relocation.offset, dataSection: targetSection.displayName,
+                    dataOffset: offset)
+            }
+            instruction.source = Register(rawValue: LoadImmediateSource.mapValue.rawValue)
+            instruction.constant = Int64(offset) << 32
+            instruction.symbolReference = map
+        }
+
         switch kinds[targetIndex] {
         case .legacyMaps, .btfMaps:
             guard instruction.isWide else { throw unsupported("map referenced by an instruction that is not lddw") }
@@ -216,30 +229,14 @@ extension ObjectReader {
 
         case .data:
             guard instruction.isWide else { throw unsupported("data referenced by an instruction that is not lddw") }
-            let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
-            guard !overflow, offset <= targetSection.size, offset <= UInt64(UInt32.max) else {
-                throw .dataReferenceOutOfBounds(
-                    section: section.displayName, offset: relocation.offset, dataSection: targetSection.displayName,
-                    dataOffset: offset)
-            }
-            instruction.source = Register(rawValue: LoadImmediateSource.mapValue.rawValue)
-            instruction.constant = Int64(offset) << 32
-            instruction.symbolReference = targetSection.name
+            try referenceValue(of: targetSection.name)
 
         case .arenaGlobals:
             // An `__arena` global: an address in the arena map's pages, which the kernel gives as
             // the arena's user address plus the offset (libbpf relocates these the same way).
             guard instruction.isWide else { throw unsupported("__arena global referenced by an instruction that is not lddw") }
             guard let arenaMapName else { throw unsupported("no arena map holds section '\(targetSection.displayName)'") }
-            let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
-            guard !overflow, offset <= targetSection.size, offset <= UInt64(UInt32.max) else {
-                throw .dataReferenceOutOfBounds(
-                    section: section.displayName, offset: relocation.offset, dataSection: targetSection.displayName,
-                    dataOffset: offset)
-            }
-            instruction.source = Register(rawValue: LoadImmediateSource.mapValue.rawValue)
-            instruction.constant = Int64(offset) << 32
-            instruction.symbolReference = arenaMapName
+            try referenceValue(of: arenaMapName)
 
         case .code:
             // A symbol value above Int64.max names no offset in any section: report it, don't trap.

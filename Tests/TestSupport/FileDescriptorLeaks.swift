@@ -49,15 +49,7 @@ public enum FileDescriptorLeaks {
         try await gate.withExclusiveAccess {
             let before = openDescriptors()
             try await body()
-            var leaked = newDescriptorsNow(since: before)
-            // Give descriptors of concurrent, unchecked tests a chance to go away.
-            var attempts = 0
-            while !leaked.isEmpty && attempts < 5 {
-                try await Task.sleep(nanoseconds: 20_000_000)
-                leaked = newDescriptorsNow(since: before).filter { leaked.contains($0) }
-                attempts += 1
-            }
-            return leaked.sorted { $0.number < $1.number }
+            return try await newDescriptors(since: before)
         }
     }
 
