@@ -46,13 +46,11 @@ extension LoaderSuites {
         /// checks what the loader puts in each command: a stand-in token from the interceptor goes
         /// into `BPF_BTF_LOAD`, `BPF_MAP_CREATE` and `BPF_PROG_LOAD` with `BPF_F_TOKEN_FD`, and
         /// the calls then go to the kernel without it, so the load completes for real.
-        @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
-        func theTokenGoesIntoEveryCreatingCommand() throws {
-            let recorder = TokenRecorder()
-            let spec = try testdataSpec("globals")
-            var options = CollectionOptions()
-            options.tokenFileSystemPath = "/sys/fs/bpf"
-            let interceptor = BPFSyscallInterceptor { command, attributes in
+        /// Stands a descriptor of /dev/null in for the kernel's token (the host's initial user
+        /// namespace creates none), records which creating commands carry it, and lets each command
+        /// through to the kernel without it, so the load completes for real.
+        fileprivate static func standInToken(_ recorder: TokenRecorder) -> BPFSyscallInterceptor {
+            BPFSyscallInterceptor { command, attributes in
                 switch command {
                 case .tokenCreate:
                     let standIn = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -82,6 +80,15 @@ extension LoaderSuites {
                 }
                 return BPFSyscall.kernelCall(command, attributes)
             }
+        }
+
+        @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+        func theTokenGoesIntoEveryCreatingCommand() throws {
+            let recorder = TokenRecorder()
+            let spec = try testdataSpec("globals")
+            var options = CollectionOptions()
+            options.tokenFileSystemPath = "/sys/fs/bpf"
+            let interceptor = Self.standInToken(recorder)
             let collection = try BPFSyscall.withInterceptor(interceptor) {
                 try LoadedCollection(spec: spec, options: options)
             }
@@ -118,6 +125,34 @@ extension LoaderSuites {
                 #expect(why.contains("user namespace"))
             }
             #expect(error?.description.contains(why) == true)
+        }
+
+        /// The token path with each system call failing in turn: the token (and everything the
+        /// load made) is closed whatever fails, and the error is typed.
+        @Test(.enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+        func everyCallFailingInTurnLeavesNothingOpen() async throws {
+            let spec = try testdataSpec("globals")
+            var options = CollectionOptions()
+            options.tokenFileSystemPath = "/sys/fs/bpf"
+            let recorder = TokenRecorder()
+            let summary = try await FaultInjection.sweep {
+                try BPFSyscall.withInterceptor(Self.standInToken(recorder)) {
+                    try LoadedCollection(spec: spec, options: options)
+                }
+            } release: { collection in
+                collection.close()
+            } check: { outcome in
+                LoadFaultInjectionTests.check(outcome)
+                // A token the options ask for is not optional: without it the load fails there.
+                if case .bpf(.tokenCreate) = outcome.fault.call, outcome.fault.errno != .interrupted {
+                    guard case .failure(let error) = outcome.result else {
+                        Issue.record("\(outcome.fault): the load went on without its token")
+                        return
+                    }
+                    #expect((error as? CollectionError)?.step == .token, "\(outcome.fault)")
+                }
+            }
+            #expect(summary.calls.contains(.bpf(.tokenCreate)), "\(summary)")
         }
 
         @Test func aPathThatIsNoDirectoryIsRefusedBeforeTheKernel() throws {
