@@ -1,5 +1,6 @@
 import Glibc
 import TestSupport
+import Testing
 
 /// Programs with USDT probes for the USDT tests: a C program with probes of our own, built at test
 /// time against `<sys/sdt.h>` (Debian's systemtap-sdt-dev), a C++ program whose exceptions fire
@@ -90,6 +91,12 @@ enum USDTTargets {
     /// needs), else the toolchain's clang (which spills them to the stack).
     static var cCompiler: String? { ["/usr/bin/gcc", Toolchain.tool("clang")].compactMap { $0 }.first { access($0, X_OK) == 0 } }
     static var cxxCompiler: String? { ["/usr/bin/g++", Toolchain.tool("clang++")].compactMap { $0 }.first { access($0, X_OK) == 0 } }
+
+    /// Whether the probe binary can be built here (its header and a C compiler are installed);
+    /// a failed build is then a test failure, not a skip.
+    static var canBuildProbesBinary: Bool { access(sdtHeader, R_OK) == 0 && cCompiler != nil }
+    static let probesBinarySkipReason: Comment =
+        "needs <sys/sdt.h> (install systemtap-sdt-dev) and a C compiler (gcc) to build the probe binary"
 
     static let probesBinary: Result<String, Unavailable> = {
         guard access(sdtHeader, R_OK) == 0 else {

@@ -78,12 +78,16 @@ struct USDTTests {
         return result
     }
 
-    @Test("our own probes: every argument of 1 to 12, registers, stack and constants, with and without semaphore", arguments: modes)
+    @Test(
+        "our own probes: every argument of 1 to 12, registers, stack and constants, with and without semaphore",
+        .enabled(if: USDTTargets.canBuildProbesBinary, USDTTargets.probesBinarySkipReason), arguments: modes)
     func ownProbes(mode: Mode) throws {
         let binary: String
         switch USDTTargets.probesBinary {
         case .success(let path): binary = path
-        case .failure(let unavailable): print("skipped: \(unavailable)"); return
+        case .failure(let unavailable):
+            Issue.record("the probe binary did not build: \(unavailable)")
+            return
         }
         let collection = try Self.load(mode)
         defer { collection.close() }
@@ -183,7 +187,9 @@ struct USDTTests {
         let binary: String
         switch USDTTargets.throwerBinary {
         case .success(let path): binary = path
-        case .failure(let unavailable): print("skipped: \(unavailable)"); return
+        case .failure(let unavailable):
+            Issue.record("the probe binary did not build: \(unavailable)")
+            return
         }
         let library = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
         guard access(library, R_OK) == 0 else { print("skipped: no \(library) (install libstdc++6)"); return }
