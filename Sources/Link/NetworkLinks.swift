@@ -58,8 +58,11 @@ public enum Cgroup {
     }
 
     static func openDirectory(_ path: String, what: String) throws(LinkError) -> FileDescriptor {
-        let raw = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard raw >= 0 else { throw .system(operation: "open \(what) \(path)", errno: Errno(rawValue: errno)) }
+        let raw: Int32
+        switch SystemCalls.open(path, flags: O_RDONLY | O_DIRECTORY) {
+        case .success(let descriptor): raw = descriptor
+        case .failure(let error): throw .system(operation: "open \(what) \(path)", errno: error)
+        }
         do { return try FileDescriptor(adopting: raw) } catch { throw .system(operation: "open \(what) \(path)", errno: error) }
     }
 }
@@ -83,7 +86,7 @@ public final class LegacyAttachment: Link {
 
     public func close() throws(LinkError) {
         guard let targetNumber = target.takeRawForClose() else { return }
-        defer { _ = Glibc.close(targetNumber) }
+        defer { SystemCalls.close(targetNumber) }
         let detached: Void? = try program.withFileDescriptorValue { (descriptor) throws(LinkError) in
             var attributes = ProgDetachAttr()
             attributes.targetFD = UInt32(bitPattern: targetNumber)
@@ -172,18 +175,16 @@ public enum SocketFilter {
     public static func attach(program: Program, toSocket socket: Int32) throws(LinkError) {
         let hook = "socket \(socket)"
         try Features.withProgram(program, [.socketFilter], hook: hook) { (descriptor) throws(LinkError) in
-            var value = descriptor
-            guard setsockopt(socket, SOL_SOCKET, attachOption, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-                throw .system(operation: "setsockopt SO_ATTACH_BPF on \(hook)", errno: Errno(rawValue: errno))
+            if case .failure(let error) = SystemCalls.setSocketOption(socket, level: SOL_SOCKET, option: attachOption, value: descriptor) {
+                throw .system(operation: "setsockopt SO_ATTACH_BPF on \(hook)", errno: error)
             }
         }
     }
 
     /// Removes the socket's filter (`SO_DETACH_BPF`).
     public static func detach(fromSocket socket: Int32) throws(LinkError) {
-        var unused: Int32 = 0
-        guard setsockopt(socket, SOL_SOCKET, detachOption, &unused, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-            throw .system(operation: "setsockopt SO_DETACH_BPF on socket \(socket)", errno: Errno(rawValue: errno))
+        if case .failure(let error) = SystemCalls.setSocketOption(socket, level: SOL_SOCKET, option: detachOption, value: Int32(0)) {
+            throw .system(operation: "setsockopt SO_DETACH_BPF on socket \(socket)", errno: error)
         }
     }
 }
