@@ -42,6 +42,9 @@ public enum Cgroup {
     ) throws(LinkError) -> LegacyAttachment {
         let hook = "cgroup \(path) (attach type \(attachType.rawValue), legacy)"
         let cgroup = try openDirectory(path, what: "cgroup")
+        // The attachment's own program reference for the detach, taken before attaching so that
+        // nothing stays attached when it cannot be taken.
+        let clone = try Features.clone(program, hook: hook)
         try Features.withProgram(program, [program.type], hook: hook) { (descriptor) throws(LinkError) in
             var attributes = ProgAttachAttr()
             attributes.targetFD = UInt32(bitPattern: cgroup.rawValue)
@@ -52,8 +55,6 @@ public enum Cgroup {
                 throw .syscall(operation: "attach \(hook)", error: error)
             }
         }
-        let clone: Program
-        do { clone = try program.clone() } catch { throw .programClosed(program: program.name, hook: hook) }
         return LegacyAttachment(target: cgroup, attachType: attachType, program: clone, hook: hook)
     }
 

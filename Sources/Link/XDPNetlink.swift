@@ -57,8 +57,7 @@ public enum XDPNetlink {
             }
             let state: XDPState
             do { state = try socket.xdpState(interfaceIndex: interfaceIndex) } catch { throw LinkError.netlink(error) }
-            let clone: Program
-            do { clone = try program.clone() } catch { throw LinkError.programClosed(program: program.name, hook: description) }
+            let clone = try Features.clone(program, hook: description)
             return XDPNetlinkAttachment(
                 socket: socket, program: clone, interfaceIndex: interfaceIndex, mode: mode, state: state, description: description)
         } catch {

@@ -23,6 +23,8 @@ package enum SystemCall: Sendable, Hashable, CustomStringConvertible {
     /// `open(2)` of a file whose descriptor the library keeps (a cgroup, a network namespace, a
     /// bpffs directory for a token).
     case open(path: String)
+    /// `fcntl(F_DUPFD_CLOEXEC)`: a descriptor duplicated for a second owner.
+    case duplicate
     /// `socket(2)` of `family` (`AF_NETLINK` is 16).
     case socket(family: Int32)
     case bind
@@ -49,6 +51,7 @@ package enum SystemCall: Sendable, Hashable, CustomStringConvertible {
         case .munmap(let length): "munmap(\(length) bytes)"
         case .tracefsWrite(let file, let line): "write \"\(line)\" to \(file)"
         case .open(let path): "open(\(path))"
+        case .duplicate: "fcntl(F_DUPFD_CLOEXEC)"
         case .socket(let family): "socket(family \(family))"
         case .bind: "bind"
         case .setSocketOption(let level, let option): "setsockopt(level \(level), option \(option))"

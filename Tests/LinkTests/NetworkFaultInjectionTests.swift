@@ -239,4 +239,24 @@ struct NetworkFaultInjectionTests {
         }
         #expect(summary.calls.contains(.open(path: namespace.path)), "\(summary)")
     }
+
+    /// The legacy socket map attach keeps a duplicate of the map and of the program for its
+    /// detach: each duplicate and the attach failing in turn.
+    @Test("socket map legacy attach: every call failing in turn (the two duplicates, the attach)")
+    func socketMapSweep() async throws {
+        let map = try Map(spec: MapSpec(name: "i16_sockets", type: .sockmap, keySize: 4, valueSize: 4, maxEntries: 2))
+        defer { try? map.close() }
+        let verdict = try Counter(type: .skSKB, returning: 1)
+        let program = verdict.program
+        let summary = try await FaultInjection.sweep {
+            try SocketMap.attach(program: program, map: map, attachType: .skSKBStreamVerdict)
+        } release: { attachment in
+            try attachment.close()
+        } check: { outcome in
+            Self.checkError(outcome)
+            let attached = try ProgramQuery.query(map: map, attachType: .skSKBStreamVerdict)
+            #expect(attached.programs.isEmpty, "\(outcome.fault): programs left on the map: \(attached.programs)")
+        }
+        #expect(summary.calls.filter { $0 == .duplicate }.count == 2, "\(summary)")
+    }
 }

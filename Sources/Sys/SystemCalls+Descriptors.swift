@@ -13,6 +13,14 @@ extension SystemCalls {
         retryingInterrupts(.open(path: path)) { Glibc.open(path, flags | O_CLOEXEC) }
     }
 
+    /// `fcntl(F_DUPFD_CLOEXEC)`: a close-on-exec duplicate of `descriptor` numbered `lowest` or
+    /// above, which the caller owns.
+    package static func duplicate(_ descriptor: Int32, atLeast lowest: Int32) -> Result<Int32, Errno> {
+        if let injected = injectedFailure(.duplicate) { return .failure(injected) }
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, lowest)
+        return copy >= 0 ? .success(copy) : .failure(Errno(rawValue: cebpf_errno()))
+    }
+
     // MARK: - Sockets
 
     /// `socket(2)`; the new raw descriptor (opened close-on-exec), which the caller owns.
