@@ -47,3 +47,37 @@ struct FeatureProbeFaultInjectionTests {
         #expect(summary.calls.contains(.bpf(.linkCreate)), "\(summary)")
     }
 }
+
+/// `Map(spec:)` of a map of maps (the inner map template and the outer map) with contents and
+/// freezing, each call failing in turn: a ``MapError`` naming the errno, nothing left open.
+@Suite(
+    "Map creation fault injection", .serialized, .checksFileDescriptorLeaks,
+    .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
+struct MapCreationFaultInjectionTests {
+    @Test("a hash of maps and a frozen array with contents: every call failing in turn")
+    func mapSweep() async throws {
+        let inner = MapSpec(name: "i16_inner", type: .array, keySize: 4, valueSize: 4, maxEntries: 1)
+        let specs = [
+            MapSpec(name: "i16_outer", type: .hashOfMaps, keySize: 4, valueSize: 4, maxEntries: 2, innerMap: inner),
+            MapSpec(
+                name: "i16_frozen", type: .array, keySize: 4, valueSize: 4, maxEntries: 2,
+                contents: [MapEntry(key: [1, 0, 0, 0], value: .bytes([7, 0, 0, 0]))], freeze: true),
+        ]
+        for spec in specs {
+            let summary = try await FaultInjection.sweep {
+                try Map(spec: spec)
+            } release: { map in
+                try map.close()
+            } check: { outcome in
+                guard case .failure(let error) = outcome.result else { return }
+                #expect(outcome.fault.errno != .interrupted, "\(outcome.fault): EINTR was not retried: \(error)")
+                guard let mapError = error as? MapError else {
+                    Issue.record("\(outcome.fault): \(type(of: error)): \(error)")
+                    return
+                }
+                #expect(mapError.description.contains(outcome.fault.errno.description), "\(outcome.fault): \(mapError)")
+            }
+            #expect(summary.calls.count >= 2, "\(spec.name): \(summary)")
+        }
+    }
+}
