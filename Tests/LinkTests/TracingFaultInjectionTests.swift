@@ -23,13 +23,16 @@ struct TracingFaultInjectionTests {
         var type: ProgramType
         var attachType: AttachType
         var target: String
+        /// fexit and fmod_ret take fentry's path through the loader and the attach (only the
+        /// attach type differs): one errno each keeps the sweep to a few seconds under emulation.
+        var errnos: [Errno] = FaultInjection.defaultErrnos
         var testDescription: String { "\(name) \(target)" }
     }
 
     static let btfKinds: [Kind] = [
         Kind(name: "fentry", type: .tracing, attachType: .traceFEntry, target: "__task_pid_nr_ns"),
-        Kind(name: "fexit", type: .tracing, attachType: .traceFExit, target: "__task_pid_nr_ns"),
-        Kind(name: "fmod_ret", type: .tracing, attachType: .modifyReturn, target: "security_task_prctl"),
+        Kind(name: "fexit", type: .tracing, attachType: .traceFExit, target: "__task_pid_nr_ns", errnos: [.notPermitted]),
+        Kind(name: "fmod_ret", type: .tracing, attachType: .modifyReturn, target: "security_task_prctl", errnos: [.notPermitted]),
         Kind(name: "tp_btf", type: .tracing, attachType: .traceRawTp, target: "sys_enter"),
         Kind(name: "iter", type: .tracing, attachType: .traceIter, target: "task"),
     ]
@@ -87,10 +90,10 @@ struct TracingFaultInjectionTests {
 
     static func sweep(
         _ spec: CollectionSpec, options: CollectionOptions = CollectionOptions(),
-        failable: @escaping FaultInjection.Failable = FaultInjection.everyCall, sourceLocation: SourceLocation = #_sourceLocation,
-        attach: @escaping (Program) throws -> any Link
+        errnos: [Errno] = FaultInjection.defaultErrnos, failable: @escaping FaultInjection.Failable = FaultInjection.everyCall,
+        sourceLocation: SourceLocation = #_sourceLocation, attach: @escaping (Program) throws -> any Link
     ) async throws -> FaultInjection.Summary {
-        try await FaultInjection.sweep(failable: failable, sourceLocation: sourceLocation) {
+        try await FaultInjection.sweep(errnos: errnos, failable: failable, sourceLocation: sourceLocation) {
             try Attached(spec, options: options, attach: attach)
         } release: { attached in
             try attached.close()
@@ -113,7 +116,7 @@ struct TracingFaultInjectionTests {
     @Test("BTF tracing kinds: load and attach, every call failing in turn (VM tier)", .requires(.tracingPrograms), arguments: btfKinds)
     func btfSweep(kind: Kind) async throws {
         guard KernelFeature.tracingPrograms.check() else { return }
-        let summary = try await Self.sweep(try Self.spec(kind)) { try Self.attach($0, kind: kind) }
+        let summary = try await Self.sweep(try Self.spec(kind), errnos: kind.errnos) { try Self.attach($0, kind: kind) }
         #expect(summary.calls.contains(.bpf(.progLoad)), "\(summary)")
         #expect(summary.calls.contains(.bpf(.linkCreate)), "\(summary)")
     }
