@@ -111,6 +111,21 @@ struct TracingFaultInjectionTests {
             try RawTracepoint.attach(name: "sys_enter", program: $0)
         }
         #expect(summary.calls.contains(.bpf(.rawTracepointOpen)), "\(summary)")
+
+        // A link's duplicate that fails names the errno (it was EBADF from adopting -1).
+        let attached = try Attached(CollectionSpec(programs: [program.name: program])) {
+            try RawTracepoint.attach(name: "sys_enter", program: $0)
+        }
+        defer { try? attached.close() }
+        let link = try #require(attached.link as? RawLink)
+        let duplicate = FaultInjection.run(failing: 0, with: .tooManyOpenFiles) { try link.duplicateDescriptor().relinquish() }
+        #expect(duplicate.fault?.call == .duplicate)
+        #expect {
+            try duplicate.result.get()
+        } throws: { error in
+            guard case .system(_, let errno)? = error as? LinkError else { return false }
+            return errno == .tooManyOpenFiles
+        }
     }
 
     @Test("BTF tracing kinds: load and attach, every call failing in turn (VM tier)", .requires(.tracingPrograms), arguments: btfKinds)
