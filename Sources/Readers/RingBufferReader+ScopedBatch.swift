@@ -98,27 +98,27 @@ extension RingBufferReader {
         guard let (index, first, available) = try nextRunStart() else { return nil }
         let ring = rings[index]
         let start = Int(truncatingIfNeeded: first & ring.mask)
-        var progress = BatchProgress(end: start)
-        return try withUnsafeMutablePointer(to: &progress) { progress throws(ReaderError) -> Outcome<Result> in
-            let batch = RingBufferBatchView(
-                ring: index, data: UnsafeRawPointer(ring.data), start: start,
-                stop: start &+ Int(truncatingIfNeeded: min(available, UInt64(RingBufferReader.asyncBatchBytes))),
-                limit: start &+ Int(truncatingIfNeeded: min(available, ring.size)), progress: progress)
-            let outcome = Outcome<Result>(catching: { try body(batch) })
-            // What `body` did not visit is walked now: the batch's end is where a full walk ends.
-            if !progress.pointee.walked {
-                var rest = batch.makeIterator()
-                while rest.next() != nil {}
-            }
-            // Release: the producer may reuse the space once `body` is done with it.
-            storeRelease(ring.consumerPosition, first &+ UInt64(progress.pointee.end &- start))
-            if let corrupt = progress.pointee.corruptLength {
-                throw .corruptRecord(
-                    map: ring.mapName, position: first &+ UInt64(progress.pointee.end &- start), length: corrupt,
-                    ringSize: ring.size)
-            }
-            return outcome
+        // A heap object rather than a pointer into this frame: a view kept past the closure (which
+        // its documentation forbids) then writes into an object it keeps alive, not into a dead
+        // stack frame. One allocation per batch.
+        let progress = BatchProgress(end: start)
+        let batch = RingBufferBatchView(
+            ring: index, data: UnsafeRawPointer(ring.data), start: start,
+            stop: start &+ Int(truncatingIfNeeded: min(available, UInt64(RingBufferReader.asyncBatchBytes))),
+            limit: start &+ Int(truncatingIfNeeded: min(available, ring.size)), progress: progress)
+        let outcome = Outcome<Result>(catching: { try body(batch) })
+        // What `body` did not visit is walked now: the batch's end is where a full walk ends.
+        if !progress.walked {
+            var rest = batch.makeIterator()
+            while rest.next() != nil {}
         }
+        let end = first &+ UInt64(progress.end &- start)
+        // Release: the producer may reuse the space once `body` is done with it.
+        storeRelease(ring.consumerPosition, end)
+        if let corrupt = progress.corruptLength {
+            throw .corruptRecord(map: ring.mapName, position: end, length: corrupt, ringSize: ring.size)
+        }
+        return outcome
     }
 
     /// The ring whose turn it is and that starts with a committed record, its consumer position
@@ -153,8 +153,9 @@ extension RingBufferReader {
 }
 
 /// What the walks of a lent batch found: where the first walk to the end stopped, and why.
+/// Touched once per walk, not per record.
 @usableFromInline
-struct BatchProgress {
+final class BatchProgress {
     /// The offset (from the ring's data) where the batch ends.
     @usableFromInline var end: Int
     /// Whether some walk reached the batch's end.
@@ -189,10 +190,10 @@ public struct RingBufferBatchView: Sequence {
     @usableFromInline let start: Int
     @usableFromInline let stop: Int
     @usableFromInline let limit: Int
-    /// Where walks report how far the batch goes; lives in the lending call's frame.
-    @usableFromInline let progress: UnsafeMutablePointer<BatchProgress>
+    /// Where walks report how far the batch goes.
+    @usableFromInline let progress: BatchProgress
 
-    init(ring: Int, data: UnsafeRawPointer, start: Int, stop: Int, limit: Int, progress: UnsafeMutablePointer<BatchProgress>) {
+    init(ring: Int, data: UnsafeRawPointer, start: Int, stop: Int, limit: Int, progress: BatchProgress) {
         self.ring = ring
         self.data = data
         self.start = start
@@ -221,9 +222,9 @@ public struct RingBufferBatchView: Sequence {
         @usableFromInline var offset: Int
         @usableFromInline var stop: Int
         @usableFromInline let limit: Int
-        @usableFromInline let progress: UnsafeMutablePointer<BatchProgress>
+        @usableFromInline let progress: BatchProgress
 
-        @inlinable init(ring: Int, data: UnsafeRawPointer, offset: Int, stop: Int, limit: Int, progress: UnsafeMutablePointer<BatchProgress>) {
+        @inlinable init(ring: Int, data: UnsafeRawPointer, offset: Int, stop: Int, limit: Int, progress: BatchProgress) {
             self.ring = ring
             self.data = data
             self.offset = offset
@@ -255,13 +256,13 @@ public struct RingBufferBatchView: Sequence {
         /// kernel's (`word`, the header the walk stopped at, is not busy); later calls return nil
         /// without reading.
         @usableFromInline mutating func endWalk(stoppedAt word: UInt32?) -> RingBufferRecordView? {
-            if let word, word & RingBufferHeader.busyBit == 0, !progress.pointee.walked {
-                progress.pointee.corruptLength = UInt64(word & RingBufferHeader.lengthMask)
+            if let word, word & RingBufferHeader.busyBit == 0, !progress.walked {
+                progress.corruptLength = UInt64(word & RingBufferHeader.lengthMask)
             }
-            if !progress.pointee.walked || offset > progress.pointee.end {
-                progress.pointee.end = offset
+            if !progress.walked || offset > progress.end {
+                progress.end = offset
             }
-            progress.pointee.walked = true
+            progress.walked = true
             stop = offset
             return nil
         }
