@@ -316,8 +316,9 @@ struct BatchCopier {
     /// The copied runs, back to back.
     private(set) var buffer: [UInt8] = []
     private var segments: [Segment] = []
-    /// How many records (discarded ones left out) the segments hold.
-    private var recordCount = 0
+    /// Where each copied record (discarded ones left out) sits in ``buffer``, noted while the
+    /// rings' headers are checked: the copy is not walked again.
+    private var spans: [RecordSpan] = []
 
     init(reader: RingBufferReader) {
         self.reader = reader
@@ -326,24 +327,9 @@ struct BatchCopier {
 
     /// The whole copy as one batch, its space given back, discarded records at its end included.
     mutating func takeBatch() -> RingBufferBatch {
-        var spans: [RecordSpan] = []
-        spans.reserveCapacity(recordCount)
-        buffer.withUnsafeBytes { bytes in
-            for segment in segments {
-                var header = segment.start
-                while header < segment.end {
-                    let word = bytes.loadUnaligned(fromByteOffset: header, as: UInt32.self)
-                    let length = Int(word & RingBufferHeader.lengthMask)
-                    let next = header &+ Int(truncatingIfNeeded: RingBufferHeader.footprint(UInt32(truncatingIfNeeded: length)))
-                    guard next <= segment.end else { break }
-                    if word & RingBufferHeader.discardBit == 0 {
-                        spans.append(RecordSpan(ring: segment.ring, start: header &+ RingBufferHeader.size, count: length))
-                    }
-                    header = next
-                }
-                // Release: the producer may reuse the space; our copy of it is complete.
-                cebpf_store_release_u64(segment.consumerPosition, segment.position &+ UInt64(segment.end &- segment.start))
-            }
+        for segment in segments {
+            // Release: the producer may reuse the space; our copy of it is complete.
+            cebpf_store_release_u64(segment.consumerPosition, segment.position &+ UInt64(segment.end &- segment.start))
         }
         segments.removeAll(keepingCapacity: true)
         return RingBufferBatch(buffer: buffer, spans: spans)
@@ -392,15 +378,17 @@ struct BatchCopier {
         try slot.acquire()
         if reader.poller.isClosed { throw .closed }
         segments.removeAll(keepingCapacity: true)
-        recordCount = 0
-        // Reuses the storage when no record handed out still refers to it; otherwise the
-        // copy-on-write array allocates anew and those records keep the old one.
+        // Reuse their storage when no batch handed out still refers to it; otherwise the
+        // copy-on-write arrays allocate anew and that batch keeps the old ones.
         buffer.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
         for index in reader.rings.indices where buffer.count < RingBufferReader.asyncBatchBytes {
             let ring = reader.rings[index]
-            guard let run = try reader.committedRun(ring: index, budget: RingBufferReader.asyncBatchBytes &- buffer.count)
-            else { continue }
             let start = buffer.count
+            guard
+                let run = try reader.committedRun(
+                    ring: index, budget: RingBufferReader.asyncBatchBytes &- start, copiedAt: start, spans: &spans)
+            else { continue }
             // The run is at most the ring's size and the data pages are mapped twice: one
             // contiguous stretch of memory.
             buffer.append(
@@ -408,7 +396,6 @@ struct BatchCopier {
                     start: ring.data + Int(truncatingIfNeeded: run.first & ring.mask), count: Int(run.end &- run.first)))
             segments.append(
                 Segment(ring: index, start: start, end: buffer.count, position: run.first, consumerPosition: ring.consumerPosition))
-            recordCount &+= run.records
         }
         return !segments.isEmpty
     }
@@ -418,10 +405,13 @@ extension RingBufferReader {
     /// The committed records at the front of ring `index`: from the consumer position up to the
     /// first busy record or the producer position, at most `budget` bytes (a single longer record
     /// still counts), every header checked. Gives nothing back. nil when nothing is committed.
+    /// Appends to `spans` where each record that was not discarded will sit once the run is
+    /// copied to offset `base` of a buffer.
     ///
-    /// - Returns: the consumer position, the position past the run, and how many records in it
-    ///   were not discarded.
-    func committedRun(ring index: Int, budget: Int) throws(ReaderError) -> (first: UInt64, end: UInt64, records: Int)? {
+    /// - Returns: the consumer position and the position past the run.
+    func committedRun(
+        ring index: Int, budget: Int, copiedAt base: Int, spans: inout [RecordSpan]
+    ) throws(ReaderError) -> (first: UInt64, end: UInt64)? {
         let ring = rings[index]
         let first = ring.loadConsumerPosition()
         // Acquire pairs with the kernel's release of the producer position.
@@ -436,7 +426,6 @@ extension RingBufferReader {
         let stop = min(available, UInt64(max(budget, 0)))
         let run = UnsafeRawPointer(ring.data) + Int(truncatingIfNeeded: first & ring.mask)
         var offset: UInt64 = 0
-        var records = 0
         while offset < stop {
             // Acquire pairs with the release that clears the busy bit on submit.
             let word = cebpf_load_acquire_u32(run + Int(truncatingIfNeeded: offset))
@@ -446,10 +435,15 @@ extension RingBufferReader {
             guard next <= limit else {
                 throw .corruptRecord(map: ring.mapName, position: first &+ offset, length: UInt64(length), ringSize: ring.size)
             }
-            if word & RingBufferHeader.discardBit == 0 { records &+= 1 }
+            if word & RingBufferHeader.discardBit == 0 {
+                spans.append(
+                    RecordSpan(
+                        ring: index, start: base &+ Int(truncatingIfNeeded: offset) &+ RingBufferHeader.size,
+                        count: Int(length)))
+            }
             offset = next
         }
-        return offset == 0 ? nil : (first, first &+ offset, records)
+        return offset == 0 ? nil : (first, first &+ offset)
     }
 }
 
