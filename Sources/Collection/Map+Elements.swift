@@ -91,7 +91,7 @@ enum TypedLayoutVerdict {
 extension Map {
     /// One element command on raw addresses, without building an error. A map without keys
     /// (queue, stack, bloom filter) gets no key address at all.
-    @inline(__always)
+    @usableFromInline
     func rawElementCall(
         _ command: MapElementCommand, key: UnsafeRawPointer?, value: UnsafeRawPointer?, flags: UInt64
     ) -> ElementStatus {
@@ -306,13 +306,16 @@ extension Map {
     /// One element command for the typed API: checks the Swift types' layouts against the map,
     /// pads a key or value whose stride (not size) is the map's size with zeros, and makes the
     /// call. `value` points to at least `valueLayout.stride` bytes.
-    @usableFromInline
+    ///
+    /// Inlined into the caller, where the layouts are constants: the common case, both types of
+    /// exactly the map's sizes, is two comparisons and one call.
+    @inlinable
+    @inline(__always)
     func typedElementCall(
         _ command: MapElementCommand, key: UnsafeRawPointer?, keyLayout: TypedLayout, value: UnsafeRawPointer?,
         valueLayout: TypedLayout?, flags: UInt64
     ) -> ElementStatus {
-        // The common case first: both types have exactly the map's sizes (a per-CPU map's
-        // ``typedValueSize`` matches no type).
+        // A per-CPU map's ``typedValueSize`` matches no type.
         if keyLayout.size == Int(keySize), valueLayout.map({ $0.size == typedValueSize }) ?? true {
             return rawElementCall(command, key: key, value: value, flags: flags)
         }
@@ -321,8 +324,9 @@ extension Map {
 
     /// ``typedElementCall(_:key:keyLayout:value:valueLayout:flags:)`` for types whose size is not
     /// the map's: checks them and pads what needs padding.
+    @usableFromInline
     @inline(never)
-    private func paddedElementCall(
+    func paddedElementCall(
         _ command: MapElementCommand, key: UnsafeRawPointer?, keyLayout: TypedLayout, value: UnsafeRawPointer?,
         valueLayout: TypedLayout?, flags: UInt64
     ) -> ElementStatus {

@@ -40,7 +40,7 @@ public final class Map: Sendable {
 
     /// The size a typed value must have to be used as is: ``valueSize``, or -1 for per-CPU maps,
     /// which take no single value. One comparison on the typed API's common path.
-    let typedValueSize: Int
+    @usableFromInline let typedValueSize: Int
 
     // MARK: - Creating
 

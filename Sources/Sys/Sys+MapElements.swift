@@ -25,6 +25,7 @@ public enum MapElementCommand: Sendable {
     case lookupAndDelete
 
     /// The bpf command.
+    @inlinable
     public var command: BPFCommand {
         switch self {
         case .lookup: .mapLookupElem
@@ -42,6 +43,7 @@ extension Sys {
     /// caller expects (`ENOENT` for an absent key) costs nothing extra;
     /// ``BPFSyscallError/init(failedCommand:errno:)`` makes the error that ``mapLookupElem(_:)``
     /// and its siblings throw.
+    @inlinable
     public static func mapElementCall(
         _ command: MapElementCommand, mapFD: UInt32, key: UnsafeRawPointer?, value: UnsafeRawPointer?,
         flags: UInt64
