@@ -163,6 +163,36 @@ struct PerfEventReaderTests {
         #expect(reader.pendingBytes(cpu: 0) == 0)
     }
 
+    @Test func aHeadBeyondWhatWasWrittenIsAnErrorNotACrash() async throws {
+        // The kernel refuses user writes to a ring's data pages (SIGBUS), but data_head sits on
+        // the writable first page: claim less or more than the kernel wrote.
+        let events = try Self.perfMap()
+        let counter = try counterMap()
+        let program = try Self.perfOutputProgram(events: events, counter: counter)
+        let reader = try PerfEventReader(events, options: PerfReaderOptions(perCPUBufferSize: 4096))
+        let ring = try #require(reader.rings.first { $0.cpu == 0 })
+        #expect(try await Self.runOnCPU0(program, count: 1) == 0)
+        func claimHead(_ head: UInt64) {
+            ring.base.storeBytes(of: head, toByteOffset: PerfMetadataPage.dataHead, as: UInt64.self)
+        }
+        func corrupt(position: UInt64, length: UInt64) -> ReaderError {
+            .corruptRecord(map: "perf_events", position: position, length: length, ringSize: 4096)
+        }
+        // Half of the one 32-byte record.
+        claimHead(16)
+        #expect(throws: corrupt(position: 0, length: 32)) { try reader.consume { _ in } }
+        // The record and 8 bytes the kernel never wrote (zeros: a length of 0). The record
+        // before the bad one is handed out and given back.
+        claimHead(40)
+        var sequences: [UInt64] = []
+        #expect(throws: corrupt(position: 32, length: 0)) {
+            try reader.consume { sequences.append($0.load(as: PerfTestSample.self)?.sequence ?? 0) }
+        }
+        #expect(sequences == [1])
+        #expect(ring.base.load(fromByteOffset: PerfMetadataPage.dataTail, as: UInt64.self) == 32)
+        reader.close()
+    }
+
     @Test func overwritableRingsKeepTheNewestRecords() async throws {
         let events = try Self.perfMap()
         let counter = try counterMap()
