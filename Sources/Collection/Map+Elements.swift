@@ -5,35 +5,34 @@ import EBPFSys
 /// ``any``, ``noExist`` and ``exist`` exclude each other; ``lock`` combines with them.
 public struct MapUpdateFlags: OptionSet, Sendable, Hashable {
     public var rawValue: UInt64
-    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    // Computed and inlinable, like swift-system's option sets: the typed map calls take `.any` as
+    // their default, and a stored constant would be fetched through its accessor on every call.
 
     /// `BPF_ANY`: create the element or replace it.
-    public static let any: MapUpdateFlags = []
+    @inlinable public static var any: MapUpdateFlags { MapUpdateFlags(rawValue: 0) }
     /// `BPF_NOEXIST`: create the element; fail with `EEXIST` if it exists.
-    public static let noExist = MapUpdateFlags(rawValue: 1)
+    @inlinable public static var noExist: MapUpdateFlags { MapUpdateFlags(rawValue: 1) }
     /// `BPF_EXIST`: replace the element; fail with `ENOENT` if it does not exist. For queues and
     /// stacks: replace the oldest element when full.
-    public static let exist = MapUpdateFlags(rawValue: 2)
+    @inlinable public static var exist: MapUpdateFlags { MapUpdateFlags(rawValue: 2) }
     /// `BPF_F_LOCK`: take the value's `bpf_spin_lock` while copying (maps whose value has one).
-    public static let lock = MapUpdateFlags(rawValue: 4)
+    @inlinable public static var lock: MapUpdateFlags { MapUpdateFlags(rawValue: 4) }
 }
 
 /// How a lookup copies the value out (`flags` of `BPF_MAP_LOOKUP_ELEM`).
 public struct MapLookupFlags: OptionSet, Sendable, Hashable {
     public var rawValue: UInt64
-    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// `BPF_F_LOCK`: take the value's `bpf_spin_lock` while copying, so the copy is consistent
     /// with programs that update under the lock (maps whose value type has one, Linux 5.1). The
     /// lock's own bytes read as zero.
-    public static let lock = MapLookupFlags(rawValue: 4)
+    @inlinable public static var lock: MapLookupFlags { MapLookupFlags(rawValue: 4) }
 }
 
-/// The single-element commands, for ``Map/elementCall(_:key:value:flags:)``.
-@usableFromInline
-enum ElementCommand {
-    case lookup, update, delete, lookupAndDelete
-
+extension MapElementCommand {
     var operation: MapError.Operation {
         switch self {
         case .lookup: .lookup
@@ -42,6 +41,29 @@ enum ElementCommand {
         case .lookupAndDelete: .lookupAndDelete
         }
     }
+}
+
+/// What a single-element command came to. The typed API's inlined part turns it into a value,
+/// nil or a thrown ``MapError``, which ``Map/elementError(_:_:keyLayout:valueLayout:)`` builds
+/// out of line: a call that succeeds or finds no element builds and copies no error value.
+@usableFromInline
+enum ElementStatus {
+    /// The command did what it was asked.
+    case done
+    /// A lookup, delete or lookup-and-delete found no element (`ENOENT`).
+    case absent
+    case failed(ElementFailure)
+}
+
+/// Why a single-element command failed, small enough to travel in a register.
+@usableFromInline
+enum ElementFailure {
+    /// The map was closed.
+    case closed
+    /// The Swift key or value type does not fit the map (the error says how).
+    case layoutMismatch
+    /// The kernel refused the command with this errno (for updates, `ENOENT` too).
+    case syscall(Errno)
 }
 
 /// The size and stride of a Swift key or value type, which the typed API hands to its
@@ -58,36 +80,70 @@ struct TypedLayout {
     }
 }
 
+/// Whether a typed key and value fit a map, and which of them need zero padding to the map's size.
+enum TypedLayoutVerdict {
+    case fits(padKey: Bool, padValue: Bool)
+    case mismatch(MapError.Reason)
+}
+
 // MARK: - The system calls
 
 extension Map {
+    /// One element command on raw addresses, without building an error. A map without keys
+    /// (queue, stack, bloom filter) gets no key address at all.
+    @usableFromInline
+    func rawElementCall(
+        _ command: MapElementCommand, key: UnsafeRawPointer?, value: UnsafeRawPointer?, flags: UInt64
+    ) -> ElementStatus {
+        guard let raw = descriptor.beginUse() else {
+            return .failed(.closed)
+        }
+        defer { descriptor.endUse() }
+        let failure = Sys.mapElementCall(
+            command, mapFD: UInt32(bitPattern: raw), key: keySize == 0 ? nil : key, value: value, flags: flags)
+        guard let failure else {
+            return .done
+        }
+        if failure == .noSuchFileOrDirectory, command != .update {
+            return .absent
+        }
+        return .failed(.syscall(failure))
+    }
+
     /// One element command; false when the kernel says the element is absent (`ENOENT`), except
     /// for updates, where that is an error.
     @inline(__always)
     func elementCall(
-        _ command: ElementCommand, key: UnsafeRawPointer?, value: UnsafeRawPointer?, flags: UInt64
+        _ command: MapElementCommand, key: UnsafeRawPointer?, value: UnsafeRawPointer?, flags: UInt64
     ) throws(MapError) -> Bool {
+        switch rawElementCall(command, key: key, value: value, flags: flags) {
+        case .done: return true
+        case .absent: return false
+        case .failed(let failure): throw elementError(command, failure, keyLayout: nil, valueLayout: nil)
+        }
+    }
+
+    /// The error for a failed element command. `keyLayout` and `valueLayout` are the typed API's
+    /// (they say what did not fit for ``ElementFailure/layoutMismatch``).
+    @usableFromInline
+    @inline(never)
+    func elementError(
+        _ command: MapElementCommand, _ failure: ElementFailure, keyLayout: TypedLayout?, valueLayout: TypedLayout?
+    ) -> MapError {
         let operation = command.operation
-        return try withRawDescriptor(operation) { (raw: UInt32) throws(MapError) -> Bool in
-            var attributes = MapElemAttr()
-            attributes.mapFD = raw
-            // A map without keys (queue, stack, bloom filter) wants no key pointer at all.
-            attributes.key = keySize == 0 ? 0 : Sys.address(of: key)
-            attributes.value = Sys.address(of: value)
-            attributes.flags = flags
-            do throws(BPFSyscallError) {
-                switch command {
-                case .lookup: try Sys.mapLookupElem(attributes)
-                case .update: try Sys.mapUpdateElem(attributes)
-                case .delete: try Sys.mapDeleteElem(attributes)
-                case .lookupAndDelete: try Sys.mapLookupAndDeleteElem(attributes)
-                }
-            } catch where command != .update && error.errno == .noSuchFileOrDirectory {
-                return false
-            } catch {
-                throw self.error(operation, .syscall(error))
+        switch failure {
+        case .closed:
+            return error(operation, .closed)
+        case .syscall(let errno):
+            return error(operation, .syscall(BPFSyscallError(failedCommand: command.command, errno: errno)))
+        case .layoutMismatch:
+            guard let keyLayout,
+                case .mismatch(let reason) = layoutVerdict(command, keyLayout: keyLayout, valueLayout: valueLayout)
+            else {
+                // Only the typed API reports a mismatch, and it passes the layouts it checked.
+                return error(operation, .keySizeMismatch(given: keyLayout?.size ?? 0, expected: Int(keySize)))
             }
-            return true
+            return error(operation, reason)
         }
     }
 
@@ -186,23 +242,30 @@ extension Map {
     public func update<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ key: Key, _ value: Value, flags: MapUpdateFlags = .any
     ) throws(MapError) {
-        try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) in
-            try withUnsafeBytes(of: value) { (valueBytes: UnsafeRawBufferPointer) throws(MapError) in
-                _ = try typedElementCall(
+        let status = withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) -> ElementStatus in
+            withUnsafeBytes(of: value) { (valueBytes: UnsafeRawBufferPointer) -> ElementStatus in
+                typedElementCall(
                     .update, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
                     value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: flags.rawValue)
             }
         }
+        guard case .failed(let failure) = status else { return }
+        throw elementError(.update, failure, keyLayout: TypedLayout(Key.self), valueLayout: TypedLayout(Value.self))
     }
 
     /// Removes `key`; false when it was not there (`BPF_MAP_DELETE_ELEM`).
     @inlinable
     @discardableResult
     public func delete<Key: BitwiseCopyable>(_ key: Key) throws(MapError) -> Bool {
-        try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Bool in
-            try typedElementCall(
+        let status = withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) -> ElementStatus in
+            typedElementCall(
                 .delete, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self), value: nil, valueLayout: nil,
                 flags: 0)
+        }
+        switch status {
+        case .done: return true
+        case .absent: return false
+        case .failed(let failure): throw elementError(.delete, failure, keyLayout: TypedLayout(Key.self), valueLayout: nil)
         }
     }
 
@@ -215,77 +278,108 @@ extension Map {
         try typedRead(.lookupAndDelete, key, as: type)
     }
 
-    /// A command that reads one value for `key` (lookup, lookup-and-delete) into a `Value`.
+    /// A command that reads one value for `key` (lookup, lookup-and-delete) into a `Value`. The
+    /// closures throw nothing: an error thrown through `withUnsafeTemporaryAllocation` is carried
+    /// out in a `Result` the size of ``MapError``, copied on every call, also when nothing failed.
     @inlinable
     func typedRead<Key: BitwiseCopyable, Value: BitwiseCopyable>(
-        _ command: ElementCommand, _ key: Key, as type: Value.Type, flags: UInt64 = 0
+        _ command: MapElementCommand, _ key: Key, as type: Value.Type, flags: UInt64 = 0
     ) throws(MapError) -> Value? {
-        try withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) throws(MapError) -> Value? in
-            try withUnsafeTemporaryAllocation(
-                byteCount: MemoryLayout<Value>.stride, alignment: MemoryLayout<Value>.alignment
-            ) { (valueBytes: UnsafeMutableRawBufferPointer) throws(MapError) -> Value? in
-                guard
-                    try typedElementCall(
-                        command, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
-                        value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: flags)
-                else { return nil }
-                return valueBytes.loadUnaligned(as: Value.self)
+        let (status, value) = withUnsafeBytes(of: key) { (keyBytes: UnsafeRawBufferPointer) -> (ElementStatus, Value?) in
+            withUnsafeTemporaryAllocation(byteCount: MemoryLayout<Value>.stride, alignment: MemoryLayout<Value>.alignment) {
+                (valueBytes: UnsafeMutableRawBufferPointer) -> (ElementStatus, Value?) in
+                let status = typedElementCall(
+                    command, key: keyBytes.baseAddress, keyLayout: TypedLayout(Key.self),
+                    value: valueBytes.baseAddress, valueLayout: TypedLayout(Value.self), flags: flags)
+                guard case .done = status else { return (status, nil) }
+                return (status, valueBytes.loadUnaligned(as: Value.self))
             }
+        }
+        switch status {
+        case .done: return value
+        case .absent: return nil
+        case .failed(let failure):
+            throw elementError(command, failure, keyLayout: TypedLayout(Key.self), valueLayout: TypedLayout(Value.self))
         }
     }
 
     /// One element command for the typed API: checks the Swift types' layouts against the map,
     /// pads a key or value whose stride (not size) is the map's size with zeros, and makes the
     /// call. `value` points to at least `valueLayout.stride` bytes.
-    @usableFromInline
+    ///
+    /// Inlined into the caller, where the layouts are constants: the common case, both types of
+    /// exactly the map's sizes, is two comparisons and one call.
+    @inlinable
+    @inline(__always)
     func typedElementCall(
-        _ command: ElementCommand, key: UnsafeRawPointer?, keyLayout: TypedLayout, value: UnsafeRawPointer?,
+        _ command: MapElementCommand, key: UnsafeRawPointer?, keyLayout: TypedLayout, value: UnsafeRawPointer?,
         valueLayout: TypedLayout?, flags: UInt64
-    ) throws(MapError) -> Bool {
-        let operation = command.operation
+    ) -> ElementStatus {
+        // A per-CPU map's ``typedValueSize`` matches no type.
+        if keyLayout.size == Int(keySize), valueLayout.map({ $0.size == typedValueSize }) ?? true {
+            return rawElementCall(command, key: key, value: value, flags: flags)
+        }
+        return paddedElementCall(command, key: key, keyLayout: keyLayout, value: value, valueLayout: valueLayout, flags: flags)
+    }
+
+    /// ``typedElementCall(_:key:keyLayout:value:valueLayout:flags:)`` for types whose size is not
+    /// the map's: checks them and pads what needs padding.
+    @usableFromInline
+    @inline(never)
+    func paddedElementCall(
+        _ command: MapElementCommand, key: UnsafeRawPointer?, keyLayout: TypedLayout, value: UnsafeRawPointer?,
+        valueLayout: TypedLayout?, flags: UInt64
+    ) -> ElementStatus {
+        guard case .fits(let padKey, let padValue) = layoutVerdict(command, keyLayout: keyLayout, valueLayout: valueLayout)
+        else {
+            return .failed(.layoutMismatch)
+        }
+        return Map.withZeroPadded(key, size: keyLayout.size, to: Int(keySize), padKey) { (paddedKey: UnsafeRawPointer?) in
+            Map.withZeroPadded(value, size: valueLayout?.size ?? 0, to: Int(valueSize), padValue) {
+                (paddedValue: UnsafeRawPointer?) in
+                rawElementCall(command, key: paddedKey, value: paddedValue, flags: flags)
+            }
+        }
+    }
+
+    /// Whether the typed API's key and value types fit the map: each must have the map's size
+    /// as its size or its stride, and a single value does not fit a per-CPU map. Only an update
+    /// reads the value; the other commands write `valueSize` bytes, which fit in the stride the
+    /// caller provides.
+    func layoutVerdict(
+        _ command: MapElementCommand, keyLayout: TypedLayout, valueLayout: TypedLayout?
+    ) -> TypedLayoutVerdict {
         var padValue = false
         if let valueLayout {
             guard !type.isPerCPU else {
-                throw error(operation, .requiresPerCPUAccess(type))
+                return .mismatch(.requiresPerCPUAccess(type))
             }
             guard valueLayout.size == Int(valueSize) || valueLayout.stride == Int(valueSize) else {
-                throw error(operation, .valueSizeMismatch(given: valueLayout.size, expected: Int(valueSize)))
+                return .mismatch(.valueSizeMismatch(given: valueLayout.size, expected: Int(valueSize)))
             }
-            // Only an update reads the value; the other commands write `valueSize` bytes, which
-            // fit in the stride the caller provides.
             padValue = command == .update && valueLayout.size != Int(valueSize)
         }
         var padKey = false
         if keyLayout.size != Int(keySize) {
             guard keyLayout.stride == Int(keySize) else {
-                throw error(operation, .keySizeMismatch(given: keyLayout.size, expected: Int(keySize)))
+                return .mismatch(.keySizeMismatch(given: keyLayout.size, expected: Int(keySize)))
             }
             padKey = true
         }
-        guard padKey || padValue else {
-            return try elementCall(command, key: key, value: value, flags: flags)
-        }
-        return try Map.withZeroPadded(key, size: keyLayout.size, to: Int(keySize), padKey) {
-            (paddedKey: UnsafeRawPointer?) throws(MapError) -> Bool in
-            try Map.withZeroPadded(value, size: valueLayout?.size ?? 0, to: Int(valueSize), padValue) {
-                (paddedValue: UnsafeRawPointer?) throws(MapError) -> Bool in
-                try elementCall(command, key: paddedKey, value: paddedValue, flags: flags)
-            }
-        }
+        return .fits(padKey: padKey, padValue: padValue)
     }
 
     /// Runs `body` with `size` bytes at `bytes` followed by zeros up to `byteCount` when `pad`,
     /// else with `bytes` itself.
     private static func withZeroPadded<Result>(
-        _ bytes: UnsafeRawPointer?, size: Int, to byteCount: Int, _ pad: Bool,
-        _ body: (UnsafeRawPointer?) throws(MapError) -> Result
-    ) throws(MapError) -> Result {
-        guard pad, let bytes else { return try body(bytes) }
-        return try withUnsafeTemporaryAllocation(byteCount: max(byteCount, size, 1), alignment: 8) {
-            (buffer: UnsafeMutableRawBufferPointer) throws(MapError) -> Result in
+        _ bytes: UnsafeRawPointer?, size: Int, to byteCount: Int, _ pad: Bool, _ body: (UnsafeRawPointer?) -> Result
+    ) -> Result {
+        guard pad, let bytes else { return body(bytes) }
+        return withUnsafeTemporaryAllocation(byteCount: max(byteCount, size, 1), alignment: 8) {
+            (buffer: UnsafeMutableRawBufferPointer) -> Result in
             buffer.initializeMemory(as: UInt8.self, repeating: 0)
             buffer.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: size))
-            return try body(UnsafeRawPointer(buffer.baseAddress))
+            return body(UnsafeRawPointer(buffer.baseAddress))
         }
     }
 

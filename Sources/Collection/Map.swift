@@ -38,6 +38,10 @@ public final class Map: Sendable {
     /// slot per possible CPU, each ``valueSize`` rounded up to 8 bytes as the kernel lays them out.
     public let valueBufferSize: Int
 
+    /// The size a typed value must have to be used as is: ``valueSize``, or -1 for per-CPU maps,
+    /// which take no single value. One comparison on the typed API's common path.
+    @usableFromInline let typedValueSize: Int
+
     // MARK: - Creating
 
     /// Creates the map `spec` describes, writes its ``MapSpec/contents`` and freezes it when
@@ -137,6 +141,7 @@ public final class Map: Sendable {
         self.flags = flags
         self.valueCopies = copies
         self.valueBufferSize = slot.multipliedReportingOverflow(by: copies).partialValue
+        self.typedValueSize = type.isPerCPU ? -1 : Int(valueSize)
         self.descriptor = SharedDescriptor(descriptor)
         self.pinState = PinState(pinnedPath)
     }

@@ -51,7 +51,22 @@ final class SharedDescriptor: Sendable {
         return try body(rawValue)
     }
 
+    /// The raw number with one more operation counted in flight, nil when closed: the number
+    /// stays open until the matching ``endUse()``. ``borrow(orThrow:_:)`` without a closure, for
+    /// paths that report failures as values.
+    @inline(__always)
+    func beginUse() -> Int32? {
+        acquire() ? rawValue : nil
+    }
+
+    /// Ends an operation begun with ``beginUse()``.
+    @inline(__always)
+    func endUse() {
+        release()
+    }
+
     /// Counts one more operation in flight, unless the descriptor is closed.
+    @inline(__always)
     private func acquire() -> Bool {
         var current = state.load(ordering: .relaxed)
         while true {
@@ -65,12 +80,18 @@ final class SharedDescriptor: Sendable {
         }
     }
 
+    @inline(__always)
     private func release() {
         let before = state.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue
         if before == Self.closeRequested | 1 {
-            // The last operation in flight after close() was called; nobody can report an error.
-            _ = try? closeOwner()
+            closeAfterLastOperation()
         }
+    }
+
+    /// The last operation in flight after close() was called closes; nobody can report an error.
+    @inline(never)
+    private func closeAfterLastOperation() {
+        _ = try? closeOwner()
     }
 
     /// Closes the descriptor now, or when the last operation in flight ends. Calling it again does

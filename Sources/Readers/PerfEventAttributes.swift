@@ -43,19 +43,21 @@ struct PerfEventAttributes: BitwiseCopyable {
 }
 
 /// Offsets into `struct perf_event_mmap_page`, the ring's first page.
+@usableFromInline
 enum PerfMetadataPage {
     /// `data_head`: where the kernel writes next.
-    static let dataHead = 1024
+    @inlinable static var dataHead: Int { 1024 }
     /// `data_tail`: how far user space has read (forward rings only).
-    static let dataTail = 1032
+    @inlinable static var dataTail: Int { 1032 }
 }
 
 /// Record types in a perf ring (`enum perf_event_type`).
+@usableFromInline
 enum PerfRecordType {
     /// `PERF_RECORD_LOST`: `u64 id; u64 lost`.
-    static let lost: UInt32 = 2
+    @inlinable static var lost: UInt32 { 2 }
     /// `PERF_RECORD_SAMPLE`: with `PERF_SAMPLE_RAW`, `u32 size; u8 data[size]`.
-    static let sample: UInt32 = 9
+    @inlinable static var sample: UInt32 { 9 }
 }
 
 /// perf event ioctls (`_IO('$', n)` and `_IOW('$', 9, __u32)`).

@@ -40,6 +40,13 @@ public struct PerfRecordView {
     /// For a `PERF_RECORD_LOST`, how many samples the kernel dropped (ring full); otherwise 0.
     public let lostSamples: UInt64
 
+    @usableFromInline
+    init(cpu: Int, bytes: UnsafeRawBufferPointer, lostSamples: UInt64) {
+        self.cpu = cpu
+        self.bytes = bytes
+        self.lostSamples = lostSamples
+    }
+
     /// The bytes decoded as `Value`, nil when the sample is shorter.
     public func load<Value: BitwiseCopyable>(as type: Value.Type = Value.self) -> Value? {
         guard bytes.count >= MemoryLayout<Value>.size else { return nil }
@@ -89,7 +96,7 @@ public struct PerfRecord: Sendable, Hashable {
 public final class PerfEventReader: @unchecked Sendable {
     // Sendable by hand: the rings' cursors are touched only by the holder of the poller's read
     // slot; pause and resume only change map entries.
-    let rings: [PerfRing]
+    @usableFromInline let rings: [PerfRing]
     let poller: EventPoller
     private let map: Map
     private var rotation = RingRotation()
@@ -263,15 +270,31 @@ public final class PerfEventReader: @unchecked Sendable {
     }
 
     /// Hands every record available now to `body`, CPU by CPU, without waiting; returns how many.
+    ///
+    /// Inlinable with the rings' loop, so that `body` runs inside the loop rather than being
+    /// called for each record.
+    @inlinable
     @discardableResult
     public func consume(_ body: (PerfRecordView) -> Void) throws(ReaderError) -> Int {
-        try poller.beginRead()
-        defer { poller.endRead() }
+        try beginRead()
+        defer { endRead() }
         var count = 0
         for ring in rings {
             count &+= try ring.drain(mapName: mapName, body)
         }
         return count
+    }
+
+    /// Claims the reader's single consumer slot for ``consume(_:)``.
+    @usableFromInline
+    func beginRead() throws(ReaderError) {
+        try poller.beginRead()
+    }
+
+    /// Gives the consumer slot back.
+    @usableFromInline
+    func endRead() {
+        poller.endRead()
     }
 
     func withNextRecord<Result>(

@@ -9,18 +9,22 @@ import Synchronization
 ///
 /// Sendable by hand: a reader hands a ring to one consumer at a time and releases it only when
 /// nobody reads (see ``EventPoller``).
+///
+/// The forward drain (``drain(mapName:_:)``) is inlinable, so that ``PerfEventReader/consume(_:)``
+/// runs the caller's closure inside the loop instead of calling it for each record.
+@usableFromInline
 final class PerfRing: @unchecked Sendable {
-    let cpu: Int
+    @usableFromInline let cpu: Int
     let descriptor: Int32
-    let base: UnsafeMutableRawPointer
+    @usableFromInline let base: UnsafeMutableRawPointer
     let mappedLength: Int
-    let data: UnsafeRawPointer
-    let size: UInt64
-    let mask: UInt64
-    let overwritable: Bool
+    @usableFromInline let data: UnsafeRawPointer
+    @usableFromInline let size: UInt64
+    @usableFromInline let mask: UInt64
+    @usableFromInline let overwritable: Bool
 
     /// Forward rings: how far this reader has read (mirrors `data_tail`).
-    private var tail: UInt64 = 0
+    @usableFromInline var tail: UInt64 = 0
     /// Backward rings: the head at the previous snapshot; records above it were seen already.
     /// Atomic because ``pendingBytes`` may read it beside the reader.
     private let previousHead = Atomic<UInt64>(0)
@@ -76,7 +80,7 @@ final class PerfRing: @unchecked Sendable {
         release()
     }
 
-    @inline(__always) func loadHead() -> UInt64 {
+    @inlinable @inline(__always) func loadHead() -> UInt64 {
         // Acquire pairs with the kernel's release of data_head after writing the records below it.
         cebpf_load_acquire_u64(base + PerfMetadataPage.dataHead)
     }
@@ -93,6 +97,7 @@ final class PerfRing: @unchecked Sendable {
     }
 
     /// Hands the next sample or lost-samples record to `body`; nil when there is none now.
+    @usableFromInline
     func next<Result>(mapName: String, _ body: (PerfRecordView) -> Result) throws(ReaderError) -> Result? {
         overwritable ? try nextBackward(mapName: mapName, body) : try nextForward(mapName: mapName, body)
     }
@@ -101,13 +106,14 @@ final class PerfRing: @unchecked Sendable {
     /// form of ``next(mapName:_:)``: a forward ring's head is loaded and its tail stored once per
     /// batch instead of once per record, the ring's geometry is kept in locals (the call to `body`
     /// would make the compiler load it from the object again each time), and a sample that does
-    /// not wrap, the common case, is handed out straight from the ring.
+    /// not wrap, the common case, is handed out straight from the ring. Everything else (records
+    /// that wrap, lost counts, other types, corrupt lengths, backward rings) is out of line.
+    @inlinable
     func drain(mapName: String, _ body: (PerfRecordView) -> Void) throws(ReaderError) -> Int {
-        var count = 0
         guard !overwritable else {
-            while try next(mapName: mapName, body) != nil { count &+= 1 }
-            return count
+            return try drainBackward(mapName: mapName, body)
         }
+        var count = 0
         let data = self.data
         let mask = self.mask
         let ringSize = Int(truncatingIfNeeded: size)
@@ -129,29 +135,59 @@ final class PerfRing: @unchecked Sendable {
                 let type = data.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
                 let length = Int(data.loadUnaligned(fromByteOffset: offset &+ 6, as: UInt16.self))
                 guard length >= 8, UInt64(length) <= head &- position else {
-                    throw .corruptRecord(map: mapName, position: position, length: UInt64(length), ringSize: size)
+                    throw corruptRecord(mapName: mapName, position: position, length: UInt64(length))
                 }
                 if type == PerfRecordType.sample, offset &+ length <= ringSize {
-                    // A sample in place: header, u32 size, the raw bytes.
-                    guard length >= 12 else {
-                        throw .corruptRecord(map: mapName, position: position, length: UInt64(length), ringSize: size)
-                    }
+                    // A sample in place: header, u32 size, the raw bytes. The size is below 2^32,
+                    // so the sum does not overflow, and it covers `length >= 12`.
                     let rawLength = Int(data.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt32.self))
-                    guard rawLength <= length &- 12 else {
-                        throw .corruptRecord(map: mapName, position: position, length: UInt64(rawLength), ringSize: size)
+                    guard rawLength &+ 12 <= length else {
+                        throw corruptSample(mapName: mapName, position: position, length: length, rawLength: rawLength)
                     }
                     body(PerfRecordView(cpu: cpu, bytes: UnsafeRawBufferPointer(start: data + (offset &+ 12), count: rawLength), lostSamples: 0))
                     count &+= 1
-                } else {
-                    let current = position
-                    let delivered = try withContiguousRecord(at: offset, length: length) { record throws(ReaderError) in
-                        try decode(record, type: type, position: current, mapName: mapName, body) != nil
-                    }
-                    if delivered { count &+= 1 }
+                } else if try deliverOutOfLine(at: offset, length: length, type: type, position: position, mapName: mapName, body) {
+                    count &+= 1
                 }
                 position &+= UInt64(length)
             } while position < head
         }
+    }
+
+    /// ``drain(mapName:_:)`` of a backward ring, one record at a time from its snapshot.
+    @usableFromInline
+    func drainBackward(mapName: String, _ body: (PerfRecordView) -> Void) throws(ReaderError) -> Int {
+        var count = 0
+        while try next(mapName: mapName, body) != nil { count &+= 1 }
+        return count
+    }
+
+    /// The records ``drain(mapName:_:)`` does not hand out in place: a record that wraps around
+    /// the ring's end (copied whole first), a lost-samples record, and types that carry nothing
+    /// for the reader (skipped: false). `length` was checked against the ring's head.
+    @usableFromInline
+    @inline(never)
+    func deliverOutOfLine(
+        at offset: Int, length: Int, type: UInt32, position: UInt64, mapName: String, _ body: (PerfRecordView) -> Void
+    ) throws(ReaderError) -> Bool {
+        try withContiguousRecord(at: offset, length: length) { record throws(ReaderError) in
+            try decode(record, type: type, position: position, mapName: mapName, body) != nil
+        }
+    }
+
+    /// The error for a record whose length is below a header's or beyond the written data.
+    @usableFromInline
+    @inline(never)
+    func corruptRecord(mapName: String, position: UInt64, length: UInt64) -> ReaderError {
+        .corruptRecord(map: mapName, position: position, length: length, ringSize: size)
+    }
+
+    /// The error for a sample too short for its size word (its length is reported) or whose size
+    /// word claims more than the record holds (the size word is reported).
+    @usableFromInline
+    @inline(never)
+    func corruptSample(mapName: String, position: UInt64, length: Int, rawLength: Int) -> ReaderError {
+        corruptRecord(mapName: mapName, position: position, length: UInt64(length < 12 ? length : rawLength))
     }
 
     private func nextForward<Result>(mapName: String, _ body: (PerfRecordView) -> Result) throws(ReaderError) -> Result? {

@@ -8,6 +8,11 @@ import Synchronization
 /// 2. ``call(_:_:)``, which retries what must be retried and returns the kernel's result or errno,
 /// 3. ``systemCall(_:_:)``, the C call itself, which a test can replace for its own task with
 ///    ``withInterceptor(_:operation:)``.
+///
+/// The first attempt of a call (layers 2 and 3 up to the C call) is inlinable, so that a hot
+/// path such as ``Sys/mapElementCall(_:mapFD:key:value:flags:)`` is one function in its caller
+/// and not a chain of calls; interception and retries stay out of line.
+@usableFromInline
 enum BPFSyscall {
     /// How often a call interrupted by a signal (`EINTR`) is repeated before the error is reported.
     /// Bounded so that a signal storm or a broken interceptor cannot hang the caller.
@@ -41,20 +46,34 @@ enum BPFSyscall {
 
     /// Calls bpf(2), or the task's interceptor if one is bound. A ``SystemCallInterceptor`` bound
     /// with ``SystemCalls/withInterceptor(_:operation:)`` is asked first and may fail the call.
+    @inlinable
     @inline(__always)
     static func systemCall(_ command: BPFCommand, _ attributes: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
         if SystemCalls.interceptionScopes.load(ordering: .relaxed) != 0 {
-            if let injected = SystemCalls.injectedFailure(.bpf(command)) {
-                return .failure(injected)
-            }
-            if let interceptor {
-                return interceptor.handle(command, attributes)
-            }
+            return interceptedCall(command, attributes)
+        }
+        return kernelCall(command, attributes)
+    }
+
+    /// ``systemCall(_:_:)`` while some task has an interceptor bound: out of line, so that the
+    /// inlined check is all that calls outside tests pay.
+    @usableFromInline
+    @inline(never)
+    static func interceptedCall(
+        _ command: BPFCommand, _ attributes: UnsafeMutableRawBufferPointer
+    ) -> Result<Int, Errno> {
+        if let injected = SystemCalls.injectedFailure(.bpf(command)) {
+            return .failure(injected)
+        }
+        if let interceptor {
+            return interceptor.handle(command, attributes)
         }
         return kernelCall(command, attributes)
     }
 
     /// bpf(2) itself, with no interception. Interceptors call it to let a call through.
+    @inlinable
+    @inline(__always)
     static func kernelCall(_ command: BPFCommand, _ attributes: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
         let result = cebpf_bpf(command.rawValue, attributes.baseAddress, UInt32(truncatingIfNeeded: attributes.count))
         if result < 0 {
@@ -67,27 +86,51 @@ enum BPFSyscall {
 
     /// Runs `command` with `attributes`, retrying `EINTR` (and `EAGAIN` for program loads) a
     /// bounded number of times. Every other failure, and the last retryable one, is returned.
+    ///
+    /// The first attempt is inlined into each command's function; the retries are not.
+    @inlinable
+    @inline(__always)
     static func call<Attributes: BitwiseCopyable>(
         _ command: BPFCommand, _ attributes: inout Attributes
     ) -> Result<Int, Errno> {
+        let result = withUnsafeMutableBytes(of: &attributes) { systemCall(command, $0) }
+        guard case .failure(let errno) = result, isRetryable(errno, command) else {
+            return result
+        }
+        return retry(command, &attributes, after: errno)
+    }
+
+    /// Whether a failure with `errno` is repeated: `EINTR` always, `EAGAIN` for program loads.
+    @inlinable
+    @inline(__always)
+    static func isRetryable(_ errno: Errno, _ command: BPFCommand) -> Bool {
+        errno == .interrupted || (errno == .resourceTemporarilyUnavailable && command == .progLoad)
+    }
+
+    /// The retries of ``call(_:_:)`` after a first attempt failed with the retryable `errno`.
+    @usableFromInline
+    @inline(never)
+    static func retry<Attributes: BitwiseCopyable>(
+        _ command: BPFCommand, _ attributes: inout Attributes, after firstErrno: Errno
+    ) -> Result<Int, Errno> {
         var interruptedRetries = 0
         var againRetries = 0
+        var errno = firstErrno
         while true {
-            let result = withUnsafeMutableBytes(of: &attributes) { systemCall(command, $0) }
-            guard case .failure(let errno) = result else {
-                return result
-            }
             if errno == .interrupted, interruptedRetries < maximumInterruptedRetries {
                 interruptedRetries += 1
-                continue
-            }
-            if errno == .resourceTemporarilyUnavailable, command == .progLoad,
+            } else if errno == .resourceTemporarilyUnavailable, command == .progLoad,
                 againRetries < maximumProgramLoadRetries
             {
                 againRetries += 1
-                continue
+            } else {
+                return .failure(errno)
             }
-            return result
+            let result = withUnsafeMutableBytes(of: &attributes) { systemCall(command, $0) }
+            guard case .failure(let next) = result else {
+                return result
+            }
+            errno = next
         }
     }
 

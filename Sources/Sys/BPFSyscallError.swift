@@ -23,6 +23,13 @@ public struct BPFSyscallError: Error, CustomStringConvertible, Sendable {
         self.log = log
     }
 
+    /// The error of `command` failing with `errno`, with the hint the library names for the
+    /// pair: what the throwing functions of ``Sys`` throw for a command that returned `errno`
+    /// (for callers of the non-throwing ``Sys/mapElementCall(_:mapFD:key:value:flags:)``).
+    public init(failedCommand command: BPFCommand, errno: Errno) {
+        self.init(command: command, errno: errno, hint: .forFailure(of: command, errno: errno, logRequested: false))
+    }
+
     /// A cause the library can name from the command and the errno.
     public enum Hint: Hashable, Sendable, CustomStringConvertible {
         /// `EPERM` other than pinning: the facts that bear on it (capabilities held and missing,

@@ -13,7 +13,52 @@ public struct MapBatchLookup: Sendable {
     public var nextToken: [UInt8]?
 }
 
+/// The single-element map commands, for ``Sys/mapElementCall(_:mapFD:key:value:flags:)``.
+public enum MapElementCommand: Sendable {
+    /// `BPF_MAP_LOOKUP_ELEM`.
+    case lookup
+    /// `BPF_MAP_UPDATE_ELEM`.
+    case update
+    /// `BPF_MAP_DELETE_ELEM`.
+    case delete
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`.
+    case lookupAndDelete
+
+    /// The bpf command.
+    @inlinable
+    public var command: BPFCommand {
+        switch self {
+        case .lookup: .mapLookupElem
+        case .update: .mapUpdateElem
+        case .delete: .mapDeleteElem
+        case .lookupAndDelete: .mapLookupAndDeleteElem
+        }
+    }
+}
+
 extension Sys {
+    /// One single-element command on raw key and value addresses, for hot paths such as
+    /// `Map.lookup`: nil when it succeeded, else the errno (after the usual `EINTR` retries, and
+    /// through the interceptor like every call). It builds no error value, so a failure that the
+    /// caller expects (`ENOENT` for an absent key) costs nothing extra;
+    /// ``BPFSyscallError/init(failedCommand:errno:)`` makes the error that ``mapLookupElem(_:)``
+    /// and its siblings throw.
+    @inlinable
+    public static func mapElementCall(
+        _ command: MapElementCommand, mapFD: UInt32, key: UnsafeRawPointer?, value: UnsafeRawPointer?,
+        flags: UInt64
+    ) -> Errno? {
+        var attributes = MapElemAttr()
+        attributes.mapFD = mapFD
+        attributes.key = address(of: key)
+        attributes.value = address(of: value)
+        attributes.flags = flags
+        switch BPFSyscall.call(command.command, &attributes) {
+        case .success: return nil
+        case .failure(let errno): return errno
+        }
+    }
+
     /// Creates a map with the common attributes; the map type and flags are the kernel's raw
     /// numbers (`BPF_MAP_TYPE_HASH` is 1, `BPF_MAP_TYPE_ARRAY` 2).
     public static func createMap(

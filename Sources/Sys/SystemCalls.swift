@@ -87,6 +87,7 @@ package struct SystemCallInterceptor: Sendable {
 /// Each function is the thin C call plus, where the kernel documents it, the bounded `EINTR`
 /// retry; it returns the kernel's result or errno and leaves the error's wording to the caller.
 /// A test can fail any call for its own task with ``withInterceptor(_:operation:)``.
+@usableFromInline
 package enum SystemCalls {
     /// How often a call interrupted by a signal is repeated before `EINTR` is reported.
     package static let maximumInterruptedRetries = 64
@@ -98,6 +99,7 @@ package enum SystemCalls {
     /// While it is 0, which is always outside tests, a call pays one relaxed load for the seam
     /// instead of a task-local lookup. A scope increments it before binding, in program order
     /// before its body's calls, so a relaxed load in the same task sees it.
+    @usableFromInline
     static let interceptionScopes = Atomic<Int>(0)
 
     /// Runs `body` with `interceptor` deciding, for the current task (and the child tasks it

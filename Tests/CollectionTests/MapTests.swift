@@ -39,6 +39,34 @@ struct MapTests {
         #expect(rawError?.description == "lookup map counts: key size 3, map expects 8")
     }
 
+    @Test func typesWhoseStrideIsTheMapSizeArePaddedWithZeros() throws {
+        // Size 5, stride 8: what C's sizeof gives for `struct { __u32 a; __u8 b; }`.
+        struct Padded: Equatable { var a: UInt32; var b: UInt8 }
+        let map = try Map(spec: .hash("padded", key: 8, value: 8))
+        try map.update(Padded(a: 1, b: 2), Padded(a: 3, b: 4))
+        #expect(try map.lookup(Padded(a: 1, b: 2), as: Padded.self) == Padded(a: 3, b: 4))
+        #expect(try map.lookup(keyBytes: [1, 0, 0, 0, 2, 0, 0, 0]) == [3, 0, 0, 0, 4, 0, 0, 0])
+        #expect(try map.lookupAndDelete(Padded(a: 1, b: 2), as: Padded.self) == Padded(a: 3, b: 4))
+        #expect(try map.delete(Padded(a: 1, b: 2)) == false)
+
+        let narrow = try Map(spec: .hash("padded_narrow", key: 6, value: 8))
+        let error = #expect(throws: MapError.self) { try narrow.update(Padded(a: 1, b: 2), UInt64(1)) }
+        #expect(error?.description == "update map padded_narrow: key size 5, map expects 6")
+    }
+
+    @Test func fullMapErrorCarriesTheKernelsErrnoAndHint() throws {
+        let map = try Map(spec: .hash("full", entries: 1))
+        try map.update(UInt32(1), UInt64(1))
+        let error = #expect(throws: MapError.self) { try map.update(UInt32(2), UInt64(2)) }
+        #expect(error?.operation == .update)
+        #expect(error?.syscallError?.command == .mapUpdateElem)
+        #expect(error?.syscallError?.errno == .argumentListTooLong)
+        #expect(error?.syscallError?.hint == .mapFull)
+        // A missing key is no error for lookups and deletes.
+        #expect(try map.lookup(UInt32(2), as: UInt64.self) == nil)
+        #expect(try map.delete(UInt32(2)) == false)
+    }
+
     @Test func rawBytesVariants() throws {
         let map = try Map(spec: .hash("raw", key: 4, value: 4))
         try map.update(keyBytes: [1, 0, 0, 0], valueBytes: [9, 8, 7, 6])

@@ -12,6 +12,14 @@ struct PerfTestSample: BitwiseCopyable, Equatable {
     var cpu: UInt64
 }
 
+/// A ``PerfTestSample`` behind a copy of its sequence number: 24 bytes, so that records (40 bytes
+/// in the ring) straddle the end of a one-page ring.
+struct MarkedPerfTestSample: BitwiseCopyable, Equatable {
+    var marker: UInt64
+    var sequence: UInt64
+    var cpu: UInt64
+}
+
 @Suite("Perf event reader", .checksFileDescriptorLeaks, .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
 struct PerfEventReaderTests {
     static func perfMap() throws -> Map {
@@ -23,20 +31,24 @@ struct PerfEventReaderTests {
 
     /// A socket filter sending a ``PerfTestSample`` with `bpf_perf_event_output` (helper 25) to
     /// the current CPU's ring (`BPF_F_CURRENT_CPU`); returns the helper's result.
-    static func perfOutputProgram(events: Map, counter: Map) throws -> Program {
+    ///
+    /// With `marked`, the sample is a ``MarkedPerfTestSample`` (24 bytes) instead.
+    static func perfOutputProgram(events: Map, counter: Map, marked: Bool = false) throws -> Program {
         var builder = ProgramBuilder()
         try appendCounterIncrement(to: &builder, counter: counter)
         let eventsFD = try descriptor(of: events)
+        let size: Int32 = marked ? 24 : 16
         builder.append(contentsOf: [
             .store(.r7, to: .r10, offset: -16, size: .doubleWord),
+            .store(.r7, to: .r10, offset: -24, size: .doubleWord),
             .callHelper(8),  // bpf_get_smp_processor_id
             .store(.r0, to: .r10, offset: -8, size: .doubleWord),
             .mov64(.r1, .r6),
             .loadMapPointer(.r2, fileDescriptor: eventsFD),
             .mov32(.r3, -1),  // BPF_F_CURRENT_CPU, zero-extended: no context bytes requested
             .mov64(.r4, .r10),
-            .add64(.r4, -16),
-            .mov64(.r5, 16),
+            .add64(.r4, -size),
+            .mov64(.r5, size),
             .callHelper(25),  // bpf_perf_event_output
             .exit(),
         ])
@@ -127,6 +139,58 @@ struct PerfEventReaderTests {
         #expect(lost.bytes.isEmpty)
         let next = try reader.read(timeout: .seconds(5))
         #expect(next.decode(as: PerfTestSample.self)?.sequence == 301)
+    }
+
+    @Test func consumeHandsOutRecordsThatWrapAroundTheRingsEnd() async throws {
+        let events = try Self.perfMap()
+        let counter = try counterMap()
+        let program = try Self.perfOutputProgram(events: events, counter: counter, marked: true)
+        let reader = try PerfEventReader(events, options: PerfReaderOptions(perCPUBufferSize: 4096))
+        // 40 bytes a record (8 header, 4 size, 24 data, 4 padding): after 100 records the tail is
+        // at 4000, and the 103rd record of the ring lies across its end (4080 to 4120).
+        var samples: [MarkedPerfTestSample] = []
+        for round in 0..<2 {
+            #expect(try await Self.runOnCPU0(program, count: 100) == 0)
+            let count = try reader.consume { view in
+                #expect(view.cpu == 0)
+                #expect(view.bytes.count == 28)
+                if let sample = view.load(as: MarkedPerfTestSample.self) { samples.append(sample) }
+            }
+            #expect(count == 100, "round \(round)")
+        }
+        #expect(samples.map(\.sequence) == Array(1...200))
+        #expect(samples.allSatisfy { $0.marker == $0.sequence && $0.cpu == 0 }, "wrapped records are copied whole")
+        #expect(reader.pendingBytes(cpu: 0) == 0)
+    }
+
+    @Test func aHeadBeyondWhatWasWrittenIsAnErrorNotACrash() async throws {
+        // The kernel refuses user writes to a ring's data pages (SIGBUS), but data_head sits on
+        // the writable first page: claim less or more than the kernel wrote.
+        let events = try Self.perfMap()
+        let counter = try counterMap()
+        let program = try Self.perfOutputProgram(events: events, counter: counter)
+        let reader = try PerfEventReader(events, options: PerfReaderOptions(perCPUBufferSize: 4096))
+        let ring = try #require(reader.rings.first { $0.cpu == 0 })
+        #expect(try await Self.runOnCPU0(program, count: 1) == 0)
+        func claimHead(_ head: UInt64) {
+            ring.base.storeBytes(of: head, toByteOffset: PerfMetadataPage.dataHead, as: UInt64.self)
+        }
+        func corrupt(position: UInt64, length: UInt64) -> ReaderError {
+            .corruptRecord(map: "perf_events", position: position, length: length, ringSize: 4096)
+        }
+        // Half of the one 32-byte record.
+        claimHead(16)
+        #expect(throws: corrupt(position: 0, length: 32)) { try reader.consume { _ in } }
+        // The record and 8 bytes the kernel never wrote (zeros: a length of 0). The record
+        // before the bad one is handed out and given back.
+        claimHead(40)
+        var sequences: [UInt64] = []
+        #expect(throws: corrupt(position: 32, length: 0)) {
+            try reader.consume { sequences.append($0.load(as: PerfTestSample.self)?.sequence ?? 0) }
+        }
+        #expect(sequences == [1])
+        #expect(ring.base.load(fromByteOffset: PerfMetadataPage.dataTail, as: UInt64.self) == 32)
+        reader.close()
     }
 
     @Test func overwritableRingsKeepTheNewestRecords() async throws {

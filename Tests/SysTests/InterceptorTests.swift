@@ -162,6 +162,49 @@ struct InterceptorTests {
         #expect(calls.count == 0)
     }
 
+    @Test func elementCallPassesItsAttributesAndReportsTheErrnoWithoutThrowing() {
+        let key: UInt32 = 7
+        var value: UInt64 = 0
+        let attempts = LevelRecorder()
+        let outcomes: [Errno?] = withUnsafeBytes(of: key) { keyBytes in
+            withUnsafeMutableBytes(of: &value) { valueBytes in
+                let keyAddress = Sys.address(of: keyBytes.baseAddress)
+                let valueAddress = Sys.address(of: valueBytes.baseAddress)
+                return withInterceptor({ command, attributes in
+                    let element = attributes.loadUnaligned(as: MapElemAttr.self)
+                    #expect(attributes.count == MemoryLayout<MapElemAttr>.size)
+                    #expect(element.mapFD == 42)
+                    #expect(element.key == keyAddress)
+                    #expect(element.value == valueAddress)
+                    #expect(element.flags == (command == .mapUpdateElem ? 2 : 0))
+                    let firstAttempt = attempts.levels.last != UInt32(bitPattern: command.rawValue)
+                    attempts.record(UInt32(bitPattern: command.rawValue))
+                    // Lookups find nothing; the other commands are interrupted once, then succeed.
+                    if command == .mapLookupElem { return .failure(.noSuchFileOrDirectory) }
+                    return firstAttempt ? .failure(.interrupted) : .success(0)
+                }) {
+                    [MapElementCommand.lookup, .update, .delete, .lookupAndDelete].map { command in
+                        Sys.mapElementCall(
+                            command, mapFD: 42, key: keyBytes.baseAddress, value: valueBytes.baseAddress,
+                            flags: command == .update ? 2 : 0)
+                    }
+                }
+            }
+        }
+        #expect(outcomes == [.noSuchFileOrDirectory, nil, nil, nil])
+        #expect(attempts.levels == [1, 2, 2, 3, 3, 21, 21])
+    }
+
+    @Test func errorOfAFailedCommandIsTheOneTheThrowingFunctionThrows() {
+        let thrown = withInterceptor({ _, _ in .failure(.argumentListTooLong) }) {
+            #expect(throws: BPFSyscallError.self) { try Sys.mapUpdateElem(MapElemAttr()) }
+        }
+        let made = BPFSyscallError(failedCommand: .mapUpdateElem, errno: .argumentListTooLong)
+        #expect(made.hint == .mapFull)
+        #expect(thrown?.hint == made.hint)
+        #expect(thrown?.description == made.description)
+    }
+
     @Test func interceptorsAreScopedToTheirTask() async {
         await withTaskGroup(of: Errno?.self) { group in
             for errno in [Errno.noSuchDevice, Errno.resourceBusy] {
