@@ -57,12 +57,18 @@ public enum FileDescriptorLeaks {
     /// tests a short time to go away. For use inside a test that holds the leak gate (one with
     /// ``Trait/checksFileDescriptorLeaks``), where ``leaks(during:)`` cannot be nested.
     package static func newDescriptors(since before: [Int32: String]) async throws -> [LeakedFileDescriptor] {
+        // A concurrent test that does not take the gate may hold a descriptor for a while (a map
+        // it reads, a child's pipe): wait up to about a second, backing off, before calling a
+        // descriptor leaked. A real leak costs that second once; a sweep checks after every fault,
+        // so a shorter wait (0.1 s) did once report another test's descriptor in a full run.
         var leaked = newDescriptorsNow(since: before)
-        var attempts = 0
-        while !leaked.isEmpty && attempts < 5 {
-            try await Task.sleep(nanoseconds: 20_000_000)
+        var wait: UInt64 = 20_000_000
+        var waited: UInt64 = 0
+        while !leaked.isEmpty && waited < 1_000_000_000 {
+            try await Task.sleep(nanoseconds: wait)
+            waited += wait
+            wait = min(wait * 2, 200_000_000)
             leaked = newDescriptorsNow(since: before).filter { leaked.contains($0) }
-            attempts += 1
         }
         return leaked.sorted { $0.number < $1.number }
     }
