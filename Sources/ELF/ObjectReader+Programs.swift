@@ -16,13 +16,17 @@ extension ObjectReader {
         // Sized once: growing a dictionary hashes every name again.
         var entryFunctions = 0
         var libraryFunctions = 0
-        for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
-            let count = functionsBySection[section.index]?.count ?? 0
-            if section.name == ".text" { libraryFunctions += count } else { entryFunctions += count }
+        // Sections are visited by index: copying each one retains its name.
+        var codeSections: [Int] = []
+        for index in elf.sections.indices where kinds[index] == .code && elf.sections[index].size > 0 {
+            codeSections.append(index)
+            let count = functionsBySection[index]?.count ?? 0
+            if elf.sections[index].name == ".text" { libraryFunctions += count } else { entryFunctions += count }
         }
         spec.programs.reserveCapacity(spec.programs.count + entryFunctions)
         spec.subprograms.reserveCapacity(spec.subprograms.count + libraryFunctions)
-        for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
+        for sectionIndex in codeSections {
+            let section = elf.sections[sectionIndex]
             let bytes = try contents(of: section)
             let functions = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }
                 .filter { $0.key < UInt64(bytes.count) }
@@ -56,7 +60,6 @@ extension ObjectReader {
                 return low
             }
 
-            var relocated = bodies.map { [Bool](repeating: false, count: $0.count) }
             for relocation in relocationsBySection[section.index] ?? [] {
                 let function = owner(ofByteOffset: relocation.offset)
                 let local = relocation.offset &- functions[function].key
@@ -66,15 +69,16 @@ extension ObjectReader {
                     throw .badRelocationOffset(section: section.displayName, offset: relocation.offset)
                 }
                 try relocate(&bodies[function][index], relocation: relocation, in: section)
-                relocated[function][index] = true
             }
             // Read once: a static constant of another module is reached through an accessor.
             let functionAddress = LoadImmediateSource.function
             for function in bodies.indices {
                 let base = Int64(functions[function].key) / Int64(Instruction.slotSize)
-                for index in bodies[function].indices where !relocated[function][index] {
-                    // Read fields in place: copying every instruction would retain its strings.
-                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == functionAddress
+                for index in bodies[function].indices {
+                    // Read fields in place: copying every instruction would retain its strings. A
+                    // relocated instruction always names its target, so one with a name is done.
+                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == functionAddress,
+                        !bodies[function][index].hasSymbolReference
                     else { continue }
                     let slot = base + Int64(tables[function].slot(ofIndex: index)) + 1
                     let targetSlot = slot + Int64(bodies[function][index].immediate32)
@@ -187,7 +191,7 @@ extension ObjectReader {
         let addend = UInt64(UInt32(bitPattern: instruction.immediate32))
 
         /// Points `lddw` at the symbol's offset in the value of `map` (`BPF_PSEUDO_MAP_VALUE`).
-        func referenceValue(of map: String) throws(BPFObjectError) {
+        func referenceValue(of map: SharedSymbolReference) throws(BPFObjectError) {
             let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
             guard !overflow, offset <= targetSection.size, offset <= UInt64(UInt32.max) else {
                 throw .dataReferenceOutOfBounds(
@@ -196,7 +200,7 @@ extension ObjectReader {
             }
             instruction.source = Register(rawValue: LoadImmediateSource.mapValue.rawValue)
             instruction.constant = Int64(offset) << 32
-            instruction.symbolReference = map
+            instruction.setSymbolReference(map)
         }
 
         switch kinds[targetIndex] {
@@ -225,18 +229,18 @@ extension ObjectReader {
             }
             instruction.source = Register(rawValue: LoadImmediateSource.mapFileDescriptor.rawValue)
             instruction.constant = 0
-            instruction.symbolReference = name
+            instruction.setSymbolReference(sharedReference(name, symbol: symbol.index))
 
         case .data:
             guard instruction.isWide else { throw unsupported("data referenced by an instruction that is not lddw") }
-            try referenceValue(of: targetSection.name)
+            try referenceValue(of: sharedReference(targetSection.name, symbol: symbol.index))
 
         case .arenaGlobals:
             // An `__arena` global: an address in the arena map's pages, which the kernel gives as
             // the arena's user address plus the offset (libbpf relocates these the same way).
             guard instruction.isWide else { throw unsupported("__arena global referenced by an instruction that is not lddw") }
             guard let arenaMapName else { throw unsupported("no arena map holds section '\(targetSection.displayName)'") }
-            try referenceValue(of: arenaMapName)
+            try referenceValue(of: sharedReference(arenaMapName, symbol: symbol.index))
 
         case .code:
             // A symbol value above Int64.max names no offset in any section: report it, don't trap.

@@ -73,6 +73,9 @@ struct ObjectReader {
     var structOpsMembers: [String: String] = [:]
     /// The arena map that holds the `__arena` globals, once ``readArenaGlobals()`` found it.
     var arenaMapName: String?
+    /// The reference each relocated instruction gets, by the index of the symbol it relocates
+    /// against, so the instructions naming one map share one box.
+    var sharedReferences: [SharedSymbolReference?] = []
 
     /// The largest data-section map value this reader builds: 64 MiB, well above the kernel's
     /// limit for an array map's value (`KMALLOC_MAX_SIZE`, 4 MiB with 4 KiB pages). A `.bss`
@@ -247,6 +250,15 @@ struct ObjectReader {
         if !symbol.name.isEmpty { return symbol.name }
         if let section = symbol.section, section < elf.sections.count { return elf.sections[section].displayName }
         return "symbol #\(symbol.index)"
+    }
+
+    /// The shared reference to `name` for instructions relocated against symbol `index`.
+    mutating func sharedReference(_ name: String, symbol index: Int) -> SharedSymbolReference {
+        if index < sharedReferences.count, let shared = sharedReferences[index], shared.name == name { return shared }
+        let shared = SharedSymbolReference(name)
+        if sharedReferences.count != symbols.count { sharedReferences = Array(repeating: nil, count: symbols.count) }
+        if index >= 0, index < sharedReferences.count { sharedReferences[index] = shared }
+        return shared
     }
 
     mutating func addMap(_ map: MapSpec) throws(BPFObjectError) {
