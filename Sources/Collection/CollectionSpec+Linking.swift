@@ -99,17 +99,21 @@ extension CollectionSpec {
             linked.lineInfos.reserveCapacity(lineInfoCount)
             linked.coreRelocations.reserveCapacity(relocationCount)
             for (function, shift) in callees {
-                linked.instructions += function.instructions
+                // Appended from the callee's storage in one block copy (a retain per name, no
+                // per-element capacity check).
+                function.instructions.withUnsafeBufferPointer { linked.instructions.append(contentsOf: $0) }
                 for info in function.functionInfos {
                     linked.functionInfos.append(BTFFuncInfo(instructionOffset: info.instructionOffset &+ shift, type: info.type))
                 }
-                for info in function.lineInfos {
-                    linked.lineInfos.append(info)
-                    linked.lineInfos[linked.lineInfos.count &- 1].instructionOffset &+= shift
+                let firstLine = linked.lineInfos.count
+                function.lineInfos.withUnsafeBufferPointer { linked.lineInfos.append(contentsOf: $0) }
+                linked.lineInfos.withUnsafeMutableBufferPointer { lines in
+                    for index in firstLine..<lines.count { lines[index].instructionOffset &+= shift }
                 }
-                for relocation in function.coreRelocations {
-                    linked.coreRelocations.append(relocation)
-                    linked.coreRelocations[linked.coreRelocations.count &- 1].instructionOffset &+= shift
+                let firstRelocation = linked.coreRelocations.count
+                function.coreRelocations.withUnsafeBufferPointer { linked.coreRelocations.append(contentsOf: $0) }
+                linked.coreRelocations.withUnsafeMutableBufferPointer { relocations in
+                    for index in firstRelocation..<relocations.count { relocations[index].instructionOffset &+= shift }
                 }
             }
         }
