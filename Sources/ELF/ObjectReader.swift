@@ -115,8 +115,10 @@ struct ObjectReader {
     // MARK: - Sections
 
     mutating func classifySections() {
-        for section in elf.sections {
-            let name = section.name
+        // Sections are visited by index: copying each one retains its name.
+        for index in elf.sections.indices {
+            let name = elf.sections[index].name
+            let section = (type: elf.sections[index].type, flags: elf.sections[index].flags, index: index)
             // Comparing lengths first keeps a hundred sections from costing a thousand string compares.
             let length = name.utf8.count
             if (length == 4 && name == "maps") || (length > 5 && name.hasPrefix("maps/")) {
