@@ -96,20 +96,53 @@ echo "guest kernel: \$(uname -r)"
 for module in veth sch_ingress cls_bpf act_bpf; do
     modprobe \$module || echo "vm-test: modprobe \$module failed (is linux-image for \$(uname -r) installed?)"
 done
+# The lowest MemAvailable seen while the tests run, so a run near the guest's memory limit shows.
+( while :; do sed -n 's/^MemAvailable: *//p' /proc/meminfo >> "$results/memory"; sleep 5; done ) &
+sampler=\$!
 EBPF_TEST_KERNEL=vm-$version "$binary" --testing-library swift-testing --filter '$filter'
 echo \$? > "$results/status"
+kill \$sampler
+echo "vm-test: lowest MemAvailable in the guest: \$(sort -n "$results/memory" | head -n 1)"
 GUEST
 chmod +x "$guest_script"
 
-log "booting $kernel (software emulation; 15 to 50 s)"
-set +e
-timeout 1200 vng --disable-kvm --run "$kernel" --user root --memory 2G --rwdir="$results" --exec "$guest_script"
-vng_status=$?
-set -e
+# The guest kernel's console goes to a file (vng --verbose; without it the kernel is booted with
+# loglevel=0 and a panic leaves no trace); the terminal shows everything but the kernel's lines.
+console_log=$results/console.log
+boot() {
+    log "booting $kernel (software emulation; 15 to 50 s)"
+    rm -f "$results/status" "$results/memory"
+    set +e
+    timeout 1200 vng --verbose --disable-kvm --run "$kernel" --user root --memory 2G --rwdir="$results" \
+        --exec "$guest_script" 2>&1 | tee "$console_log" | grep --line-buffered -v -E '^\[ *[0-9]+\.[0-9]+\] '
+    vng_status=${PIPESTATUS[0]}
+    set -e
+}
+kernel_tail() {
+    log "the guest kernel's last messages:"
+    grep -E '^\[ *[0-9]+\.[0-9]+\] ' "$console_log" | tail -n 40 >&2 || true
+}
+
+boot
 if [[ ! -s "$results/status" ]]; then
+    # The guest died before the tests reported (vng exits 255 when the kernel panics or QEMU stops;
+    # 124 is the timeout). Seen once in CI on 6.12.118 with nothing printed (the console was off
+    # then): the kernel's messages are shown now, and the tier boots once more so that one crash of
+    # the emulated machine does not hide the tests' result. A second death fails the tier.
     log "the VM reported no test result (vng exited with $vng_status)"
-    exit 1
+    kernel_tail
+    log "booting again once"
+    boot
+    if [[ ! -s "$results/status" ]]; then
+        log "the VM reported no test result again (vng exited with $vng_status)"
+        kernel_tail
+        exit 1
+    fi
 fi
 status=$(cat "$results/status")
 log "tests in the VM exited with $status"
+grep -q -E '^\[ *[0-9]+\.[0-9]+\] .*(BUG:|WARNING:|Oops|Call Trace|Out of memory)' "$console_log" && {
+    log "the guest kernel reported a problem during the run:"
+    grep -E -A 12 '^\[ *[0-9]+\.[0-9]+\] .*(BUG:|WARNING:|Oops|Out of memory)' "$console_log" | head -n 60 >&2
+}
 exit "$status"

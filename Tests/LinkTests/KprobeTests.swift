@@ -103,41 +103,53 @@ struct KprobeTests {
         }
     }
 
-    static func execTrue(times: Int) throws {
-        for _ in 0..<times {
-            let result = try runSubprocess("/bin/true", [])
-            #expect(result.status == 0)
-        }
+    /// A child that, once let go, execs `times` times (`env` exec'ing `env` ... exec'ing `/bin/true`,
+    /// one process id throughout), reports, and exits. Probes on `sys_execve` see every exec on the
+    /// machine, and other suites' children run at the same time: counters filter on `child.pid`.
+    static func execingChild(times: Int) throws -> HeldChild {
+        let chain = Array(repeating: "/usr/bin/env", count: times - 1) + ["/bin/sh -c 'echo; read go; exit 0'"]
+        return try HeldChild(script: "read go; exec " + chain.joined(separator: " "))
+    }
+
+    /// Lets `child` run its execs and waits until they are done.
+    static func runExecs(of child: borrowing HeldChild) throws {
+        try child.proceed()
+        try child.awaitLine()
     }
 
     @Test("a kprobe on sys_execve counts execs", arguments: [false, true])
     func countsExecs(throughTracefs: Bool) throws {
         guard KernelFeature.kprobes.check() else { return }
-        let counter = try Counter(type: .kprobe)
+        // Three execs while attached (sh to env, env to env, env to sh), one after the close.
+        let child = try HeldChild(script: "read go; exec /usr/bin/env /usr/bin/env /bin/sh -c 'echo; read go; exec /bin/true'")
+        let counter = try Counter(type: .kprobe, onlyProcess: child.pid)
         var options = ProbeOptions()
         options.forceTracefs = throughTracefs
         options.groupPrefix = "swiftebpf_test"
         let probe = try Kprobe(symbol: "sys_execve", program: counter.program, options: options)
         #expect(probe.usesTracefs == throughTracefs)
         #expect(probe.symbol.hasSuffix("sys_execve"))
-        try Self.execTrue(times: 3)
+        try Self.runExecs(of: child)
         #expect(try counter.count() == 3)
         try probe.close()
-        try Self.execTrue(times: 1)
+        try child.proceed()
+        #expect(try child.wait() == 0)
         #expect(try counter.count() == 3)
         #expect(!(try Tracefs.probeEvents(.kprobe).contains { $0.contains("swiftebpf_test") }), "stale kprobe event")
     }
 
     @Test("a kretprobe counts returns, with and without maxactive", arguments: [0, 16])
     func kretprobe(maxActive: Int) throws {
-        let counter = try Counter(type: .kprobe)
+        let child = try Self.execingChild(times: 2)
+        let counter = try Counter(type: .kprobe, onlyProcess: child.pid)
         var options = ProbeOptions()
         options.maxActive = maxActive
         options.groupPrefix = "swiftebpf_test"
         let probe = try Kprobe(symbol: "sys_execve", program: counter.program, isReturnProbe: true, options: options)
         #expect(probe.usesTracefs == (maxActive > 0))
-        try Self.execTrue(times: 2)
+        try Self.runExecs(of: child)
         #expect(try counter.count() == 2)
+        #expect(try child.wait() == 0)
         try probe.close()
         #expect(try Tracefs.probeEvents(.kprobe).isEmpty || !(try Tracefs.probeEvents(.kprobe).contains { $0.contains("swiftebpf_test") }))
     }
@@ -160,13 +172,15 @@ struct KprobeTests {
 
     @Test func cookieReachesTheProgram() throws {
         try #require(Features.hasPerfEventLink, "bpf cookies on perf events need Linux 5.15; both test kernels have it")
-        let counter = try Counter(type: .kprobe, addingCookie: true)
+        let child = try Self.execingChild(times: 2)
+        let counter = try Counter(type: .kprobe, onlyProcess: child.pid, addingCookie: true)
         var options = ProbeOptions()
         options.cookie = 42
         let probe = try Kprobe(symbol: "sys_execve", program: counter.program, options: options)
         #expect(probe.usesBPFLink)
-        try Self.execTrue(times: 2)
+        try Self.runExecs(of: child)
         #expect(try counter.count() == 84)
+        #expect(try child.wait() == 0)
         #expect(try probe.info().progID != 0)
         try probe.close()
     }

@@ -63,7 +63,7 @@ struct ProbeFaultInjectionTests {
         arguments: [(tracefs: false, returnProbe: false), (true, false), (false, true), (true, true)])
     func uprobeSweep(tracefs: Bool, returnProbe: Bool) async throws {
         guard KernelFeature.uprobes.check() else { return }
-        let target = try Executable(path: try UprobeTarget.binary.get())
+        let target = try Executable(path: try UprobeTarget.faultInjectionCopy.get())
         let counter = try Counter(type: .kprobe)
         let options = Self.options(forceTracefs: tracefs)
         let program = counter.program
@@ -80,14 +80,14 @@ struct ProbeFaultInjectionTests {
             // The event is written, and removed again on the way out.
             #expect(summary.calls.contains { if case .tracefsWrite = $0 { true } else { false } }, "\(summary)")
         }
-        _ = try UprobeTarget.run(calls: 2)
+        _ = try UprobeTarget.run(calls: 2, of: UprobeTarget.faultInjectionCopy)
         #expect(try counter.count() == 0, "a probe of a failed or closed attachment still ran")
     }
 
     @Test("uprobe.multi: every call failing in turn", .requires(.uprobeMulti))
     func uprobeMultiSweep() async throws {
         guard KernelFeature.uprobeMulti.check() else { return }
-        let target = try Executable(path: try UprobeTarget.binary.get())
+        let target = try Executable(path: try UprobeTarget.faultInjectionCopy.get())
         let counter = try Counter(type: .kprobe, expectedAttachType: .traceUprobeMulti)
         let program = counter.program
         let summary = try await FaultInjection.sweep {

@@ -52,14 +52,32 @@ enum UprobeTarget {
         return .success(binaryPath)
     }()
 
+    /// Copies of the binary for the other suites that count `counted` calls. A uprobe fires for
+    /// every process running the probed file, and suites run in parallel: each suite probes and
+    /// runs its own file, so one suite's runs never reach another's counters.
+    static let uprobeMultiCopy = copy(named: "uprobe-multi-target")
+    static let faultInjectionCopy = copy(named: "fault-injection-target")
+
+    private static func copy(named name: String) -> Result<String, BuildError> {
+        binary.flatMap { original in
+            let path = String(original.dropLast("uprobe-target".count)) + name
+            do {
+                let result = try runSubprocess("/bin/cp", [original, path])
+                return result.status == 0 ? .success(path) : .failure(BuildError(reason: "cp exited with \(result.status)"))
+            } catch {
+                return .failure(BuildError(reason: "\(error)"))
+            }
+        }
+    }
+
     struct BuildError: Error, CustomStringConvertible {
         var reason: String
         var description: String { "building the uprobe target failed: \(reason)" }
     }
 
-    /// Runs the target with `calls` calls of `counted` and returns the semaphore value it printed.
-    static func run(calls: Int) throws -> Int {
-        let result = try runSubprocess(try binary.get(), [String(calls)])
+    /// Runs the target (`binary` or one of its copies) with `calls` calls of `counted` and returns the semaphore value it printed.
+    static func run(calls: Int, of target: Result<String, BuildError> = binary) throws -> Int {
+        let result = try runSubprocess(try target.get(), [String(calls)])
         guard result.status == 0 else { throw BuildError(reason: "target exited with \(result.status)") }
         return Int(result.text.trimmingSpaces()) ?? -1
     }
@@ -70,8 +88,8 @@ enum UprobeTarget {
         private let trigger: Int32
         private let output: Int32
 
-        init(calls: Int) throws {
-            let path = try binary.get()
+        init(calls: Int, of target: Result<String, BuildError> = binary) throws {
+            let path = try target.get()
             var input: [Int32] = [-1, -1]
             var outputPipe: [Int32] = [-1, -1]
             guard pipe(&input) == 0, pipe(&outputPipe) == 0 else { throw BuildError(reason: "pipe: errno \(errno)") }
