@@ -260,9 +260,9 @@ extension Instruction {
         return instructions
     }
 
-    /// Whether the fields of one instruction form one of the common instructions that ``problem``
-    /// accepts: register and immediate arithmetic, loads and stores through registers,
-    /// comparisons, `ja`, helper calls, `exit` and `lddw`. A false answer means "ask
+    /// Whether the fields of one 8-byte instruction (not `lddw`) form one of the common
+    /// instructions that ``problem`` accepts: register and immediate arithmetic, loads and stores
+    /// through registers, comparisons, `ja`, helper calls and `exit`. A false answer means "ask
     /// ``problem``", which has the final word; a test checks that this never accepts what
     /// ``problem`` refuses.
     @inline(__always)
@@ -293,9 +293,6 @@ extension Instruction {
             return opCode & 0xe0 == AddressingMode.memory.rawValue && source <= highestRegister && immediate == 0
         case InstructionClass.st.rawValue:
             return opCode & 0xe0 == AddressingMode.memory.rawValue && source == 0
-        case InstructionClass.ld.rawValue:
-            // `lddw` (its second half checked by the caller): a defined source kind, no offset.
-            return opCode == OpCode.loadImmediate64.rawValue && LoadImmediateSource(rawValue: source).isDefined && offset == 0
         default:
             return false
         }

@@ -282,31 +282,21 @@ struct SlotTable {
     private var indices: [Int32]
 
     init(_ instructions: [Instruction]) {
-        // Read in place (iterating by value would retain and release every instruction) and
-        // written into storage sized once.
-        var slotCount = 0
-        let slots = instructions.withUnsafeBufferPointer { buffer in
-            [Int32](unsafeUninitializedCapacity: buffer.count + 1) { slots, initialized in
-                for index in buffer.indices {
-                    slots[index] = Int32(truncatingIfNeeded: slotCount)
-                    slotCount &+= buffer[index].slotCount
-                }
-                slots[buffer.count] = Int32(truncatingIfNeeded: slotCount)
-                initialized = buffer.count + 1
+        var slots: [Int32] = []
+        slots.reserveCapacity(instructions.count + 1)
+        var indices: [Int32] = []
+        indices.reserveCapacity(instructions.count * 2)
+        // Read in place: iterating by value would retain and release every instruction.
+        instructions.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                slots.append(Int32(truncatingIfNeeded: indices.count))
+                indices.append(Int32(truncatingIfNeeded: index))
+                if buffer[index].isWide { indices.append(-1) }
             }
         }
-        indices = instructions.withUnsafeBufferPointer { buffer in
-            [Int32](unsafeUninitializedCapacity: slotCount) { indices, initialized in
-                var slot = 0
-                for index in buffer.indices {
-                    indices[slot] = Int32(truncatingIfNeeded: index)
-                    if buffer[index].isWide { indices[slot &+ 1] = -1 }
-                    slot &+= buffer[index].slotCount
-                }
-                initialized = slot
-            }
-        }
+        slots.append(Int32(truncatingIfNeeded: indices.count))
         self.slots = slots
+        self.indices = indices
     }
 
     /// The first slot of instruction `index`, for `0...instructionCount`.
