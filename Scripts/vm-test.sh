@@ -42,6 +42,7 @@ default_filter='LinkTests\.(USDTTests|KprobeTests|KprobeMultiNotSupportedTests|K
 default_filter+='|LoaderTests\..*(CORELoadTests|KernelSymbolTests|LibbpfToolsLoadTests|StructOpsLoadTests|ArenaLoadTests)'
 # The kprobe and kprobe.multi fault sweeps (about 10 s on 6.1, 130 s on 6.12 under emulation).
 default_filter+='|LinkTests\.ProbeFaultInjectionTests/kprobe'
+default_filter+='|LinkTests\.TracingFaultInjectionTests|LinkTests\.NetworkFaultInjectionTests/netkit'
 default_filter+='|CollectionTests\.(FeatureTests|ArenaMapTests)|BTFTests\.KernelBTFTests|BPF2SwiftTests\.(ExeccountTests|AutoAttachKprobeTests)|TestSupportTests\.TestKernelTests'
 filter=${1:-$default_filter}
 swift_bin=/opt/swift/usr/bin

@@ -1,3 +1,5 @@
+import EBPFSys
+
 /// Why a BTF blob could not be used. Each case names what was wrong and where.
 ///
 /// Byte offsets count from the start of the blob (not from the type or string section), so they
@@ -79,11 +81,11 @@ public enum BTFError: Error, Equatable, CustomStringConvertible {
         case .tooManyTypes(let offset):
             "too many BTF types for 32-bit ids at offset \(offset)"
         case .readFailed(let path, let code):
-            "cannot read \(path): errno \(code)"
+            "cannot read \(path): \(Errno(rawValue: code))"
         case .elf(let path, let reason):
             "cannot read BTF from ELF file \(path): \(reason)"
         case .kernelObject(let id, let command, let code):
-            "\(command) for BTF object \(id) failed: errno \(code)"
+            "\(command) for BTF object \(id) failed: \(Errno(rawValue: code))"
         case .kernelBTFNotFound(let searched):
             "no kernel BTF found; searched \(searched.joined(separator: ", "))"
         }

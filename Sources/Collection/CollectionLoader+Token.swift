@@ -7,16 +7,17 @@ extension CollectionLoader {
     /// caller's user namespace, and `path` must be its root; otherwise the error says which of
     /// these the kernel found missing.
     func createToken(fileSystem path: String) throws(CollectionError) -> FileDescriptor {
-        let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else {
-            let errno = Errno(rawValue: Glibc.errno)
+        let directory: Int32
+        switch SystemCalls.open(path, flags: O_RDONLY | O_DIRECTORY) {
+        case .success(let descriptor): directory = descriptor
+        case .failure(let errno):
             throw CollectionError(
                 .token,
                 .tokenUnavailable(
                     fileSystem: path, BPFSyscallError(command: .tokenCreate, errno: errno),
                     why: "the BPF file system cannot be opened as a directory"))
         }
-        defer { Glibc.close(directory) }
+        defer { SystemCalls.close(directory) }
         var attributes = TokenCreateAttr()
         attributes.bpffsFD = UInt32(bitPattern: directory)
         do throws(BPFSyscallError) {

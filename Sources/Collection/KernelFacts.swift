@@ -89,24 +89,43 @@ final class KernelFacts {
             }
             guard let id = next else { break }
             current = id
-            guard let descriptor = try? Sys.openObject(.btf, id: id) else { continue }
-            var info = BTFInfo()
-            var nameBuffer = [UInt8](repeating: 0, count: 64)
-            let found = nameBuffer.withUnsafeMutableBytes { raw -> Bool in
-                info.name = Sys.address(of: raw.baseAddress)
-                info.nameLen = UInt32(raw.count)
-                return (try? Sys.objectInfo(of: descriptor, into: &info)) != nil
-            }
-            let objectName = String(decoding: nameBuffer.prefix { $0 != 0 }, as: UTF8.self)
-            if found, info.kernelBTF != 0, objectName == name {
-                let handle = BTFHandle(adopting: descriptor)
+            if let handle = try Self.openModuleBTF(id: id, named: name) {
                 moduleBTFHandles[name] = handle
                 return handle
             }
-            var unused = descriptor
-            try? unused.close()
         }
         throw CollectionError(.kernel, .kernelSymbolNotFound(name: "BTF of module \(name)", kind: .kernelSymbol))
+    }
+
+    /// The BTF object with `id` when it is the kernel BTF of module `name`, nil for another
+    /// object or one that went away.
+    private static func openModuleBTF(id: UInt32, named name: String) throws(CollectionError) -> BTFHandle? {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try Sys.openObject(.btf, id: id)
+        } catch {
+            // The object went away between BPF_BTF_GET_NEXT_ID and the open (a module unloaded,
+            // a program's BTF freed): skip it. Any other failure is the answer.
+            if error.errno == .noSuchFileOrDirectory { return nil }
+            throw CollectionError(.kernel, .syscall(error))
+        }
+        // A buffer of its own rather than a closure over an array: the descriptor must not be
+        // captured (Swift 6.3 rejects a closure capture of a noncopyable value initialised in
+        // a do-catch).
+        let nameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
+        defer { nameBuffer.deallocate() }
+        nameBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+        var info = BTFInfo()
+        info.name = Sys.address(of: nameBuffer.baseAddress)
+        info.nameLen = UInt32(nameBuffer.count)
+        do {
+            try Sys.objectInfo(of: descriptor, into: &info)
+        } catch {
+            throw CollectionError(.kernel, .syscall(error))
+        }
+        let objectName = String(decoding: nameBuffer.prefix { $0 != 0 }, as: UTF8.self)
+        guard info.kernelBTF != 0, objectName == name else { return nil }
+        return BTFHandle(adopting: descriptor)
     }
 
     // MARK: - Configuration

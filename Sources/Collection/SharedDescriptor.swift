@@ -93,11 +93,13 @@ final class SharedDescriptor: Sendable {
     func duplicate<Failure: Error>(
         orThrow closedError: () -> Failure, wrapping wrap: (Errno) -> Failure
     ) throws(Failure) -> FileDescriptor {
-        let copy = try borrow(orThrow: closedError) { (raw: Int32) throws(Failure) -> Int32 in
-            fcntl(raw, F_DUPFD_CLOEXEC, 1)
+        let duplicated = try borrow(orThrow: closedError) { (raw: Int32) throws(Failure) -> Result<Int32, Errno> in
+            SystemCalls.duplicate(raw, atLeast: 1)
         }
-        guard copy >= 0 else {
-            throw wrap(Errno(rawValue: Glibc.errno))
+        let copy: Int32
+        switch duplicated {
+        case .success(let number): copy = number
+        case .failure(let error): throw wrap(error)
         }
         do throws(Errno) {
             return try FileDescriptor(adopting: copy)

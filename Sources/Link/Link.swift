@@ -143,9 +143,13 @@ public final class RawLink: Link {
 
     /// A second descriptor for the link, owned by the caller.
     public func duplicateDescriptor() throws(LinkError) -> FileDescriptor {
-        let copy = withDescriptor { (fd: borrowing FileDescriptor) -> Int32 in fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 1) }
+        let copy = withDescriptor { (fd: borrowing FileDescriptor) -> Result<Int32, Errno> in
+            Result { () throws(Errno) in try fd.duplicate().relinquish() }
+        }
         guard let copy else { throw .closed }
-        do { return try FileDescriptor(adopting: copy) } catch { throw .system(operation: "dup link", errno: error) }
+        do throws(Errno) { return try FileDescriptor(adopting: try copy.get()) } catch {
+            throw .system(operation: "dup link", errno: error)
+        }
     }
 }
 

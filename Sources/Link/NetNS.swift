@@ -55,8 +55,11 @@ public enum NetNS {
     }
 
     static func openNamespace(_ path: String) throws(LinkError) -> FileDescriptor {
-        let raw = open(path, O_RDONLY | O_CLOEXEC)
-        guard raw >= 0 else { throw .system(operation: "open network namespace \(path)", errno: Errno(rawValue: errno)) }
+        let raw: Int32
+        switch SystemCalls.open(path, flags: O_RDONLY) {
+        case .success(let descriptor): raw = descriptor
+        case .failure(let error): throw .system(operation: "open network namespace \(path)", errno: error)
+        }
         do { return try FileDescriptor(adopting: raw) } catch {
             throw .system(operation: "open network namespace \(path)", errno: error)
         }

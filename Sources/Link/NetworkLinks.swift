@@ -42,6 +42,9 @@ public enum Cgroup {
     ) throws(LinkError) -> LegacyAttachment {
         let hook = "cgroup \(path) (attach type \(attachType.rawValue), legacy)"
         let cgroup = try openDirectory(path, what: "cgroup")
+        // The attachment's own program reference for the detach, taken before attaching so that
+        // nothing stays attached when it cannot be taken.
+        let clone = try Features.clone(program, hook: hook)
         try Features.withProgram(program, [program.type], hook: hook) { (descriptor) throws(LinkError) in
             var attributes = ProgAttachAttr()
             attributes.targetFD = UInt32(bitPattern: cgroup.rawValue)
@@ -52,14 +55,15 @@ public enum Cgroup {
                 throw .syscall(operation: "attach \(hook)", error: error)
             }
         }
-        let clone: Program
-        do { clone = try program.clone() } catch { throw .programClosed(program: program.name, hook: hook) }
         return LegacyAttachment(target: cgroup, attachType: attachType, program: clone, hook: hook)
     }
 
     static func openDirectory(_ path: String, what: String) throws(LinkError) -> FileDescriptor {
-        let raw = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard raw >= 0 else { throw .system(operation: "open \(what) \(path)", errno: Errno(rawValue: errno)) }
+        let raw: Int32
+        switch SystemCalls.open(path, flags: O_RDONLY | O_DIRECTORY) {
+        case .success(let descriptor): raw = descriptor
+        case .failure(let error): throw .system(operation: "open \(what) \(path)", errno: error)
+        }
         do { return try FileDescriptor(adopting: raw) } catch { throw .system(operation: "open \(what) \(path)", errno: error) }
     }
 }
@@ -83,7 +87,7 @@ public final class LegacyAttachment: Link {
 
     public func close() throws(LinkError) {
         guard let targetNumber = target.takeRawForClose() else { return }
-        defer { _ = Glibc.close(targetNumber) }
+        defer { SystemCalls.close(targetNumber) }
         let detached: Void? = try program.withFileDescriptorValue { (descriptor) throws(LinkError) in
             var attributes = ProgDetachAttr()
             attributes.targetFD = UInt32(bitPattern: targetNumber)
@@ -172,18 +176,16 @@ public enum SocketFilter {
     public static func attach(program: Program, toSocket socket: Int32) throws(LinkError) {
         let hook = "socket \(socket)"
         try Features.withProgram(program, [.socketFilter], hook: hook) { (descriptor) throws(LinkError) in
-            var value = descriptor
-            guard setsockopt(socket, SOL_SOCKET, attachOption, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-                throw .system(operation: "setsockopt SO_ATTACH_BPF on \(hook)", errno: Errno(rawValue: errno))
+            if case .failure(let error) = SystemCalls.setSocketOption(socket, level: SOL_SOCKET, option: attachOption, value: descriptor) {
+                throw .system(operation: "setsockopt SO_ATTACH_BPF on \(hook)", errno: error)
             }
         }
     }
 
     /// Removes the socket's filter (`SO_DETACH_BPF`).
     public static func detach(fromSocket socket: Int32) throws(LinkError) {
-        var unused: Int32 = 0
-        guard setsockopt(socket, SOL_SOCKET, detachOption, &unused, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-            throw .system(operation: "setsockopt SO_DETACH_BPF on socket \(socket)", errno: Errno(rawValue: errno))
+        if case .failure(let error) = SystemCalls.setSocketOption(socket, level: SOL_SOCKET, option: detachOption, value: Int32(0)) {
+            throw .system(operation: "setsockopt SO_DETACH_BPF on socket \(socket)", errno: error)
         }
     }
 }

@@ -165,6 +165,20 @@ public enum Features {
         ).takeDescriptor()
     }
 
+    /// A second `Program` for `program`, kept by an attachment that must detach it later: a
+    /// closed program is ``LinkError/programClosed(program:hook:)``, a failed duplicate (`EMFILE`)
+    /// names its errno.
+    static func clone(_ program: Program, hook: String) throws(LinkError) -> Program {
+        do {
+            return try program.clone()
+        } catch {
+            if case .descriptor(let errno) = error.reason {
+                throw .system(operation: "duplicate program \(program.name) for \(hook)", errno: errno)
+            }
+            throw .programClosed(program: program.name, hook: hook)
+        }
+    }
+
     /// Runs `body` with `program`'s descriptor after checking that its type is one of `expected`.
     static func withProgram<Result>(
         _ program: Program, _ expected: [ProgramType], hook: String, _ body: (Int32) throws(LinkError) -> Result

@@ -15,11 +15,10 @@ public enum SocketMap {
     public static func attach(program: Program, map: Map, attachType: AttachType) throws(LinkError) -> LegacyAttachment {
         let hook = try validate(program: program, map: map, attachType: attachType)
         let target: FileDescriptor
-        do { target = try map.duplicateFileDescriptor() } catch { throw .invalidOption("map \(map.name) is closed") }
+        do { target = try map.duplicateFileDescriptor() } catch { throw StructOps.mapFailure(error, operation: "duplicate map \(map.name) for \(hook)") }
         // The attachment keeps its own program reference for the detach; taken before attaching
         // so that nothing stays attached when it cannot be taken.
-        let clone: Program
-        do { clone = try program.clone() } catch { throw .programClosed(program: program.name, hook: hook) }
+        let clone = try Features.clone(program, hook: hook)
         let targetNumber = target.rawValue
         try Features.withProgram(program, [program.type], hook: hook) { (descriptor) throws(LinkError) in
             var attributes = ProgAttachAttr()

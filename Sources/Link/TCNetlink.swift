@@ -47,23 +47,42 @@ public enum TCNetlink {
         }
         let socket: NetlinkSocket
         do { socket = try NetlinkSocket() } catch { throw .netlink(error) }
+        // Whether this attach added the clsact qdisc, or may have (its reply was lost). The
+        // qdiscs are listed first so that a lost reply never makes someone else's qdisc ours.
         var createdQdisc = false
-        do {
-            try socket.addClsactQdisc(interfaceIndex: interfaceIndex)
-            createdQdisc = true
-        } catch {
-            if error.errno == .noSuchDevice {
-                socket.close()
-                throw .interfaceNotFound("index \(interfaceIndex)")
-            }
-            if error.errno != .fileExists {
-                socket.close()
-                throw .netlink(error)
-            }
-        }
         do throws(LinkError) {
+            let hadQdisc: Bool
+            do { hadQdisc = try socket.qdiscs(interfaceIndex: interfaceIndex).contains { $0.kind == "clsact" } } catch {
+                throw error.errno == .noSuchDevice ? .interfaceNotFound("index \(interfaceIndex)") : .netlink(error)
+            }
+            if !hadQdisc {
+                do {
+                    try socket.addClsactQdisc(interfaceIndex: interfaceIndex)
+                    createdQdisc = true
+                } catch {
+                    // It was not there a moment ago: if it is there now, it is this request's.
+                    if case .noReply = error { createdQdisc = true }
+                    if error.errno == .noSuchDevice { throw .interfaceNotFound("index \(interfaceIndex)") }
+                    // EEXIST: someone added one since the listing; it is theirs.
+                    if error.errno != .fileExists || createdQdisc { throw .netlink(error) }
+                }
+            }
+            // The filters there before, so that a filter whose reply is lost can be told apart.
+            var before: [TrafficControlFilter] = []
+            if !createdQdisc {
+                do { before = try socket.filters(interfaceIndex: interfaceIndex, hook: hook) } catch { throw .netlink(error) }
+            }
             let filter = try Features.withProgram(program, [.schedCls], hook: description) { (descriptor) throws(LinkError) in
-                try addFilter(socket, descriptor: descriptor, name: program.name, interfaceIndex: interfaceIndex, hook: hook, options: options, description: description)
+                do throws(LinkError) {
+                    return try addFilter(
+                        socket, descriptor: descriptor, name: program.name, interfaceIndex: interfaceIndex, hook: hook,
+                        options: options, description: description)
+                } catch {
+                    if case .netlink(.noReply) = error, !options.replace {
+                        removeLostFilter(socket, program: program, interfaceIndex: interfaceIndex, hook: hook, before: before)
+                    }
+                    throw error
+                }
             }
             return TCFilterAttachment(
                 socket: socket, filter: filter, hook: hook, createdQdisc: createdQdisc, description: description)
@@ -71,6 +90,20 @@ public enum TCNetlink {
             if createdQdisc { TCFilterAttachment.removeQdiscIfUnused(socket, interfaceIndex: interfaceIndex) }
             socket.close()
             throw error
+        }
+    }
+
+    /// Deletes the filter a request whose reply was lost may have added: one that runs `program`
+    /// on `hook` at a handle and priority no filter had before the request.
+    static func removeLostFilter(
+        _ socket: NetlinkSocket, program: Program, interfaceIndex: UInt32, hook: ClsactHook, before: [TrafficControlFilter]
+    ) {
+        guard let programID = try? program.info().id,
+            let now = try? socket.filters(interfaceIndex: interfaceIndex, hook: hook)
+        else { return }
+        let taken = Set(before.map { [$0.handle, UInt32($0.priority)] })
+        for filter in now where filter.programID == programID && !taken.contains([filter.handle, UInt32(filter.priority)]) {
+            try? socket.deleteBPFFilter(interfaceIndex: interfaceIndex, hook: hook, handle: filter.handle, priority: filter.priority)
         }
     }
 
@@ -168,12 +201,23 @@ public final class TCFilterAttachment: Link {
     public func replace(program: Program) throws(LinkError) {
         guard !isClosed else { throw .closed }
         let options = TCNetlink.Options(handle: handle, priority: priority, replace: true)
-        let filter = try Features.withProgram(program, [.schedCls], hook: description) { (descriptor) throws(LinkError) in
-            try TCNetlink.addFilter(
-                socket, descriptor: descriptor, name: program.name, interfaceIndex: interfaceIndex, hook: hook, options: options,
-                description: description)
+        do throws(LinkError) {
+            let filter = try Features.withProgram(program, [.schedCls], hook: description) { (descriptor) throws(LinkError) in
+                try TCNetlink.addFilter(
+                    socket, descriptor: descriptor, name: program.name, interfaceIndex: interfaceIndex, hook: hook,
+                    options: options, description: description)
+            }
+            state.withLock { $0 = filter }
+        } catch {
+            // The reply was lost: the filter runs one program or the other. Remember which, so
+            // that close() still deletes a filter that runs the new one.
+            if case .netlink(.noReply) = error,
+                let current = try? socket.bpfFilter(interfaceIndex: interfaceIndex, hook: hook, handle: handle, priority: priority)
+            {
+                state.withLock { if $0 != nil { $0 = current } }
+            }
+            throw error
         }
-        state.withLock { $0 = filter }
     }
 
     public func close() throws(LinkError) {

@@ -41,21 +41,46 @@ public enum XDPNetlink {
         let description = "XDP on interface \(interfaceIndex) (netlink)"
         let socket: NetlinkSocket
         do { socket = try NetlinkSocket() } catch { throw .netlink(error) }
+        // Whether the program is attached, or may be (the reply to the attach was lost).
+        var attached = false
         do throws(LinkError) {
             try Features.withProgram(program, [.xdp], hook: description) { (descriptor) throws(LinkError) in
-                try set(
-                    socket, interfaceIndex: interfaceIndex, descriptor: descriptor, mode: mode, expectation: expectation,
-                    description: description)
+                do throws(LinkError) {
+                    try set(
+                        socket, interfaceIndex: interfaceIndex, descriptor: descriptor, mode: mode, expectation: expectation,
+                        description: description)
+                    attached = true
+                } catch {
+                    if case .netlink(.noReply) = error { attached = true }
+                    throw error
+                }
             }
             let state: XDPState
             do { state = try socket.xdpState(interfaceIndex: interfaceIndex) } catch { throw LinkError.netlink(error) }
-            let clone: Program
-            do { clone = try program.clone() } catch { throw LinkError.programClosed(program: program.name, hook: description) }
+            let clone = try Features.clone(program, hook: description)
             return XDPNetlinkAttachment(
                 socket: socket, program: clone, interfaceIndex: interfaceIndex, mode: mode, state: state, description: description)
         } catch {
+            if attached { undo(socket, program: program, interfaceIndex: interfaceIndex, mode: mode, expectation: expectation) }
             socket.close()
             throw error
+        }
+    }
+
+    /// Takes back an attach that failed after the kernel took, or may have taken, `program`:
+    /// if `program` is what runs in `mode` now, the program expected before comes back (nothing,
+    /// for ``Expectation/nothing`` and ``Expectation/anything``, whose predecessor is unknown).
+    static func undo(_ socket: NetlinkSocket, program: Program, interfaceIndex: UInt32, mode: XDP.Mode, expectation: Expectation) {
+        let previous: Program? = if case .program(let expected) = expectation { expected } else { nil }
+        let restore = { (descriptor: Int32) in
+            try? set(
+                socket, interfaceIndex: interfaceIndex, descriptor: descriptor, mode: mode, expectation: .program(program),
+                description: "undo XDP on interface \(interfaceIndex)")
+        }
+        if let previous {
+            _ = previous.withFileDescriptorValue { restore($0) }
+        } else {
+            restore(-1)
         }
     }
 

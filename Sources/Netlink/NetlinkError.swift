@@ -7,8 +7,11 @@ import EBPFSys
 /// exists") and, where the kernel named one, the byte offset of the offending attribute in the
 /// request.
 public enum NetlinkError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A socket call (`socket`, `bind`, `sendto`, `recv`, `setsockopt`) failed.
+    /// A socket call (`socket`, `bind`, `sendto`, `setsockopt`) failed.
     case socket(operation: String, errno: Errno)
+    /// The request for `operation` went out but its reply could not be read: the kernel may
+    /// have carried it out. Callers that create something undo what they can identify as theirs.
+    case noReply(operation: String, errno: Errno)
     /// The kernel answered `operation` with an error.
     case kernel(operation: String, errno: Errno, message: String?, attributeOffset: UInt32?)
     /// Bytes that are not a well-formed netlink message: `what` was being read at byte `offset`.
@@ -21,7 +24,7 @@ public enum NetlinkError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The error number, for the kernel's and the socket's errors.
     public var errno: Errno? {
         switch self {
-        case .socket(_, let errno), .kernel(_, let errno, _, _): errno
+        case .socket(_, let errno), .noReply(_, let errno), .kernel(_, let errno, _, _): errno
         default: nil
         }
     }
@@ -36,6 +39,8 @@ public enum NetlinkError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .socket(let operation, let errno):
             "netlink \(operation): \(errno)"
+        case .noReply(let operation, let errno):
+            "netlink receive reply to \(operation): \(errno) (the kernel may have carried the request out)"
         case .kernel(let operation, let errno, let message, let offset):
             "\(operation): \(errno)"
                 + (message.map { " (kernel: \($0))" } ?? "")

@@ -166,9 +166,27 @@ extension NetlinkSocket {
                 }
             }
         }
-        try request(
-            type: NetlinkMessage.Kind.newLink, flags: [.create, .exclusive],
-            payload: InterfaceInfoHeader().encoded() + attributes.bytes, operation: "create \(kind) pair \(name)/\(peerName)")
+        // Whether `name` is taken before the request, so that a device left by a request whose
+        // reply is lost is known to be this one.
+        let existedBefore: Bool
+        do {
+            _ = try device(named: name)
+            existedBefore = true
+        } catch {
+            guard error.errno == .noSuchDevice else { throw error }
+            existedBefore = false
+        }
+        do {
+            try request(
+                type: NetlinkMessage.Kind.newLink, flags: [.create, .exclusive],
+                payload: InterfaceInfoHeader().encoded() + attributes.bytes, operation: "create \(kind) pair \(name)/\(peerName)")
+        } catch {
+            if case .noReply = error, !existedBefore, let created = try? device(named: name), created.kind == kind {
+                // Deleting one end deletes the pair.
+                try? deleteDevice(index: created.index)
+            }
+            throw error
+        }
     }
 
     /// Deletes the device with `index` (`RTM_DELLINK`); deleting one end of a pair deletes both.

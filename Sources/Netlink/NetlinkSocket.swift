@@ -37,24 +37,37 @@ public final class NetlinkSocket: Sendable {
     }
 
     private static func openRouteSocket() throws(NetlinkError) -> FileDescriptor {
-        let raw = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)  // NETLINK_ROUTE
-        guard raw >= 0 else { throw .socket(operation: "socket(AF_NETLINK)", errno: Errno(rawValue: errno)) }
-        var one: Int32 = 1
-        for option in [extendedAcknowledgement, capAcknowledgement] {
-            _ = setsockopt(raw, netlinkLevel, option, &one, socklen_t(MemoryLayout<Int32>.size))
+        let raw: Int32
+        switch SystemCalls.socket(family: AF_NETLINK, type: Int32(SOCK_RAW.rawValue), protocol: 0) {  // NETLINK_ROUTE
+        case .success(let descriptor): raw = descriptor
+        case .failure(let error): throw .socket(operation: "socket(AF_NETLINK)", errno: error)
         }
-        var timeout = timeval(tv_sec: replyTimeoutSeconds, tv_usec: 0)
-        _ = setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let descriptor: FileDescriptor
+        do { descriptor = try FileDescriptor(adopting: raw) } catch { throw .socket(operation: "socket(AF_NETLINK)", errno: error) }
+        try configure(descriptor.rawValue)
+        return descriptor
+    }
+
+    private static func configure(_ raw: Int32) throws(NetlinkError) {
+        for option in [extendedAcknowledgement, capAcknowledgement] {
+            if case .failure(let error) = SystemCalls.setSocketOption(raw, level: netlinkLevel, option: option, value: Int32(1)),
+                error != .protocolNotAvailable
+            {
+                // ENOPROTOOPT: a kernel before 4.12 (NETLINK_EXT_ACK) or 4.3 (NETLINK_CAP_ACK),
+                // which sends plain errors and full echoes; anything else is a real failure.
+                throw .socket(operation: "setsockopt(\(option == extendedAcknowledgement ? "NETLINK_EXT_ACK" : "NETLINK_CAP_ACK"))", errno: error)
+            }
+        }
+        // Without the timeout a kernel that never answers would block the exchange for good.
+        let timeout = timeval(tv_sec: replyTimeoutSeconds, tv_usec: 0)
+        if case .failure(let error) = SystemCalls.setSocketOption(raw, level: SOL_SOCKET, option: SO_RCVTIMEO, value: timeout) {
+            throw .socket(operation: "setsockopt(SO_RCVTIMEO)", errno: error)
+        }
         var address = KernelAddress()
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(raw, $0, socklen_t(MemoryLayout<KernelAddress>.size)) }
+            SystemCalls.bind(raw, address: UnsafeRawPointer($0), length: MemoryLayout<KernelAddress>.size)
         }
-        guard bound == 0 else {
-            let failure = Errno(rawValue: errno)
-            Glibc.close(raw)
-            throw .socket(operation: "bind", errno: failure)
-        }
-        do { return try FileDescriptor(adopting: raw) } catch { throw .socket(operation: "socket(AF_NETLINK)", errno: error) }
+        if case .failure(let error) = bound { throw .socket(operation: "bind", errno: error) }
     }
 
     /// Whether ``close()`` ran.
@@ -107,19 +120,15 @@ public final class NetlinkSocket: Sendable {
 
     private static func send(_ bytes: [UInt8], on raw: Int32, operation: String) throws(NetlinkError) {
         var address = KernelAddress()
-        while true {
-            let sent = bytes.withUnsafeBytes { payload in
-                withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(raw, payload.baseAddress, payload.count, 0, $0, socklen_t(MemoryLayout<KernelAddress>.size))
-                    }
-                }
+        let sent = bytes.withUnsafeBytes { payload in
+            withUnsafePointer(to: &address) {
+                SystemCalls.send(raw, bytes: payload, to: UnsafeRawPointer($0), addressLength: MemoryLayout<KernelAddress>.size)
             }
-            if sent < 0, errno == EINTR { continue }
-            guard sent == bytes.count else {
-                throw .socket(operation: "send \(operation)", errno: Errno(rawValue: sent < 0 ? errno : EMSGSIZE))
-            }
-            return
+        }
+        switch sent {
+        case .success(let count) where count == bytes.count: return
+        case .success: throw .socket(operation: "send \(operation)", errno: .messageTooLong)
+        case .failure(let error): throw .socket(operation: "send \(operation)", errno: error)
         }
     }
 
@@ -150,21 +159,25 @@ public final class NetlinkSocket: Sendable {
         }
     }
 
-    /// One datagram, sized by peeking first so no reply is cut.
+    /// One datagram, sized by peeking first so no reply is cut. The request went out before
+    /// this is called, so a failure is ``NetlinkError/noReply(operation:errno:)``: the kernel
+    /// may have carried the request out.
     private static func receive(on raw: Int32, operation: String) throws(NetlinkError) -> [UInt8] {
-        while true {
-            let size = recv(raw, nil, 0, Int32(MSG_PEEK) | Int32(MSG_TRUNC))
-            if size < 0, errno == EINTR { continue }
-            guard size >= 0 else { throw .socket(operation: "receive reply to \(operation)", errno: Errno(rawValue: errno)) }
-            var buffer = [UInt8](repeating: 0, count: max(size, NetlinkMessage.headerSize))
-            let received = buffer.withUnsafeMutableBytes { recv(raw, $0.baseAddress, $0.count, 0) }
-            if received < 0, errno == EINTR { continue }
-            guard received >= 0 else {
-                throw .socket(operation: "receive reply to \(operation)", errno: Errno(rawValue: errno))
-            }
-            return Array(buffer.prefix(received))
+        let peeked = SystemCalls.receive(raw, into: UnsafeMutableRawBufferPointer(start: nil, count: 0), flags: peekFlags)
+        let size: Int
+        switch peeked {
+        case .success(let length): size = length
+        case .failure(let error): throw .noReply(operation: operation, errno: error)
+        }
+        var buffer = [UInt8](repeating: 0, count: max(size, NetlinkMessage.headerSize))
+        switch buffer.withUnsafeMutableBytes({ SystemCalls.receive(raw, into: $0, flags: 0) }) {
+        case .success(let received): return Array(buffer.prefix(received))
+        case .failure(let error): throw .noReply(operation: operation, errno: error)
         }
     }
+
+    /// `MSG_PEEK | MSG_TRUNC`: the length of the next datagram, which stays queued.
+    private static let peekFlags = Int32(MSG_PEEK) | Int32(MSG_TRUNC)
 }
 
 /// `struct sockaddr_nl` for the kernel (port 0, no groups).

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 extension EventPoller {
     enum AsyncWaitOutcome: Sendable {
@@ -19,6 +20,7 @@ extension EventPoller {
     ///   progress); otherwise the wait takes it for its duration.
     func waitAsync(holdingReadSlot: Bool = false) async -> AsyncWaitOutcome {
         if Task.isCancelled { return .cancelled }
+        asyncWaitCount.add(1, ordering: .relaxed)
         let outcome = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<AsyncWaitOutcome, Never>) in
                 asyncWaiter.submit(poller: self, holdingReadSlot: holdingReadSlot, continuation)

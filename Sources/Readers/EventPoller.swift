@@ -25,6 +25,9 @@ final class EventPoller: Sendable {
     private let releaseResources: @Sendable () -> Void
     /// The thread that does the blocking waits of asynchronous reads; none until the first.
     let asyncWaiter = AsyncWaiter()
+    /// How many asynchronous waits were handed to ``asyncWaiter``: tests check that reads which
+    /// find records ready do not wait.
+    let asyncWaitCount = Atomic<Int>(0)
 
     /// The token ``wait(until:)`` never returns: the eventfd's.
     private static let wakeToken = UInt64.max

@@ -4,16 +4,21 @@ extension RingBufferReader {
     /// The records as an asynchronous sequence, copied out of the rings in order.
     ///
     /// An iteration owns the reader from its first `next()` until it ends or its iterator is
-    /// dropped: meanwhile other reads fail with ``ReaderError/concurrentRead``. It copies the
-    /// records available at once into one buffer (up to ``asyncBatchBytes``) and hands them out
-    /// one by one; a record's space goes back to the producer only when the record is handed
-    /// out, so an iteration that stops early leaves the rest in the ring for the next reader.
-    /// The sequence ends when the reader is closed (also while an iteration waits) or the task
-    /// is cancelled. Waiting does not block a thread of the cooperative pool.
+    /// dropped: meanwhile other reads fail with ``ReaderError/concurrentRead``. Each record is
+    /// copied straight out of the ring into the ``RingBufferRecord`` value handed out (a short
+    /// record into the value itself: no allocation, no reference counting), and its space goes
+    /// back to the producer as it is handed out, so an iteration that stops early leaves the rest
+    /// in the ring for the next reader. The sequence ends when the reader is closed (also while an
+    /// iteration waits) or the task is cancelled.
     ///
-    /// Each record costs an asynchronous call (one that does not suspend while records are
-    /// ready) and a copy; ``withNextBatch(isolation:_:)`` hands every record available per
-    /// wake-up to a closure in place instead, and is the fastest asynchronous path.
+    /// `next()` returns without suspending while records are ready: it is inlined into the loop,
+    /// and only the start of each run of records (one ring's records, up to ``asyncBatchBytes``;
+    /// rings take turns) is an asynchronous call. When every ring is empty it waits, once per
+    /// wake-up, without blocking a thread of the cooperative pool.
+    ///
+    /// A copy per record still costs more than ``withNextBatch(isolation:_:)``, which lends each
+    /// wake-up's records to a closure in place; use the sequence for records that must outlive
+    /// the loop.
     public var records: Records {
         Records(reader: self)
     }
@@ -56,31 +61,83 @@ extension RingBufferReader {
             public typealias Element = RingBufferRecord
             public typealias Failure = ReaderError
 
-            // The copy lives in the iterator itself (a struct), so the per-record path has no
-            // class state and no dynamic exclusivity checks.
-            @usableFromInline var copier: BatchCopier
+            @usableFromInline let reader: RingBufferReader
+            /// Held from the first refill until the iteration ends or the iterator is dropped; the
+            /// run's pointers are valid only meanwhile.
+            @usableFromInline let slot: ReadSlot
+            /// The run of records being handed out, read straight from the ring.
+            @usableFromInline var run = RecordRun()
+            @usableFromInline var finished = false
 
             init(reader: RingBufferReader) {
-                copier = BatchCopier(reader: reader)
+                self.reader = reader
+                slot = ReadSlot(poller: reader.poller)
             }
 
             @inlinable public mutating func next() async throws(ReaderError) -> RingBufferRecord? {
                 try await next(isolation: nil)
             }
 
-            /// Runs on the caller's isolation. Inlinable so that a record already copied comes
-            /// out through a plain call, without an asynchronous frame or an executor check; only
-            /// a refill is an asynchronous call (which suspends only when the rings are empty).
+            /// Runs on the caller's isolation. Inlinable so that a record that is ready comes out
+            /// through straight-line code in the caller, without an asynchronous call, an executor
+            /// check or a reference count; only the start of a run is an asynchronous call (which
+            /// suspends only when the rings are empty).
             @inlinable public mutating func next(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
-                if let record = copier.nextRecord() { return record }
-                return try await nextAfterRefill(isolation: actor)
+                if let record = run.next() { return record }
+                return try await nextStartingRun(isolation: actor)
             }
 
-            @usableFromInline mutating func nextAfterRefill(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
+            /// Finds the next ring with a committed record (rings take turns, one run each) and
+            /// hands that record out, waiting when every ring is empty; the rest of its run goes
+            /// through ``next(isolation:)``'s inlined path. nil once the reader is closed or the
+            /// task cancelled, which also gives the read slot back.
+            @usableFromInline mutating func nextStartingRun(isolation actor: isolated (any Actor)?) async throws(ReaderError) -> RingBufferRecord? {
                 while true {
-                    guard try await copier.fillOrWait(isolation: actor) else { return nil }
-                    if let record = copier.nextRecord() { return record }
+                    if finished || Task.isCancelled { return finish() }
+                    do throws(ReaderError) {
+                        try slot.acquire()
+                        if reader.poller.isClosed { return finish() }
+                        if let record = try startRun() { return record }
+                    } catch .closed {
+                        return finish()
+                    } catch {
+                        _ = finish()
+                        throw error
+                    }
+                    switch await reader.poller.waitAsync(holdingReadSlot: true) {
+                    case .ready: continue
+                    case .closed, .cancelled: return finish()
+                    case .failed(let error):
+                        _ = finish()
+                        throw error
+                    }
                 }
+            }
+
+            /// The first record of the next ring that has one, whose run becomes ``run``; nil
+            /// when every ring is empty or starts with a record still being written.
+            private mutating func startRun() throws(ReaderError) -> RingBufferRecord? {
+                let reader = self.reader
+                return try reader.rotation.firstResult(count: reader.rings.count) { index throws(ReaderError) -> RingBufferRecord? in
+                    let ring = reader.rings[index]
+                    var started = RecordRun(ring: index, mapping: ring, budget: RingBufferReader.asyncBatchBytes)
+                    if let record = started.next() {
+                        run = started
+                        return record
+                    }
+                    if let corrupt = started.corruptHeader() {
+                        throw .corruptRecord(map: ring.mapName, position: corrupt.position, length: corrupt.length, ringSize: ring.size)
+                    }
+                    return nil
+                }
+            }
+
+            private mutating func finish() -> RingBufferRecord? {
+                finished = true
+                // Nothing may touch the rings once the slot is given back: a close may unmap them.
+                run = RecordRun()
+                slot.release()
+                return nil
             }
         }
     }
@@ -123,9 +180,81 @@ extension RingBufferReader {
     }
 }
 
+/// A run of one ring's records that ``RingBufferReader/records`` hands out one by one, straight
+/// from the ring: each header is checked, the record copied and its space given back in one pass.
+/// Plain pointers and positions, valid while the iteration holds the read slot (the mapping lives
+/// until then); the empty run hands out nothing.
+@usableFromInline
+struct RecordRun {
+    @usableFromInline var ring = 0
+    @usableFromInline var data: UnsafeRawPointer?
+    @usableFromInline var consumerPosition: UnsafeMutableRawPointer?
+    @usableFromInline var mask: UInt64 = 0
+    @usableFromInline var maxRecordLength: UInt32 = 0
+    /// The position of the next header.
+    @usableFromInline var cursor: UInt64 = 0
+    /// No record starts at or after this position: the producer position, or fewer bytes after
+    /// the run's start, so that rings take turns.
+    @usableFromInline var stop: UInt64 = 0
+    /// The producer position when the run started: every committed record ends by it.
+    @usableFromInline var producer: UInt64 = 0
+
+    init() {}
+
+    /// The committed records of `mapping` from its consumer position, up to `budget` bytes of
+    /// ring (a record that starts inside continues past it). Call only with the read slot held.
+    init(ring: Int, mapping: RingMapping, budget: Int) {
+        self.ring = ring
+        data = UnsafeRawPointer(mapping.data)
+        consumerPosition = mapping.consumerPosition
+        mask = mapping.mask
+        maxRecordLength = mapping.maxRecordLength
+        cursor = mapping.loadConsumerPosition()
+        // Acquire pairs with the kernel's release of the producer position: the headers below it
+        // are visible once the position is.
+        producer = mapping.loadProducerPosition()
+        stop = cursor < producer ? min(producer, cursor &+ UInt64(max(budget, 0))) : cursor
+    }
+
+    /// A copy of the next committed record, skipping discarded ones, its space given back; nil at
+    /// the end of the run, at a record still being written, and at a header the kernel cannot have
+    /// written (``corruptHeader()`` tells that case apart).
+    @inlinable
+    mutating func next() -> RingBufferRecord? {
+        guard let data, let consumerPosition else { return nil }
+        while cursor < stop {
+            let word = loadAcquire(data + Int(truncatingIfNeeded: cursor & mask))
+            let length = word & RingBufferHeader.lengthMask
+            let next = cursor &+ RingBufferHeader.footprint(length)
+            // Too long for the ring, or ending past the producer position: not the kernel's.
+            guard word & RingBufferHeader.busyBit == 0, length <= maxRecordLength, next <= producer else { return nil }
+            // The data pages are mapped twice, so the record is contiguous even where it wraps.
+            let start = data + Int(truncatingIfNeeded: (cursor &+ UInt64(RingBufferHeader.size)) & mask)
+            cursor = next
+            if word & RingBufferHeader.discardBit != 0 {
+                storeRelease(consumerPosition, next)
+                continue
+            }
+            let record = RingBufferRecord(ring: ring, copying: UnsafeRawBufferPointer(start: start, count: Int(length)))
+            storeRelease(consumerPosition, next)
+            return record
+        }
+        return nil
+    }
+
+    /// Where ``next()`` stopped and the length it read, when it stopped at a committed header that
+    /// cannot be the kernel's; nil when the run ended or its next record is still being written.
+    func corruptHeader() -> (position: UInt64, length: UInt64)? {
+        guard let data, cursor < stop else { return nil }
+        let word = loadAcquire(data + Int(truncatingIfNeeded: cursor & mask))
+        guard word & RingBufferHeader.busyBit == 0 else { return nil }
+        return (cursor, UInt64(word & RingBufferHeader.lengthMask))
+    }
+}
+
 /// Records copied together out of a ``RingBufferReader`` by ``RingBufferReader/batches``, in the
-/// order the reader handed them out. A value that owns its bytes: keeping it, or a record taken
-/// from it, keeps the batch's one buffer alive.
+/// order the reader handed them out. A value that owns its bytes in one buffer; a record taken
+/// from it is a ``RingBufferRecord`` of its own.
 public struct RingBufferBatch: RandomAccessCollection, Sendable {
     public typealias Element = RingBufferRecord
     public typealias Index = Int
@@ -145,7 +274,9 @@ public struct RingBufferBatch: RandomAccessCollection, Sendable {
 
     @inlinable public subscript(position: Int) -> RingBufferRecord {
         let span = spans[position]
-        return RingBufferRecord(ring: span.ring, bytes: buffer[span.start..<(span.start &+ span.count)])
+        return buffer.withUnsafeBytes { buffer in
+            RingBufferRecord(ring: span.ring, copying: UnsafeRawBufferPointer(rebasing: buffer[span.start..<(span.start &+ span.count)]))
+        }
     }
 }
 
@@ -185,105 +316,22 @@ struct BatchCopier {
     /// The copied runs, back to back.
     private(set) var buffer: [UInt8] = []
     private var segments: [Segment] = []
-    /// How many records (discarded ones left out) the segments hold.
-    private var recordCount = 0
-    private var segmentIndex = 0
-    // The segment being handed out, in scalars for the per-record path: the buffer offset of the
-    // next header, where the segment ends, and what the consumer position becomes.
-    private var cursor = 0
-    private var segmentEnd = 0
-    private var segmentStart = 0
-    private var segmentPosition: UInt64 = 0
-    private var segmentRing = 0
-    /// The current segment's ring's consumer position word; a plain pointer, so giving space back
-    /// costs no reference count. Valid while the read slot is held; nil between segments.
-    private var consumerPosition: UnsafeMutableRawPointer?
+    /// Where each copied record (discarded ones left out) sits in ``buffer``, noted while the
+    /// rings' headers are checked: the copy is not walked again.
+    private var spans: [RecordSpan] = []
 
     init(reader: RingBufferReader) {
         self.reader = reader
         self.slot = ReadSlot(poller: reader.poller)
     }
 
-    /// The next copied record, whose space it gives back to the producer; nil when the copy is
-    /// used up (its trailing discarded records are then given back too).
-    @usableFromInline
-    mutating func nextRecord() -> RingBufferRecord? {
-        while true {
-            while cursor < segmentEnd {
-                let header = cursor
-                let word = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: header, as: UInt32.self) }
-                let length = Int(word & RingBufferHeader.lengthMask)
-                let next = header &+ Int(truncatingIfNeeded: RingBufferHeader.footprint(UInt32(truncatingIfNeeded: length)))
-                // The headers were checked in the ring before the copy; a forged ring may have
-                // changed them since.
-                guard next <= segmentEnd, let consumerPosition else {
-                    cursor = segmentEnd
-                    break
-                }
-                cursor = next
-                if word & RingBufferHeader.discardBit != 0 { continue }
-                // Release: the producer may reuse the space; our copy of it is complete.
-                cebpf_store_release_u64(consumerPosition, segmentPosition &+ UInt64(next &- segmentStart))
-                let start = header &+ RingBufferHeader.size
-                return RingBufferRecord(ring: segmentRing, bytes: buffer[start..<(start &+ length)])
-            }
-            guard advanceSegment() else { return nil }
-        }
-    }
-
-    /// Gives the rest of the current segment back and moves to the next; false after the last.
-    private mutating func advanceSegment() -> Bool {
-        if let consumerPosition {
-            cebpf_store_release_u64(consumerPosition, segmentPosition &+ UInt64(segmentEnd &- segmentStart))
-        }
-        consumerPosition = nil
-        segmentIndex &+= 1
-        guard segmentIndex < segments.count else {
-            segments.removeAll(keepingCapacity: true)
-            segmentIndex = 0
-            cursor = 0
-            segmentEnd = 0
-            return false
-        }
-        enterSegment(segments[segmentIndex])
-        return true
-    }
-
-    private mutating func enterSegment(_ segment: Segment) {
-        cursor = segment.start
-        segmentStart = segment.start
-        segmentEnd = segment.end
-        segmentPosition = segment.position
-        segmentRing = segment.ring
-        consumerPosition = segment.consumerPosition
-    }
-
     /// The whole copy as one batch, its space given back, discarded records at its end included.
     mutating func takeBatch() -> RingBufferBatch {
-        var spans: [RecordSpan] = []
-        spans.reserveCapacity(recordCount)
-        buffer.withUnsafeBytes { bytes in
-            for segment in segments {
-                var header = segment.start
-                while header < segment.end {
-                    let word = bytes.loadUnaligned(fromByteOffset: header, as: UInt32.self)
-                    let length = Int(word & RingBufferHeader.lengthMask)
-                    let next = header &+ Int(truncatingIfNeeded: RingBufferHeader.footprint(UInt32(truncatingIfNeeded: length)))
-                    guard next <= segment.end else { break }
-                    if word & RingBufferHeader.discardBit == 0 {
-                        spans.append(RecordSpan(ring: segment.ring, start: header &+ RingBufferHeader.size, count: length))
-                    }
-                    header = next
-                }
-                // Release: the producer may reuse the space; our copy of it is complete.
-                cebpf_store_release_u64(segment.consumerPosition, segment.position &+ UInt64(segment.end &- segment.start))
-            }
+        for segment in segments {
+            // Release: the producer may reuse the space; our copy of it is complete.
+            cebpf_store_release_u64(segment.consumerPosition, segment.position &+ UInt64(segment.end &- segment.start))
         }
         segments.removeAll(keepingCapacity: true)
-        segmentIndex = 0
-        cursor = 0
-        segmentEnd = 0
-        consumerPosition = nil
         return RingBufferBatch(buffer: buffer, spans: spans)
     }
 
@@ -320,10 +368,6 @@ struct BatchCopier {
         finished = true
         // Nothing may touch the rings once the slot is given back: a close may unmap them.
         segments.removeAll()
-        segmentIndex = 0
-        cursor = 0
-        segmentEnd = 0
-        consumerPosition = nil
         slot.release()
     }
 
@@ -334,16 +378,17 @@ struct BatchCopier {
         try slot.acquire()
         if reader.poller.isClosed { throw .closed }
         segments.removeAll(keepingCapacity: true)
-        segmentIndex = 0
-        recordCount = 0
-        // Reuses the storage when no record handed out still refers to it; otherwise the
-        // copy-on-write array allocates anew and those records keep the old one.
+        // Reuse their storage when no batch handed out still refers to it; otherwise the
+        // copy-on-write arrays allocate anew and that batch keeps the old ones.
         buffer.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
         for index in reader.rings.indices where buffer.count < RingBufferReader.asyncBatchBytes {
             let ring = reader.rings[index]
-            guard let run = try reader.committedRun(ring: index, budget: RingBufferReader.asyncBatchBytes &- buffer.count)
-            else { continue }
             let start = buffer.count
+            guard
+                let run = try reader.committedRun(
+                    ring: index, budget: RingBufferReader.asyncBatchBytes &- start, copiedAt: start, spans: &spans)
+            else { continue }
             // The run is at most the ring's size and the data pages are mapped twice: one
             // contiguous stretch of memory.
             buffer.append(
@@ -351,11 +396,8 @@ struct BatchCopier {
                     start: ring.data + Int(truncatingIfNeeded: run.first & ring.mask), count: Int(run.end &- run.first)))
             segments.append(
                 Segment(ring: index, start: start, end: buffer.count, position: run.first, consumerPosition: ring.consumerPosition))
-            recordCount &+= run.records
         }
-        guard let first = segments.first else { return false }
-        enterSegment(first)
-        return true
+        return !segments.isEmpty
     }
 }
 
@@ -363,10 +405,13 @@ extension RingBufferReader {
     /// The committed records at the front of ring `index`: from the consumer position up to the
     /// first busy record or the producer position, at most `budget` bytes (a single longer record
     /// still counts), every header checked. Gives nothing back. nil when nothing is committed.
+    /// Appends to `spans` where each record that was not discarded will sit once the run is
+    /// copied to offset `base` of a buffer.
     ///
-    /// - Returns: the consumer position, the position past the run, and how many records in it
-    ///   were not discarded.
-    func committedRun(ring index: Int, budget: Int) throws(ReaderError) -> (first: UInt64, end: UInt64, records: Int)? {
+    /// - Returns: the consumer position and the position past the run.
+    func committedRun(
+        ring index: Int, budget: Int, copiedAt base: Int, spans: inout [RecordSpan]
+    ) throws(ReaderError) -> (first: UInt64, end: UInt64)? {
         let ring = rings[index]
         let first = ring.loadConsumerPosition()
         // Acquire pairs with the kernel's release of the producer position.
@@ -381,7 +426,6 @@ extension RingBufferReader {
         let stop = min(available, UInt64(max(budget, 0)))
         let run = UnsafeRawPointer(ring.data) + Int(truncatingIfNeeded: first & ring.mask)
         var offset: UInt64 = 0
-        var records = 0
         while offset < stop {
             // Acquire pairs with the release that clears the busy bit on submit.
             let word = cebpf_load_acquire_u32(run + Int(truncatingIfNeeded: offset))
@@ -391,15 +435,21 @@ extension RingBufferReader {
             guard next <= limit else {
                 throw .corruptRecord(map: ring.mapName, position: first &+ offset, length: UInt64(length), ringSize: ring.size)
             }
-            if word & RingBufferHeader.discardBit == 0 { records &+= 1 }
+            if word & RingBufferHeader.discardBit == 0 {
+                spans.append(
+                    RecordSpan(
+                        ring: index, start: base &+ Int(truncatingIfNeeded: offset) &+ RingBufferHeader.size,
+                        count: Int(length)))
+            }
             offset = next
         }
-        return offset == 0 ? nil : (first, first &+ offset, records)
+        return offset == 0 ? nil : (first, first &+ offset)
     }
 }
 
 /// The read slot an iteration holds from its first refill until it ends or its iterator is
 /// dropped. Sendable by hand: one iterator, used by one task at a time, owns it.
+@usableFromInline
 final class ReadSlot: @unchecked Sendable {
     private let poller: EventPoller
     private var held = false

@@ -40,36 +40,7 @@ public struct RingBufferRecordView {
 
     /// A copy that outlives the closure.
     public func copy() -> RingBufferRecord {
-        RingBufferRecord(ring: ring, bytes: Array(bytes)[...])
-    }
-}
-
-/// A record copied out of a ring buffer.
-public struct RingBufferRecord: Sendable, Hashable {
-    /// The index of the ring the record came from, in the order the reader was given the maps.
-    public var ring: Int
-    /// The record's bytes. Records from ``RingBufferReader/records`` share one buffer per batch
-    /// of records copied together, so keeping one record keeps that buffer alive.
-    public var bytes: ArraySlice<UInt8>
-
-    public init(ring: Int, bytes: ArraySlice<UInt8>) {
-        self.ring = ring
-        self.bytes = bytes
-    }
-
-    public init(ring: Int, bytes: [UInt8]) {
-        self.init(ring: ring, bytes: bytes[...])
-    }
-
-    /// The bytes decoded as `Value`, nil when the record is shorter than `Value`.
-    public func decode<Value: BitwiseCopyable>(as type: Value.Type = Value.self) -> Value? {
-        guard bytes.count >= MemoryLayout<Value>.size else { return nil }
-        return bytes.withUnsafeBytes { $0.loadUnaligned(as: Value.self) }
-    }
-
-    /// The bytes after a fixed-size `Header` (see ``RingBufferRecordView/bytes(after:)``).
-    public func bytes<Header: BitwiseCopyable>(after header: Header.Type) -> ArraySlice<UInt8> {
-        bytes.dropFirst(MemoryLayout<Header>.size)
+        RingBufferRecord(ring: ring, copying: bytes)
     }
 }
 

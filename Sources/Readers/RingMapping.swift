@@ -102,6 +102,25 @@ final class RingMapping: @unchecked Sendable {
         self.data = producer + systemPageSize
     }
 
+    /// A ring in anonymous memory this process mapped itself, watched through `descriptor`; both
+    /// become the mapping's, released as a map's are. Tests forge rings the kernel never writes
+    /// (corrupt headers, records of any size) through it: a user ring buffer's consumer page is
+    /// read-only, so a forged ring there cannot be consumed.
+    init(
+        forgedName: String, descriptor: Int32, consumerPage: UnsafeMutableRawPointer,
+        producerRegion: UnsafeMutableRawPointer, size: UInt64
+    ) {
+        self.mapName = forgedName
+        self.descriptor = descriptor
+        self.consumerPage = consumerPage
+        self.producerRegion = producerRegion
+        self.producerRegionLength = systemPageSize + 2 * Int(size)
+        self.size = size
+        self.mask = size - 1
+        self.maxRecordLength = UInt32(clamping: size - UInt64(RingBufferHeader.size))
+        self.data = producerRegion + systemPageSize
+    }
+
     private var released = false
 
     /// Unmaps the ring and closes the descriptor. Calling it again does nothing.

@@ -75,6 +75,10 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     public static let noData = Errno(rawValue: 61)
     /// `EOVERFLOW`: a value is too large for its data type.
     public static let overflow = Errno(rawValue: 75)
+    /// `EMSGSIZE`: a message is too long (or, for a datagram send, went out short).
+    public static let messageTooLong = Errno(rawValue: 90)
+    /// `ENOPROTOOPT`: the socket option is unknown to the protocol.
+    public static let protocolNotAvailable = Errno(rawValue: 92)
     /// `EOPNOTSUPP`: the operation is not supported.
     public static let notSupported = Errno(rawValue: 95)
     /// `ETIMEDOUT`: the operation timed out.
@@ -122,7 +126,7 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
         11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 18: "EXDEV",
         19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE", 25: "ENOTTY",
         27: "EFBIG", 28: "ENOSPC", 30: "EROFS", 34: "ERANGE", 36: "ENAMETOOLONG", 38: "ENOSYS",
-        39: "ENOTEMPTY", 40: "ELOOP", 61: "ENODATA", 75: "EOVERFLOW", 95: "EOPNOTSUPP", 110: "ETIMEDOUT",
+        39: "ENOTEMPTY", 40: "ELOOP", 61: "ENODATA", 75: "EOVERFLOW", 90: "EMSGSIZE", 92: "ENOPROTOOPT", 95: "EOPNOTSUPP", 110: "ETIMEDOUT",
         114: "EALREADY", 125: "ECANCELED", 524: "ENOTSUPP",
     ]
 }

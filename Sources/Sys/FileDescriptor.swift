@@ -61,11 +61,10 @@ public struct FileDescriptor: ~Copyable, Sendable {
         guard storage >= 0 else {
             throw .badFileDescriptor
         }
-        let copy = fcntl(storage, F_DUPFD_CLOEXEC, 1)
-        guard copy >= 0 else {
-            throw Errno.current
+        switch SystemCalls.duplicate(storage, atLeast: 1) {
+        case .success(let copy): return FileDescriptor(alreadyAboveZero: copy)
+        case .failure(let error): throw error
         }
-        return FileDescriptor(alreadyAboveZero: copy)
     }
 
     /// Hands the raw descriptor out: the caller now owns it and must close it. -1 if this value
@@ -94,12 +93,8 @@ public struct FileDescriptor: ~Copyable, Sendable {
         if rawValue >= lowestAllowed {
             return rawValue
         }
-        let moved = fcntl(rawValue, F_DUPFD_CLOEXEC, lowestAllowed)
-        let error = Errno.current
+        let moved = SystemCalls.duplicate(rawValue, atLeast: lowestAllowed)
         SystemCalls.close(rawValue)
-        guard moved >= 0 else {
-            throw error
-        }
-        return moved
+        return try moved.get()
     }
 }

@@ -20,6 +20,20 @@ package enum SystemCall: Sendable, Hashable, CustomStringConvertible {
     case munmap(length: Int)
     /// A line appended to a tracefs control file (`kprobe_events`, `uprobe_events`).
     case tracefsWrite(file: String, line: String)
+    /// `open(2)` of a file whose descriptor the library keeps (a cgroup, a network namespace, a
+    /// bpffs directory for a token).
+    case open(path: String)
+    /// `fcntl(F_DUPFD_CLOEXEC)`: a descriptor duplicated for a second owner.
+    case duplicate
+    /// `socket(2)` of `family` (`AF_NETLINK` is 16).
+    case socket(family: Int32)
+    case bind
+    /// `setsockopt(2)` of `option` at `level`.
+    case setSocketOption(level: Int32, option: Int32)
+    /// `sendto(2)`.
+    case send
+    /// `recv(2)` with `flags` (`MSG_PEEK | MSG_TRUNC` to size a datagram first).
+    case receive(flags: Int32)
     /// A close. Interceptors only observe it: the descriptor is closed whatever they answer, as
     /// Linux releases it even when close(2) fails.
     case close(descriptor: Int32)
@@ -36,6 +50,13 @@ package enum SystemCall: Sendable, Hashable, CustomStringConvertible {
         case .mmap(let length): "mmap(\(length) bytes)"
         case .munmap(let length): "munmap(\(length) bytes)"
         case .tracefsWrite(let file, let line): "write \"\(line)\" to \(file)"
+        case .open(let path): "open(\(path))"
+        case .duplicate: "fcntl(F_DUPFD_CLOEXEC)"
+        case .socket(let family): "socket(family \(family))"
+        case .bind: "bind"
+        case .setSocketOption(let level, let option): "setsockopt(level \(level), option \(option))"
+        case .send: "sendto"
+        case .receive(let flags): "recv(flags 0x\(String(flags, radix: 16)))"
         case .close(let descriptor): "close(\(descriptor))"
         }
     }
@@ -100,7 +121,7 @@ package enum SystemCalls {
     /// succeeds or fails with something other than `EINTR` (at most
     /// ``maximumInterruptedRetries`` retries).
     @inline(__always)
-    private static func retryingInterrupts<Value: BinaryInteger>(
+    static func retryingInterrupts<Value: BinaryInteger>(
         _ call: @autoclosure () -> SystemCall, _ attempt: () -> Value
     ) -> Result<Value, Errno> {
         var retries = 0
@@ -217,7 +238,7 @@ package enum SystemCalls {
             if let injected = injectedFailure(.tracefsWrite(file: file, line: line)) {
                 error = injected
             } else {
-                let descriptor = open(file, O_WRONLY | O_APPEND | O_CLOEXEC)
+                let descriptor = Glibc.open(file, O_WRONLY | O_APPEND | O_CLOEXEC)
                 guard descriptor >= 0 else { return .failure(Errno(rawValue: cebpf_errno())) }
                 let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
                 error = written < 0 ? Errno(rawValue: cebpf_errno()) : Errno.ioError

@@ -22,10 +22,20 @@ package enum FaultInjection {
     /// temporary shortage.
     package static let defaultErrnos: [Errno] = [.notPermitted, .noMemory, .interrupted, .resourceTemporarilyUnavailable]
 
+    /// Which calls may fail: given a call and how many equal calls came before it in the run.
+    package typealias Failable = @Sendable (_ call: SystemCall, _ earlierEqualCalls: Int) -> Bool
+
+    /// Lets every call fail.
+    package static let everyCall: Failable = { _, _ in true }
+
+    /// Lets the first `count` calls of each kind fail, for code that repeats one call many times
+    /// (a walk over the kernel's BTF objects) where failing each repetition adds nothing.
+    package static func firstCalls(_ count: Int) -> Failable { { _, earlier in earlier < count } }
+
     /// Runs `body` with the `index`th failable call failing with `errno`. Returns what `body`
     /// returned or threw, and the fault if the code got that far.
     package static func run<Value>(
-        failing index: Int, with errno: Errno, failable: @escaping @Sendable (SystemCall) -> Bool = { _ in true },
+        failing index: Int, with errno: Errno, failable: @escaping Failable = everyCall,
         _ body: () throws -> Value
     ) -> (result: Result<Value, any Error>, fault: InjectedFault?, calls: [SystemCall]) {
         let plan = Plan(index: index, errno: errno, failable: failable)
@@ -71,6 +81,7 @@ package enum FaultInjection {
     @discardableResult
     package static func sweep<Value>(
         errnos: [Errno] = defaultErrnos,
+        failable: @escaping Failable = everyCall,
         limit: Int = 400,
         sourceLocation: SourceLocation = #_sourceLocation,
         _ body: () throws -> Value,
@@ -78,7 +89,7 @@ package enum FaultInjection {
         check: (Outcome) throws -> Void
     ) async throws -> Summary {
         // A clean run first: it must succeed, and it says which calls there are.
-        let clean = run(failing: Int.max, with: .notPermitted, body)
+        let clean = run(failing: Int.max, with: .notPermitted, failable: failable, body)
         let value = try clean.result.get()
         try release(value)
         var summary = Summary(calls: clean.calls, faults: 0, survived: 0)
@@ -87,7 +98,8 @@ package enum FaultInjection {
             var reached = false
             for errno in errnos {
                 let before = FileDescriptorLeaks.openDescriptors()
-                let (result, fault) = try runAndRelease(failing: index, with: errno, body, release: release)
+                let (result, fault) = try runAndRelease(
+                    failing: index, with: errno, failable: failable, body, release: release)
                 guard let fault else {
                     // The code made fewer calls than `index` this time.
                     continue
@@ -118,9 +130,10 @@ package enum FaultInjection {
     /// ``run(failing:with:failable:_:)``, then `release` on what `body` returned, which is
     /// dropped before this returns so that its descriptors are closed when the caller looks.
     private static func runAndRelease<Value>(
-        failing index: Int, with errno: Errno, _ body: () throws -> Value, release: (Value) throws -> Void
+        failing index: Int, with errno: Errno, failable: @escaping Failable, _ body: () throws -> Value,
+        release: (Value) throws -> Void
     ) throws -> (Result<Void, any Error>, InjectedFault?) {
-        let outcome = run(failing: index, with: errno, body)
+        let outcome = run(failing: index, with: errno, failable: failable, body)
         switch outcome.result {
         case .success(let value):
             try release(value)
@@ -135,22 +148,26 @@ package enum FaultInjection {
         struct State {
             var seen = 0
             var calls: [SystemCall] = []
+            var occurrences: [SystemCall: Int] = [:]
             var fault: InjectedFault?
         }
         let index: Int
         let errno: Errno
-        let failable: @Sendable (SystemCall) -> Bool
+        let failable: Failable
         let state = Mutex(State())
 
-        init(index: Int, errno: Errno, failable: @escaping @Sendable (SystemCall) -> Bool) {
+        init(index: Int, errno: Errno, failable: @escaping Failable) {
             self.index = index
             self.errno = errno
             self.failable = failable
         }
 
         func decide(_ call: SystemCall) -> Errno? {
-            guard !call.releases, failable(call) else { return nil }
+            guard !call.releases else { return nil }
             return state.withLock { state in
+                let earlier = state.occurrences[call, default: 0]
+                state.occurrences[call] = earlier + 1
+                guard failable(call, earlier) else { return nil }
                 let position = state.seen
                 state.seen += 1
                 state.calls.append(call)
@@ -159,21 +176,5 @@ package enum FaultInjection {
                 return errno
             }
         }
-    }
-}
-
-extension FileDescriptorLeaks {
-    /// The descriptors open now that were not in `before`, after giving descriptors of concurrent
-    /// tests a short time to go away. For use inside a test that holds the leak gate (one with
-    /// ``Trait/checksFileDescriptorLeaks``), where ``leaks(during:)`` cannot be nested.
-    package static func newDescriptors(since before: [Int32: String]) async throws -> [LeakedFileDescriptor] {
-        var leaked = newDescriptorsNow(since: before)
-        var attempts = 0
-        while !leaked.isEmpty && attempts < 5 {
-            try await Task.sleep(nanoseconds: 20_000_000)
-            leaked = newDescriptorsNow(since: before).filter { leaked.contains($0) }
-            attempts += 1
-        }
-        return leaked.sorted { $0.number < $1.number }
     }
 }

@@ -53,6 +53,20 @@ public enum FileDescriptorLeaks {
         }
     }
 
+    /// The descriptors open now that were not in `before`, after giving descriptors of concurrent
+    /// tests a short time to go away. For use inside a test that holds the leak gate (one with
+    /// ``Trait/checksFileDescriptorLeaks``), where ``leaks(during:)`` cannot be nested.
+    package static func newDescriptors(since before: [Int32: String]) async throws -> [LeakedFileDescriptor] {
+        var leaked = newDescriptorsNow(since: before)
+        var attempts = 0
+        while !leaked.isEmpty && attempts < 5 {
+            try await Task.sleep(nanoseconds: 20_000_000)
+            leaked = newDescriptorsNow(since: before).filter { leaked.contains($0) }
+            attempts += 1
+        }
+        return leaked.sorted { $0.number < $1.number }
+    }
+
     static func newDescriptorsNow(since before: [Int32: String]) -> [LeakedFileDescriptor] {
         openDescriptors().compactMap { number, target in
             before[number] == target ? nil : LeakedFileDescriptor(number: number, target: target)
