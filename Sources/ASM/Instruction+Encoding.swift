@@ -102,6 +102,69 @@ extension Sequence where Element == Instruction {
     }
 }
 
+extension Array where Element == Instruction {
+    /// The encoding of all instructions, one after the other: what the `Sequence` method gives,
+    /// written in one pass into storage sized once (loaders encode every program they load).
+    public func encoded(byteOrder: ByteOrder) throws(InstructionEncodingError) -> [UInt8] {
+        var failure: InstructionEncodingError?
+        let bytes = withUnsafeBufferPointer { instructions -> [UInt8] in
+            var slots = 0
+            for index in instructions.indices { slots &+= instructions[index].slotCount }
+            return [UInt8](unsafeUninitializedCapacity: slots &* Instruction.slotSize) { buffer, initializedCount in
+                guard let base = UnsafeMutableRawPointer(buffer.baseAddress) else {
+                    initializedCount = 0
+                    return
+                }
+                let isLittleEndian = byteOrder == .littleEndian
+                var byteOffset = 0
+                for index in instructions.indices {
+                    let instruction = instructions[index]
+                    let destination = instruction.destination.rawValue
+                    let source = instruction.source.rawValue
+                    guard destination <= 0x0f else {
+                        failure = .registerOutOfRange(instruction.destination, index: index)
+                        break
+                    }
+                    guard source <= 0x0f else {
+                        failure = .registerOutOfRange(instruction.source, index: index)
+                        break
+                    }
+                    let isWide = instruction.isWide
+                    let value = UInt64(bitPattern: instruction.constant)
+                    if !isWide {
+                        guard Int32(exactly: instruction.constant) != nil else {
+                            failure = .constantOutOfRange(instruction.constant, index: index)
+                            break
+                        }
+                    }
+                    let registers = isLittleEndian ? destination | source << 4 : destination << 4 | source
+                    let offset = UInt16(bitPattern: instruction.offset)
+                    let low = UInt32(truncatingIfNeeded: value)
+                    // The slot as a number whose little-endian bytes are opcode, registers, offset
+                    // and immediate; fields of a big-endian object are swapped within it.
+                    var first = UInt64(instruction.opCode.rawValue) | UInt64(registers) << 8
+                    if isLittleEndian {
+                        first |= UInt64(offset) << 16 | UInt64(low) << 32
+                    } else {
+                        first |= UInt64(offset.byteSwapped) << 16 | UInt64(low.byteSwapped) << 32
+                    }
+                    base.storeBytes(of: first.littleEndian, toByteOffset: byteOffset, as: UInt64.self)
+                    byteOffset &+= Instruction.slotSize
+                    if isWide {
+                        let high = UInt32(truncatingIfNeeded: value >> 32)
+                        let second = UInt64(isLittleEndian ? high : high.byteSwapped) << 32
+                        base.storeBytes(of: second.littleEndian, toByteOffset: byteOffset, as: UInt64.self)
+                        byteOffset &+= Instruction.slotSize
+                    }
+                }
+                initializedCount = byteOffset
+            }
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+}
+
 // MARK: - Decoding
 
 /// Why a byte string is not a valid sequence of instructions. Every case names the instruction by
@@ -139,44 +202,100 @@ extension Instruction {
         byteOrder: ByteOrder
     ) throws(InstructionDecodingError) -> [Instruction] {
         guard bytes.count % slotSize == 0 else { throw .lengthNotMultipleOfSlotSize(length: bytes.count) }
-        var instructions: [Instruction] = []
-        instructions.reserveCapacity(bytes.count / slotSize)
-        var byteOffset = 0
-        while byteOffset < bytes.count {
-            let index = instructions.count
-            let opCode = OpCode(rawValue: bytes[byteOffset])
-            let registers = bytes[byteOffset + 1]
-            let destination: Register
-            let source: Register
-            switch byteOrder {
-            case .littleEndian:
-                destination = Register(rawValue: registers & 0x0f)
-                source = Register(rawValue: registers >> 4)
-            case .bigEndian:
-                destination = Register(rawValue: registers >> 4)
-                source = Register(rawValue: registers & 0x0f)
-            }
-            let offset = Int16(bitPattern: read(UInt16.self, bytes, at: byteOffset + 2, byteOrder))
-            let low = read(UInt32.self, bytes, at: byteOffset + 4, byteOrder)
-            var instruction = Instruction(opCode: opCode, destination: destination, source: source, offset: offset)
-            if opCode == .loadImmediate64 {
-                let second = byteOffset + slotSize
-                guard second < bytes.count else { throw .truncatedWideInstruction(index: index, byteOffset: byteOffset) }
-                guard bytes[second] == 0, bytes[second + 1] == 0, bytes[second + 2] == 0, bytes[second + 3] == 0 else {
-                    throw .malformedWideInstruction(index: index, byteOffset: byteOffset)
+        let slots = bytes.count / slotSize
+        guard slots > 0, let base = bytes.baseAddress else { return [] }
+        var failure: InstructionDecodingError?
+        // Written in place into uninitialised storage: appending checks capacity and uniqueness for
+        // every instruction, and object readers decode every instruction of every program.
+        let instructions = [Instruction](unsafeUninitializedCapacity: slots) { buffer, initializedCount in
+            let isLittleEndian = byteOrder == .littleEndian
+            var byteOffset = 0
+            var count = 0
+            while byteOffset < slots &* slotSize {
+                // The slot as a number whose little-endian bytes are the slot's bytes.
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: byteOffset, as: UInt64.self))
+                let opCode = UInt8(truncatingIfNeeded: word)
+                let registers = UInt8(truncatingIfNeeded: word >> 8)
+                let rawOffset = UInt16(truncatingIfNeeded: word >> 16)
+                let rawLow = UInt32(truncatingIfNeeded: word >> 32)
+                let destination = isLittleEndian ? registers & 0x0f : registers >> 4
+                let source = isLittleEndian ? registers >> 4 : registers & 0x0f
+                let offset = Int16(bitPattern: isLittleEndian ? rawOffset : rawOffset.byteSwapped)
+                let low = isLittleEndian ? rawLow : rawLow.byteSwapped
+                var instruction = Instruction(
+                    opCode: OpCode(rawValue: opCode), destination: Register(rawValue: destination),
+                    source: Register(rawValue: source), offset: offset)
+                if opCode == OpCode.loadImmediate64.rawValue {
+                    let second = byteOffset &+ slotSize
+                    guard second < bytes.count else {
+                        failure = .truncatedWideInstruction(index: count, byteOffset: byteOffset)
+                        break
+                    }
+                    let secondWord = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: second, as: UInt64.self))
+                    // Opcode, registers and offset of the second half: its first four bytes.
+                    guard UInt32(truncatingIfNeeded: secondWord) == 0 else {
+                        failure = .malformedWideInstruction(index: count, byteOffset: byteOffset)
+                        break
+                    }
+                    let rawHigh = UInt32(truncatingIfNeeded: secondWord >> 32)
+                    let high = isLittleEndian ? rawHigh : rawHigh.byteSwapped
+                    instruction.constant = Int64(bitPattern: UInt64(high) << 32 | UInt64(low))
+                } else {
+                    instruction.constant = Int64(Int32(bitPattern: low))
                 }
-                let high = read(UInt32.self, bytes, at: second + 4, byteOrder)
-                instruction.constant = Int64(bitPattern: UInt64(high) << 32 | UInt64(low))
-            } else {
-                instruction.constant = Int64(Int32(bitPattern: low))
+                if !isPlainlyValid(
+                    opCode: opCode, destination: destination, source: source, offset: offset,
+                    immediate: Int32(bitPattern: low)), let problem = instruction.problem
+                {
+                    failure = .invalidInstruction(problem, index: count, byteOffset: byteOffset)
+                    break
+                }
+                (buffer.baseAddress.unsafelyUnwrapped + count).initialize(to: instruction)
+                count &+= 1
+                byteOffset &+= opCode == OpCode.loadImmediate64.rawValue ? 2 &* slotSize : slotSize
             }
-            if let problem = instruction.problem {
-                throw .invalidInstruction(problem, index: index, byteOffset: byteOffset)
-            }
-            instructions.append(instruction)
-            byteOffset += instruction.byteCount
+            initializedCount = count
         }
+        if let failure { throw failure }
         return instructions
+    }
+
+    /// Whether the fields of one 8-byte instruction (not `lddw`) form one of the common
+    /// instructions that ``problem`` accepts: register and immediate arithmetic, loads and stores
+    /// through registers, comparisons, `ja`, helper calls and `exit`. A false answer means "ask
+    /// ``problem``", which has the final word; a test checks that this never accepts what
+    /// ``problem`` refuses.
+    @inline(__always)
+    static func isPlainlyValid(opCode: UInt8, destination: UInt8, source: UInt8, offset: Int16, immediate: Int32) -> Bool {
+        let highestRegister = Register.r10.rawValue
+        guard destination <= highestRegister else { return false }
+        let operation = opCode & 0xf0
+        let usesRegister = opCode & 0x08 != 0
+        switch opCode & 0x07 {
+        case InstructionClass.alu.rawValue, InstructionClass.alu64.rawValue:
+            // add sub mul or and lsh rsh xor mov arsh, with a zero offset.
+            guard offset == 0, operation <= 0xc0, operation != 0x30, operation != 0x80, operation != 0x90 else {
+                return false
+            }
+            return usesRegister ? source <= highestRegister && immediate == 0 : source == 0
+        case InstructionClass.jmp.rawValue, InstructionClass.jmp32.rawValue:
+            // The comparisons: jeq to jsle, leaving out ja (0x00), call (0x80) and exit (0x90).
+            if operation != 0, operation != 0x80, operation != 0x90, operation <= 0xd0 {
+                return usesRegister ? source <= highestRegister && immediate == 0 : source == 0
+            }
+            switch opCode {
+            case OpCode.jump.rawValue: return destination == 0 && source == 0 && immediate == 0
+            case OpCode.call.rawValue: return destination == 0 && source == 0 && offset == 0
+            case OpCode.exit.rawValue: return destination == 0 && source == 0 && offset == 0 && immediate == 0
+            default: return false
+            }
+        case InstructionClass.ldx.rawValue, InstructionClass.stx.rawValue:
+            return opCode & 0xe0 == AddressingMode.memory.rawValue && source <= highestRegister && immediate == 0
+        case InstructionClass.st.rawValue:
+            return opCode & 0xe0 == AddressingMode.memory.rawValue && source == 0
+        default:
+            return false
+        }
     }
 
     /// Decodes a whole sequence of instructions, validating each one (see ``problem``).
@@ -197,16 +316,5 @@ extension Instruction {
             }
         }
         return try copied.get()
-    }
-
-    /// Callers check that `position + size` is within `bytes`.
-    private static func read<Value: FixedWidthInteger>(
-        _: Value.Type,
-        _ bytes: UnsafeRawBufferPointer,
-        at position: Int,
-        _ byteOrder: ByteOrder
-    ) -> Value {
-        let raw = bytes.loadUnaligned(fromByteOffset: position, as: Value.self)
-        return byteOrder == .littleEndian ? Value(littleEndian: raw) : Value(bigEndian: raw)
     }
 }

@@ -117,7 +117,7 @@ final class InstructionMetadata: Sendable {
     let reference: String?
     let symbol: String?
 
-    private init(reference: String?, symbol: String?) {
+    fileprivate init(reference: String?, symbol: String?) {
         self.reference = reference
         self.symbol = symbol
     }
@@ -186,5 +186,36 @@ extension Instruction {
         if isSubprogramCall { return Int(immediate32) }
         if loadImmediateSource == .function { return Int(immediate32) }
         return nil
+    }
+}
+
+/// A symbol reference that many instructions share: an object reader names the same map in
+/// hundreds of instructions, and giving each the same box saves an allocation per instruction
+/// (and a deallocation when the program goes away).
+package struct SharedSymbolReference: Sendable {
+    fileprivate let metadata: InstructionMetadata
+
+    package init(_ name: String) {
+        metadata = InstructionMetadata(reference: name, symbol: nil)
+    }
+
+    /// The name the instructions refer to.
+    package var name: String { metadata.reference ?? "" }
+}
+
+extension Instruction {
+    /// Sets ``symbolReference`` to `shared`'s name, sharing its box when the instruction starts no
+    /// function (the common case); equal to setting the name.
+    package mutating func setSymbolReference(_ shared: SharedSymbolReference) {
+        if let symbol = metadata?.symbol {
+            metadata = InstructionMetadata.make(reference: shared.name, symbol: symbol)
+        } else {
+            metadata = shared.metadata
+        }
+    }
+
+    /// Whether ``symbolReference`` is set, read without copying the name.
+    package var hasSymbolReference: Bool {
+        metadata?.reference != nil
     }
 }

@@ -116,37 +116,72 @@ package struct BTFExtSections: Sendable {
 }
 
 /// The code section names of a `.BTF.ext` section, numbered as they are first met. Each string
-/// offset is decoded and hashed once; two offsets of equal strings get the same number.
+/// offset is decoded once; two offsets of equal strings get the same number.
 struct ExtSectionNames {
     private(set) var names: [String] = []
-    private var byOffset: [UInt32: Int] = [:]
-    private var byName: [String: Int] = [:]
+    /// Each string offset met, in order, with its name's number.
+    private var offsets: [(offset: UInt32, index: Int)] = []
+    /// Where in ``offsets`` the next run's offset is looked for first: the three subsections name
+    /// the code sections in the same order, so this usually hits without hashing.
+    private var cursor = 0
+    /// Positions in ``offsets`` and numbers by name, built once a section has more names than a
+    /// linear search suits.
+    private var positionByOffset: [UInt32: Int]?
+    private var indexByName: [String: Int]?
+    private static let linearSearchLimit = 64
 
     /// Room for `count` names in all, so that the tables are not rehashed as they grow.
     mutating func reserveCapacity(_ count: Int) {
         guard count > names.count else { return }
         names.reserveCapacity(count)
-        byOffset.reserveCapacity(count)
-        byName.reserveCapacity(count)
+        offsets.reserveCapacity(count)
     }
 
     mutating func index(ofNameAt offset: UInt32, decode: () throws(BTFExtError) -> String) throws(BTFExtError) -> Int {
-        if let known = byOffset[offset] { return known }
+        if cursor < offsets.count, offsets[cursor].offset == offset {
+            cursor += 1
+            return offsets[cursor - 1].index
+        }
+        if let position = position(ofOffset: offset) {
+            cursor = position + 1
+            return offsets[position].index
+        }
         let name = try decode()
         let index: Int
-        if let known = byName[name] {
+        if let known = knownIndex(of: name) {
             index = known
         } else {
             index = names.count
             names.append(name)
-            byName[name] = index
+            indexByName?[name] = index
         }
-        byOffset[offset] = index
+        positionByOffset?[offset] = offsets.count
+        offsets.append((offset, index))
+        cursor = offsets.count
+        if offsets.count > Self.linearSearchLimit, positionByOffset == nil { buildTables() }
         return index
     }
+
+    private func position(ofOffset offset: UInt32) -> Int? {
+        if let positionByOffset { return positionByOffset[offset] }
+        return offsets.firstIndex { $0.offset == offset }
+    }
+
+    private func knownIndex(of name: String) -> Int? {
+        if let indexByName { return indexByName[name] }
+        let length = name.utf8.count
+        return names.firstIndex { $0.utf8.count == length && $0 == name }
+    }
+
+    private mutating func buildTables() {
+        var byOffset = [UInt32: Int](minimumCapacity: offsets.count * 2)
+        for (position, entry) in offsets.enumerated() { byOffset[entry.offset] = position }
+        var byName = [String: Int](minimumCapacity: names.count * 2)
+        for (index, name) in names.enumerated() { byName[name] = index }
+        positionByOffset = byOffset
+        indexByName = byName
+    }
 }
-
-
 
 /// The 32-bit words of a `.BTF.ext` section read in place, for callers that checked the bounds of
 /// a whole run of records first.
@@ -164,7 +199,8 @@ struct ExtWords {
 
 /// Where one subsection's records are.
 struct ExtSubsection {
-    var name: String
+    /// A static string, so that copying the subsection copies no reference.
+    var name: StaticString
     var start: Int
     var end: Int
     var recordSize: Int
@@ -175,62 +211,62 @@ struct ExtParser {
     let reader: ByteReader
     let spec: BTFSpec
 
-    func word(_ offset: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
+    func word(_ offset: Int, in subsection: StaticString) throws(BTFExtError) -> UInt32 {
         do {
             return try reader.readU32(at: offset)
         } catch {
-            throw .truncatedRecords(subsection: subsection, offset: offset, needed: 4, available: max(reader.count - offset, 0))
+            throw .truncatedRecords(subsection: subsection.description, offset: offset, needed: 4, available: max(reader.count - offset, 0))
         }
     }
 
-    func string(_ field: Int, in subsection: String) throws(BTFExtError) -> String {
+    func string(_ field: Int, in subsection: StaticString) throws(BTFExtError) -> String {
         try string(try word(field, in: subsection), at: field, in: subsection)
     }
 
-    func string(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> String {
+    func string(_ offset: UInt32, at field: Int, in subsection: StaticString) throws(BTFExtError) -> String {
         guard let string = spec.string(at: offset) else {
-            throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
+            throw .stringOffsetOutOfRange(subsection: subsection.description, offset: field, stringOffset: offset)
         }
         return string
     }
 
     /// A string's offset, checked to lie in the `.BTF` strings, for records that decode it later.
-    func stringOffset(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
+    func stringOffset(_ offset: UInt32, at field: Int, in subsection: StaticString) throws(BTFExtError) -> UInt32 {
         guard spec.containsString(at: offset) else {
-            throw .stringOffsetOutOfRange(subsection: subsection, offset: field, stringOffset: offset)
+            throw .stringOffsetOutOfRange(subsection: subsection.description, offset: field, stringOffset: offset)
         }
         return offset
     }
 
-    func typeID(_ id: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> BTFTypeID {
+    func typeID(_ id: UInt32, at field: Int, in subsection: StaticString) throws(BTFExtError) -> BTFTypeID {
         guard id < spec.typeCount else {
-            throw .typeIDOutOfRange(subsection: subsection, offset: field, type: BTFTypeID(id), typeCount: spec.typeCount)
+            throw .typeIDOutOfRange(subsection: subsection.description, offset: field, type: BTFTypeID(id), typeCount: spec.typeCount)
         }
         return BTFTypeID(id)
     }
 
-    func instructionOffset(_ offset: UInt32, at field: Int, in subsection: String) throws(BTFExtError) -> UInt32 {
+    func instructionOffset(_ offset: UInt32, at field: Int, in subsection: StaticString) throws(BTFExtError) -> UInt32 {
         guard offset % 8 == 0 else {
-            throw .misalignedInstructionOffset(subsection: subsection, offset: field, instructionOffset: offset)
+            throw .misalignedInstructionOffset(subsection: subsection.description, offset: field, instructionOffset: offset)
         }
         return offset
     }
 
     /// Locates a subsection from its offset and length at `header` in the header; nil if empty.
     func subsection(
-        _ name: String, header field: Int, minimumRecord: UInt32, headerLength: UInt32
+        _ name: StaticString, header field: Int, minimumRecord: UInt32, headerLength: UInt32
     ) throws(BTFExtError) -> ExtSubsection? {
         let offset = try word(field, in: "header")
         let length = try word(field + 4, in: "header")
         let start = UInt64(headerLength) + UInt64(offset)
         guard start + UInt64(length) <= UInt64(reader.count) else {
             throw .subsectionOutOfBounds(
-                subsection: name, offset: offset, length: length, available: reader.count - Int(headerLength))
+                subsection: name.description, offset: offset, length: length, available: reader.count - Int(headerLength))
         }
         guard length > 0 else { return nil }
         let recordSize = try word(Int(start), in: name)
         guard recordSize >= minimumRecord else {
-            throw .recordSizeTooSmall(subsection: name, offset: Int(start), recordSize: recordSize, minimum: minimumRecord)
+            throw .recordSizeTooSmall(subsection: name.description, offset: Int(start), recordSize: recordSize, minimum: minimumRecord)
         }
         return ExtSubsection(name: name, start: Int(start) + 4, end: Int(start + UInt64(length)), recordSize: Int(recordSize))
     }
@@ -252,7 +288,7 @@ struct ExtParser {
         while position < subsection.end {
             guard subsection.end - position >= 8 else {
                 throw .truncatedRecords(
-                    subsection: subsection.name, offset: position, needed: 8, available: subsection.end - position)
+                    subsection: subsection.name.description, offset: position, needed: 8, available: subsection.end - position)
             }
             let nameOffset = try word(position, in: subsection.name)
             let runStart = position
@@ -263,28 +299,36 @@ struct ExtParser {
             let needed = UInt64(count) * UInt64(subsection.recordSize)
             let available = subsection.end - position - 8
             guard needed <= UInt64(available) else {
-                throw .truncatedRecords(subsection: subsection.name, offset: position, needed: needed, available: available)
+                throw .truncatedRecords(subsection: subsection.name.description, offset: position, needed: needed, available: available)
             }
             // The whole run lies inside the subsection (checked just above), and every record is
             // at least as long as the fields `decode` reads.
             let first = position + 8
             let recordSize = subsection.recordSize
             // `withUnsafeBytes` of a slice only rethrows untyped errors, hence the `Result`.
-            let decoded = reader.bytes.withUnsafeBytes { buffer in
-                Result { () throws(BTFExtError) -> [Record] in
-                    guard let base = buffer.baseAddress else { return [] }
+            var failure: BTFExtError?
+            let records = reader.bytes.withUnsafeBytes { buffer in
+                // Written in place: appending checks capacity and uniqueness for every record.
+                [Record](unsafeUninitializedCapacity: Int(count)) { records, initializedCount in
+                    initializedCount = 0
+                    guard let base = buffer.baseAddress, let target = records.baseAddress else { return }
                     let words = ExtWords(base: base, isBigEndian: reader.byteOrder == .bigEndian)
-                    var records: [Record] = []
-                    records.reserveCapacity(Int(count))
                     var record = first
-                    for _ in 0..<count {
-                        records.append(try decode(words, record))
+                    var produced = 0
+                    while produced < Int(count) {
+                        do throws(BTFExtError) {
+                            (target + produced).initialize(to: try decode(words, record))
+                        } catch {
+                            failure = error
+                            break
+                        }
+                        produced += 1
                         record += recordSize
                     }
-                    return records
+                    initializedCount = produced
                 }
             }
-            let records = try decoded.get()
+            if let failure { throw failure }
             while table.count <= section { table.append(nil) }
             // A section's first run is moved in rather than copied.
             if table[section] == nil {

@@ -38,7 +38,6 @@ extension CollectionSpec {
     /// rather than once per program that calls it, and the linked program once, at the end,
     /// only where references are.
     func link(_ program: ProgramSpec, cache: inout LinkCache) throws(CollectionError) -> LinkedProgram {
-        var linked = program
         let own = FunctionSummary(program.instructions)
         // Where each placed function starts, in raw slots; and what each placed one refers to.
         // A program calls a handful of functions: searching a short array beats hashing names.
@@ -47,7 +46,11 @@ extension CollectionSpec {
             starts.first { $0.name == name }?.slot
         }
         var placed: [(summary: FunctionSummary, index: Int, slot: Int)] = [(own, 0, 0)]
+        // The callees in the order they are appended, with the byte offset each starts at. They
+        // are found first and appended after, so the program's arrays grow once.
+        var callees: [(function: ProgramSpec, shift: UInt32)] = []
         var slotCount = own.slotCount
+        var instructionCount = program.instructions.count
         var pending = own.callees
         var pendingIndex = 0
         while pendingIndex < pending.count {
@@ -72,25 +75,47 @@ extension CollectionSpec {
             guard let shift = UInt32(exactly: byteStart) else {
                 throw CollectionError(
                     .link(program.name),
-                    .unresolvedReference(instruction: linked.instructions.count, symbol: callee, why: "program too large"))
+                    .unresolvedReference(instruction: instructionCount, symbol: callee, why: "program too large"))
             }
-            placed.append((summary, linked.instructions.count, slotCount))
-            linked.instructions += function.instructions
-            linked.functionInfos += function.functionInfos.map {
-                BTFFuncInfo(instructionOffset: $0.instructionOffset &+ shift, type: $0.type)
-            }
-            linked.lineInfos += function.lineInfos.map {
-                var info = $0
-                info.instructionOffset &+= shift
-                return info
-            }
-            linked.coreRelocations += function.coreRelocations.map {
-                var relocation = $0
-                relocation.instructionOffset &+= shift
-                return relocation
-            }
+            placed.append((summary, instructionCount, slotCount))
+            callees.append((function, shift))
+            instructionCount &+= function.instructions.count
             slotCount &+= summary.slotCount
             pending += summary.callees
+        }
+
+        var linked = program
+        if !callees.isEmpty {
+            var functionInfoCount = program.functionInfos.count
+            var lineInfoCount = program.lineInfos.count
+            var relocationCount = program.coreRelocations.count
+            for callee in callees {
+                functionInfoCount &+= callee.function.functionInfos.count
+                lineInfoCount &+= callee.function.lineInfos.count
+                relocationCount &+= callee.function.coreRelocations.count
+            }
+            linked.instructions.reserveCapacity(instructionCount)
+            linked.functionInfos.reserveCapacity(functionInfoCount)
+            linked.lineInfos.reserveCapacity(lineInfoCount)
+            linked.coreRelocations.reserveCapacity(relocationCount)
+            for (function, shift) in callees {
+                // Appended from the callee's storage in one block copy (a retain per name, no
+                // per-element capacity check).
+                function.instructions.withUnsafeBufferPointer { linked.instructions.append(contentsOf: $0) }
+                for info in function.functionInfos {
+                    linked.functionInfos.append(BTFFuncInfo(instructionOffset: info.instructionOffset &+ shift, type: info.type))
+                }
+                let firstLine = linked.lineInfos.count
+                function.lineInfos.withUnsafeBufferPointer { linked.lineInfos.append(contentsOf: $0) }
+                linked.lineInfos.withUnsafeMutableBufferPointer { lines in
+                    for index in firstLine..<lines.count { lines[index].instructionOffset &+= shift }
+                }
+                let firstRelocation = linked.coreRelocations.count
+                function.coreRelocations.withUnsafeBufferPointer { linked.coreRelocations.append(contentsOf: $0) }
+                linked.coreRelocations.withUnsafeMutableBufferPointer { relocations in
+                    for index in firstRelocation..<relocations.count { relocations[index].instructionOffset &+= shift }
+                }
+            }
         }
 
         var references: [Int] = []
@@ -100,14 +125,13 @@ extension CollectionSpec {
                 let index = function.index &+ reference.index
                 references.append(index)
                 guard starts.count > 1, reference.referencesFunction else { continue }
-                let instruction = linked.instructions[index]
-                guard let callee = instruction.symbolReference, let start = start(of: callee) else { continue }
+                guard let callee = linked.instructions[index].symbolReference, let start = start(of: callee) else { continue }
                 let relative = start &- (function.slot &+ reference.slot &+ 1)
                 guard let immediate = Int32(exactly: relative) else {
                     throw CollectionError(
                         .link(program.name), .unresolvedReference(instruction: index, symbol: callee, why: "call offset out of range"))
                 }
-                if instruction.isWide {
+                if linked.instructions[index].isWide {
                     // The upper half of a function address's constant is 0.
                     linked.instructions[index].constant = Int64(UInt32(bitPattern: immediate))
                 } else {
@@ -143,14 +167,16 @@ struct FunctionSummary {
 
     init(_ instructions: [Instruction]) {
         var slot = 0
-        for index in instructions.indices {
-            let instruction = instructions[index]
-            defer { slot &+= instruction.slotCount }
-            guard let name = instruction.symbolReference else { continue }
-            let referencesFunction = instruction.referencesFunction
-            references.append((index, slot, referencesFunction))
-            if referencesFunction, !callees.contains(name) {
-                callees.append(name)
+        // Read in place: copying each instruction would retain and release its names.
+        instructions.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                defer { slot &+= buffer[index].slotCount }
+                guard buffer[index].hasSymbolReference, let name = buffer[index].symbolReference else { continue }
+                let referencesFunction = buffer[index].referencesFunction
+                references.append((index, slot, referencesFunction))
+                if referencesFunction, !callees.contains(name) {
+                    callees.append(name)
+                }
             }
         }
         slotCount = slot

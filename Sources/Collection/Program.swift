@@ -227,6 +227,14 @@ extension Sequence where Element == Instruction {
     /// map loads without a descriptor, calls and function addresses without an offset, kernel
     /// function calls and kernel variables without a BTF ID, and jumps to labels.
     public var firstUnresolvedReference: (index: Int, symbol: String)? {
+        // An array is read in place: copying each instruction would retain and release its names.
+        let contiguous = withContiguousStorageIfAvailable { buffer -> (index: Int, symbol: String)? in
+            for index in buffer.indices where buffer[index].hasSymbolReference && buffer[index].isUnresolved {
+                if let symbol = buffer[index].symbolReference { return (index, symbol) }
+            }
+            return nil
+        }
+        if let contiguous { return contiguous }
         for (index, instruction) in enumerated() {
             guard let symbol = instruction.symbolReference, instruction.isUnresolved else { continue }
             return (index, symbol)

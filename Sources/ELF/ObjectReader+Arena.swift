@@ -13,7 +13,8 @@ extension ObjectReader {
     /// than the arena. The size check uses 4 KiB pages, the smallest any arena kernel uses, so
     /// the same object gives the same spec everywhere; the loader checks the real page size.
     mutating func readArenaGlobals() throws(BPFObjectError) {
-        guard let section = elf.sections.first(where: { kinds[$0.index] == .arenaGlobals }) else { return }
+        guard let sectionIndex = elf.sections.indices.first(where: { kinds[$0] == .arenaGlobals }) else { return }
+        let section = elf.sections[sectionIndex]
         let globals = (symbolsBySection[section.index] ?? []).filter {
             $0.kind == .object && !$0.name.isEmpty && !$0.name.hasPrefix(".")
         }

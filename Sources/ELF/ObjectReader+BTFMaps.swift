@@ -10,7 +10,9 @@ extension ObjectReader {
     /// `__array(values, T)` a flexible array of pointers to `T`, whose initialiser (relocations in
     /// `.rel.maps`) gives the initial contents of a program array or map of maps.
     mutating func readBTFMaps() throws(BPFObjectError) {
-        guard let section = elf.sections.first(where: { kinds[$0.index] == .btfMaps }), section.size > 0 else { return }
+        guard let sectionIndex = elf.sections.indices.first(where: { kinds[$0] == .btfMaps }), elf.sections[sectionIndex].size > 0
+        else { return }
+        let section = elf.sections[sectionIndex]
         guard types != nil, let dataSection = try dataSection(named: ".maps") else {
             throw .missingBTF(section: section.displayName)
         }

@@ -14,8 +14,10 @@ extension ObjectReader {
     /// maps with a prefix of the object's name (`counter.rodata`); here they keep the section's
     /// name.
     mutating func readDataSections() throws(BPFObjectError) {
-        for section in elf.sections {
-            guard case .data(let readOnly) = kinds[section.index], section.size > 0 else { continue }
+        // Sections are visited by index: copying each one retains its name.
+        for sectionIndex in elf.sections.indices {
+            guard case .data(let readOnly) = kinds[sectionIndex], elf.sections[sectionIndex].size > 0 else { continue }
+            let section = elf.sections[sectionIndex]
             guard section.size <= Self.maximumDataSize else {
                 throw .dataTooLarge(section: section.displayName, size: section.size, limit: Self.maximumDataSize)
             }

@@ -83,13 +83,13 @@ extension ObjectReader {
             }
             instruction.source = Register(rawValue: LoadImmediateSource.mapValue.rawValue)
             instruction.constant = Int64(kconfigOffset) << 32
-            instruction.symbolReference = ".kconfig"
+            instruction.setSymbolReference(sharedReference(".kconfig", symbol: symbol.index))
             return
         }
         if instruction.opCode == .call {
             instruction.source = Register(rawValue: CallKind.kernelFunction.rawValue)
             instruction.constant = -1
-            instruction.symbolReference = symbol.name
+            instruction.setSymbolReference(sharedReference(symbol.name, symbol: symbol.index))
             if spec.kernelSymbols[symbol.name] == nil {
                 spec.kernelSymbols[symbol.name] = KernelSymbolSpec(name: symbol.name, kind: .function, isWeak: symbol.binding == .weak)
             }
@@ -104,7 +104,7 @@ extension ObjectReader {
             instruction.source = Register(rawValue: LoadImmediateSource.btfID.rawValue)
         }
         instruction.constant = 0
-        instruction.symbolReference = symbol.name
+        instruction.setSymbolReference(sharedReference(symbol.name, symbol: symbol.index))
         if spec.kernelSymbols[symbol.name] == nil {
             spec.kernelSymbols[symbol.name] = KernelSymbolSpec(name: symbol.name, kind: .variable, isWeak: symbol.binding == .weak)
         }

@@ -7,7 +7,8 @@ extension ObjectReader {
     /// bpf_elf_map` (36 bytes: the same five fields, then id, pinning, inner map id and inner map
     /// index). libbpf 1.x no longer reads this section; cilium/ebpf and iproute2 do.
     mutating func readLegacyMaps() throws(BPFObjectError) {
-        for section in elf.sections where kinds[section.index] == .legacyMaps {
+        for sectionIndex in elf.sections.indices where kinds[sectionIndex] == .legacyMaps {
+            let section = elf.sections[sectionIndex]
             let bytes = try contents(of: section)
             let entries = (symbolsBySection[section.index] ?? []).filter { $0.kind == .object || $0.kind == .notype }
             guard !entries.isEmpty else { continue }

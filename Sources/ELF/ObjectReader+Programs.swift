@@ -16,16 +16,19 @@ extension ObjectReader {
         // Sized once: growing a dictionary hashes every name again.
         var entryFunctions = 0
         var libraryFunctions = 0
-        for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
-            let count = functionsBySection[section.index]?.count ?? 0
-            if section.name == ".text" { libraryFunctions += count } else { entryFunctions += count }
+        // Sections are visited by index: copying each one retains its name.
+        var codeSections: [Int] = []
+        for index in elf.sections.indices where kinds[index] == .code && elf.sections[index].size > 0 {
+            codeSections.append(index)
+            let count = functionsBySection[index]?.count ?? 0
+            if elf.sections[index].name == ".text" { libraryFunctions += count } else { entryFunctions += count }
         }
         spec.programs.reserveCapacity(spec.programs.count + entryFunctions)
         spec.subprograms.reserveCapacity(spec.subprograms.count + libraryFunctions)
-        for section in elf.sections where kinds[section.index] == .code && section.size > 0 {
+        for sectionIndex in codeSections {
+            let section = elf.sections[sectionIndex]
             let bytes = try contents(of: section)
-            let functions = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }
-                .filter { $0.key < UInt64(bytes.count) }
+            let functions = functionsBySection[section.index]?.entries(below: UInt64(bytes.count)) ?? []
             guard let first = functions.first, first.key == 0 else {
                 throw .codeWithoutFunction(section: section.displayName, offset: 0)
             }
@@ -56,7 +59,6 @@ extension ObjectReader {
                 return low
             }
 
-            var relocated = bodies.map { [Bool](repeating: false, count: $0.count) }
             for relocation in relocationsBySection[section.index] ?? [] {
                 let function = owner(ofByteOffset: relocation.offset)
                 let local = relocation.offset &- functions[function].key
@@ -66,15 +68,16 @@ extension ObjectReader {
                     throw .badRelocationOffset(section: section.displayName, offset: relocation.offset)
                 }
                 try relocate(&bodies[function][index], relocation: relocation, in: section)
-                relocated[function][index] = true
             }
             // Read once: a static constant of another module is reached through an accessor.
             let functionAddress = LoadImmediateSource.function
             for function in bodies.indices {
                 let base = Int64(functions[function].key) / Int64(Instruction.slotSize)
-                for index in bodies[function].indices where !relocated[function][index] {
-                    // Read fields in place: copying every instruction would retain its strings.
-                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == functionAddress
+                for index in bodies[function].indices {
+                    // Read fields in place: copying every instruction would retain its strings. A
+                    // relocated instruction always names its target, so one with a name is done.
+                    guard bodies[function][index].isSubprogramCall || bodies[function][index].loadImmediateSource == functionAddress,
+                        !bodies[function][index].hasSymbolReference
                     else { continue }
                     let slot = base + Int64(tables[function].slot(ofIndex: index)) + 1
                     let targetSlot = slot + Int64(bodies[function][index].immediate32)
@@ -152,8 +155,8 @@ extension ObjectReader {
             return .instructions(section: section.displayName, error)
         }
         let table = SlotTable(whole)
-        let misplaced = (functionsBySection[section.index] ?? [:]).sorted { $0.key < $1.key }.first { offset, _ in
-            offset < UInt64(bytes.count) && table.index(ofByteOffset: Int(offset)) == nil
+        let misplaced = (functionsBySection[section.index]?.entries(below: UInt64(bytes.count)) ?? []).first { offset, _ in
+            table.index(ofByteOffset: Int(offset)) == nil
         }
         if let misplaced { return .misalignedFunction(section: section.displayName, symbol: misplaced.value, offset: misplaced.key) }
         return .instructions(section: section.displayName, fallback)
@@ -182,21 +185,21 @@ extension ObjectReader {
             try relocateExtern(&instruction, symbol: symbol, section: section, offset: relocation.offset)
             return
         }
-        let targetSection = elf.sections[targetIndex]
+        // Fields are read in place: copying the section retains its name.
         // Clang stores the addend in the instruction (BPF relocations are SHT_REL).
         let addend = UInt64(UInt32(bitPattern: instruction.immediate32))
 
         /// Points `lddw` at the symbol's offset in the value of `map` (`BPF_PSEUDO_MAP_VALUE`).
-        func referenceValue(of map: String) throws(BPFObjectError) {
+        func referenceValue(of map: SharedSymbolReference) throws(BPFObjectError) {
             let (offset, overflow) = symbol.value.addingReportingOverflow(addend)
-            guard !overflow, offset <= targetSection.size, offset <= UInt64(UInt32.max) else {
+            guard !overflow, offset <= elf.sections[targetIndex].size, offset <= UInt64(UInt32.max) else {
                 throw .dataReferenceOutOfBounds(
-                    section: section.displayName, offset: relocation.offset, dataSection: targetSection.displayName,
+                    section: section.displayName, offset: relocation.offset, dataSection: elf.sections[targetIndex].displayName,
                     dataOffset: offset)
             }
             instruction.source = Register(rawValue: LoadImmediateSource.mapValue.rawValue)
             instruction.constant = Int64(offset) << 32
-            instruction.symbolReference = map
+            instruction.setSymbolReference(map)
         }
 
         switch kinds[targetIndex] {
@@ -221,28 +224,28 @@ extension ObjectReader {
                 throw unsupported("a map symbol must be an object, not \(symbol.kind)")
             }
             guard kinds[targetIndex] == .btfMaps || spec.maps.index(forKey: name) != nil else {
-                throw unsupported("not a map of section '\(targetSection.displayName)'")
+                throw unsupported("not a map of section '\(elf.sections[targetIndex].displayName)'")
             }
             instruction.source = Register(rawValue: LoadImmediateSource.mapFileDescriptor.rawValue)
             instruction.constant = 0
-            instruction.symbolReference = name
+            instruction.setSymbolReference(sharedReference(name, symbol: symbol.index))
 
         case .data:
             guard instruction.isWide else { throw unsupported("data referenced by an instruction that is not lddw") }
-            try referenceValue(of: targetSection.name)
+            try referenceValue(of: sharedReference(elf.sections[targetIndex].name, symbol: symbol.index))
 
         case .arenaGlobals:
             // An `__arena` global: an address in the arena map's pages, which the kernel gives as
             // the arena's user address plus the offset (libbpf relocates these the same way).
             guard instruction.isWide else { throw unsupported("__arena global referenced by an instruction that is not lddw") }
-            guard let arenaMapName else { throw unsupported("no arena map holds section '\(targetSection.displayName)'") }
-            try referenceValue(of: arenaMapName)
+            guard let arenaMapName else { throw unsupported("no arena map holds section '\(elf.sections[targetIndex].displayName)'") }
+            try referenceValue(of: sharedReference(arenaMapName, symbol: symbol.index))
 
         case .code:
             // A symbol value above Int64.max names no offset in any section: report it, don't trap.
             guard let symbolOffset = Int64(exactly: symbol.value) else {
                 throw .callTargetNotFound(
-                    section: section.displayName, offset: relocation.offset, targetSection: targetSection.displayName,
+                    section: section.displayName, offset: relocation.offset, targetSection: elf.sections[targetIndex].displayName,
                     targetOffset: Int64(bitPattern: symbol.value))
             }
             let target: Int64
@@ -258,14 +261,14 @@ extension ObjectReader {
             }
             guard target >= 0, let name = functionsBySection[targetIndex]?[UInt64(target)] else {
                 throw .callTargetNotFound(
-                    section: section.displayName, offset: relocation.offset, targetSection: targetSection.displayName,
+                    section: section.displayName, offset: relocation.offset, targetSection: elf.sections[targetIndex].displayName,
                     targetOffset: target)
             }
             instruction.constant = -1
             instruction.symbolReference = name
 
         case .structOps, nil:
-            throw unsupported("symbol is in section '\(targetSection.displayName)', which holds no maps, data or code")
+            throw unsupported("symbol is in section '\(elf.sections[targetIndex].displayName)', which holds no maps, data or code")
         }
     }
 }

@@ -8,7 +8,8 @@ extension ObjectReader {
     /// function-pointer member the program it is set to (from the section's relocations). Maps
     /// from `.struct_ops.link` get `BPF_F_LINK`, so they are attached through a link.
     mutating func readStructOps() throws(BPFObjectError) {
-        for section in elf.sections where kinds[section.index] == .structOps && section.size > 0 {
+        for sectionIndex in elf.sections.indices where kinds[sectionIndex] == .structOps && elf.sections[sectionIndex].size > 0 {
+            let section = elf.sections[sectionIndex]
             guard types != nil, let dataSection = try dataSection(named: section.name) else {
                 throw .missingBTF(section: section.displayName)
             }

@@ -48,10 +48,11 @@ struct ObjectReader {
     let byteOrder: ByteOrder
     /// The symbol table, index 0 being the null symbol.
     var symbols: [ELFSymbol] = []
-    /// Named, non-section symbols of each section, sorted by offset.
+    /// Named, non-section symbols of each section, sorted by offset; code sections leave out
+    /// local labels, which name no function.
     var symbolsBySection: PerSection<[ELFSymbol]>
     /// Function names of each code section by their byte offset.
-    var functionsBySection: PerSection<[UInt64: String]>
+    var functionsBySection: PerSection<FunctionTable>
     /// Relocations by the index of the section they apply to.
     var relocationsBySection: PerSection<[ELFRelocation]>
     var kinds: PerSection<SectionKind>
@@ -73,6 +74,9 @@ struct ObjectReader {
     var structOpsMembers: [String: String] = [:]
     /// The arena map that holds the `__arena` globals, once ``readArenaGlobals()`` found it.
     var arenaMapName: String?
+    /// The reference each relocated instruction gets, by the index of the symbol it relocates
+    /// against, so the instructions naming one map share one box.
+    var sharedReferences: [SharedSymbolReference?] = []
 
     /// The largest data-section map value this reader builds: 64 MiB, well above the kernel's
     /// limit for an array map's value (`KMALLOC_MAX_SIZE`, 4 MiB with 4 KiB pages). A `.bss`
@@ -111,8 +115,10 @@ struct ObjectReader {
     // MARK: - Sections
 
     mutating func classifySections() {
-        for section in elf.sections {
-            let name = section.name
+        // Sections are visited by index: copying each one retains its name.
+        for index in elf.sections.indices {
+            let name = elf.sections[index].name
+            let section = (type: elf.sections[index].type, flags: elf.sections[index].flags, index: index)
             // Comparing lengths first keeps a hundred sections from costing a thousand string compares.
             let length = name.utf8.count
             if (length == 4 && name == "maps") || (length > 5 && name.hasPrefix("maps/")) {
@@ -162,18 +168,14 @@ struct ObjectReader {
         // retains its name.
         let sectionCount = elf.sections.count
         var kept = [[ELFSymbol]](repeating: [], count: sectionCount)
-        var functions = [[UInt64: String]?](repeating: nil, count: sectionCount)
-        // Offsets of each code section named by an STT_NOTYPE symbol, which an STT_FUNC one replaces.
-        var untypedFunctions = [Set<UInt64>](repeating: [], count: sectionCount)
         try symbols.withUnsafeBufferPointer { (table) throws(BPFObjectError) in
-            // Counted first so that each list and table is allocated once.
+            // Counted first so that each list is allocated once.
             var counts = [Int](repeating: 0, count: sectionCount)
             for position in table.indices.dropFirst() {
                 if let sectionIndex = table[position].section, sectionIndex < sectionCount { counts[sectionIndex] += 1 }
             }
             for sectionIndex in 0..<sectionCount where counts[sectionIndex] > 0 && kinds[sectionIndex] != nil {
                 kept[sectionIndex].reserveCapacity(counts[sectionIndex])
-                if kinds[sectionIndex] == .code { functions[sectionIndex] = Dictionary(minimumCapacity: counts[sectionIndex]) }
             }
             for position in table.indices.dropFirst() {
                 guard let sectionIndex = table[position].section, sectionIndex < sectionCount,
@@ -188,43 +190,51 @@ struct ObjectReader {
                         section: elf.sections[sectionIndex].displayName, symbol: table[position].name, offset: value,
                         size: table[position].size)
                 }
-                kept[sectionIndex].append(table[position])
-                // clang before 8 gives functions STT_NOTYPE symbols; as cilium/ebpf does, a global
-                // or weak one in a code section is a function. Local ones are jump labels.
-                let binding = table[position].binding
-                let isFunction = symbolKind == .function
-                if kind == .code && (isFunction || (symbolKind == .notype && binding != .local && !table[position].name.isEmpty)) {
-                    guard value % UInt64(Instruction.slotSize) == 0 else {
+                if kind == .code {
+                    let isFunction = Self.namesFunction(table[position])
+                    if isFunction && value % UInt64(Instruction.slotSize) != 0 {
                         throw .misalignedFunction(
                             section: elf.sections[sectionIndex].displayName, symbol: table[position].name, offset: value)
                     }
-                    if functions[sectionIndex] == nil { functions[sectionIndex] = [:] }
-                    // One name per offset: the first STT_FUNC symbol, else the first STT_NOTYPE one.
-                    if functions[sectionIndex]?.index(forKey: value) == nil || (isFunction && untypedFunctions[sectionIndex].remove(value) != nil) {
-                        functions[sectionIndex]?[value] = table[position].name
-                        if !isFunction { untypedFunctions[sectionIndex].insert(value) }
-                    }
+                    // Local labels (clang's jump targets, most symbols of a big object) name no
+                    // function and are neither global nor hidden: nothing reads them.
+                    if !isFunction && table[position].binding == .local { continue }
                 }
+                kept[sectionIndex].append(table[position])
             }
         }
-        for sectionIndex in 0..<sectionCount {
-            if !kept[sectionIndex].isEmpty {
-                kept[sectionIndex].sort { ($0.value, $0.index) < ($1.value, $1.index) }
-                symbolsBySection[sectionIndex] = kept[sectionIndex]
+        for sectionIndex in 0..<sectionCount where !kept[sectionIndex].isEmpty {
+            kept[sectionIndex].sort { ($0.value, $0.index) < ($1.value, $1.index) }
+            if kinds[sectionIndex] == .code {
+                let functions = FunctionTable(sortedSymbols: kept[sectionIndex])
+                if !functions.isEmpty { functionsBySection[sectionIndex] = functions }
             }
-            if let sectionFunctions = functions[sectionIndex], !sectionFunctions.isEmpty {
-                functionsBySection[sectionIndex] = sectionFunctions
-            }
+            symbolsBySection[sectionIndex] = kept[sectionIndex]
         }
+    }
+
+    /// Whether a symbol of a code section names a function. clang before 8 gives functions
+    /// STT_NOTYPE symbols; as cilium/ebpf does, a global or weak one in a code section is a
+    /// function. Local ones are jump labels.
+    static func namesFunction(_ symbol: ELFSymbol) -> Bool {
+        symbol.kind == .function || (symbol.kind == .notype && symbol.binding != .local && !symbol.name.isEmpty)
     }
 
     // MARK: - Relocations
 
     mutating func readRelocations() throws(BPFObjectError) {
-        for section in elf.sections where section.type == .rel || section.type == .rela {
+        // Sections are visited by index: copying each one retains its name.
+        for index in elf.sections.indices where elf.sections[index].type == .rel || elf.sections[index].type == .rela {
             do {
-                guard let target = try elf.relocationTarget(of: section), kinds[target.index] != nil else { continue }
-                relocationsBySection[target.index, default: []].append(contentsOf: try elf.relocations(in: section))
+                let section = elf.sections[index]
+                guard let target = try elf.relocationTarget(of: section)?.index, kinds[target] != nil else { continue }
+                let relocations = try elf.relocations(in: section)
+                // The usual one relocation section per target is moved in rather than appended.
+                if relocationsBySection[target] == nil {
+                    relocationsBySection[target] = relocations
+                } else {
+                    relocationsBySection[target, default: []].append(contentsOf: relocations)
+                }
             } catch {
                 throw .elf(error)
             }
@@ -247,6 +257,15 @@ struct ObjectReader {
         if !symbol.name.isEmpty { return symbol.name }
         if let section = symbol.section, section < elf.sections.count { return elf.sections[section].displayName }
         return "symbol #\(symbol.index)"
+    }
+
+    /// The shared reference to `name` for instructions relocated against symbol `index`.
+    mutating func sharedReference(_ name: String, symbol index: Int) -> SharedSymbolReference {
+        if index < sharedReferences.count, let shared = sharedReferences[index], shared.name == name { return shared }
+        let shared = SharedSymbolReference(name)
+        if sharedReferences.count != symbols.count { sharedReferences = Array(repeating: nil, count: symbols.count) }
+        if index >= 0, index < sharedReferences.count { sharedReferences[index] = shared }
+        return shared
     }
 
     mutating func addMap(_ map: MapSpec) throws(BPFObjectError) {
@@ -289,5 +308,64 @@ struct PerSection<Value> {
             defer { self[index] = value }
             yield &value
         }
+    }
+}
+
+/// The functions of one code section: a name per byte offset, in offset order. A sorted array
+/// rather than a dictionary: it is built from symbols already sorted, and read in order.
+struct FunctionTable {
+    /// The offsets, ascending, each once.
+    private(set) var offsets: [UInt64] = []
+    /// The name of the function at each offset (same index).
+    private(set) var names: [String] = []
+
+    /// The functions among `symbols`, which are sorted by offset, then by index in the symbol
+    /// table: one name per offset, that of the first STT_FUNC symbol there, else of the first
+    /// STT_NOTYPE one.
+    init(sortedSymbols symbols: [ELFSymbol]) {
+        symbols.withUnsafeBufferPointer { buffer in
+            var position = 0
+            while position < buffer.count {
+                let offset = buffer[position].value
+                var chosen: Int?
+                var firstUntyped: Int?
+                while position < buffer.count, buffer[position].value == offset {
+                    if chosen == nil, ObjectReader.namesFunction(buffer[position]) {
+                        if buffer[position].kind == .function {
+                            chosen = position
+                        } else if firstUntyped == nil {
+                            firstUntyped = position
+                        }
+                    }
+                    position += 1
+                }
+                if let pick = chosen ?? firstUntyped {
+                    offsets.append(offset)
+                    names.append(buffer[pick].name)
+                }
+            }
+        }
+    }
+
+    var count: Int { offsets.count }
+    var isEmpty: Bool { offsets.isEmpty }
+
+    /// The function starting at byte `offset`.
+    subscript(offset: UInt64) -> String? {
+        var low = 0
+        var high = offsets.count
+        while low < high {
+            let middle = (low + high) / 2
+            if offsets[middle] < offset { low = middle + 1 } else { high = middle }
+        }
+        return low < offsets.count && offsets[low] == offset ? names[low] : nil
+    }
+
+    /// The functions starting below byte `end`, in offset order.
+    func entries(below end: UInt64) -> [(key: UInt64, value: String)] {
+        var result: [(key: UInt64, value: String)] = []
+        result.reserveCapacity(offsets.count)
+        for index in offsets.indices where offsets[index] < end { result.append((offsets[index], names[index])) }
+        return result
     }
 }

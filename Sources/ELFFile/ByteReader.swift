@@ -79,6 +79,15 @@ public struct ByteReader: Sendable {
         }
     }
 
+    /// `body` on the `length` bytes at `offset`, checked once, for reading many fields of a
+    /// record with ``RecordFields`` (each checked read copies the reader's storage reference).
+    func withRecord<Result>(at offset: Int, length: Int, _ body: (RecordFields) -> Result) throws(ByteReaderError) -> Result {
+        try checkBounds(offset: offset, length: length)
+        return bytes.withUnsafeBytes { buffer in
+            body(RecordFields(bytes: UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + length)]), byteOrder: byteOrder))
+        }
+    }
+
     @inlinable public func readU8(at offset: Int) throws(ByteReaderError) -> UInt8 {
         try checkBounds(offset: offset, length: 1)
         return bytes[bytes.startIndex + offset]
@@ -135,4 +144,22 @@ public struct ByteReader: Sendable {
         guard let end = bytes[start...].firstIndex(of: 0) else { return nil }
         return String(decoding: bytes[start..<end], as: UTF8.self)
     }
+}
+
+/// The fields of one record whose bounds were checked as a whole (``ByteReader/withRecord(at:length:_:)``).
+/// Callers read fields at constant offsets inside the length they asked for; a read past the
+/// record's end is a bug in the caller, not something input can cause.
+struct RecordFields {
+    let bytes: UnsafeRawBufferPointer
+    let byteOrder: ELFByteOrder
+
+    private func load<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        let raw = bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
+        return byteOrder == .littleEndian ? T(littleEndian: raw) : T(bigEndian: raw)
+    }
+
+    func u8(at offset: Int) -> UInt8 { load(UInt8.self, at: offset) }
+    func u16(at offset: Int) -> UInt16 { load(UInt16.self, at: offset) }
+    func u32(at offset: Int) -> UInt32 { load(UInt32.self, at: offset) }
+    func u64(at offset: Int) -> UInt64 { load(UInt64.self, at: offset) }
 }

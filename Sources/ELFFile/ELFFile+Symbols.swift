@@ -70,12 +70,12 @@ extension ELFFile {
             let base = index * ELF64Layout.symbolSize
             let nameIndex: UInt32, info: UInt8, other: UInt8, sectionIndex: UInt16, value: UInt64, size: UInt64
             do throws(ByteReaderError) {
-                nameIndex = try reader.readU32(at: base)
-                info = try reader.readU8(at: base + 4)
-                other = try reader.readU8(at: base + 5)
-                sectionIndex = try reader.readU16(at: base + 6)
-                value = try reader.readU64(at: base + 8)
-                size = try reader.readU64(at: base + 16)
+                // Checked as a whole, then read in place.
+                (nameIndex, info, other, sectionIndex, value, size) = try reader.withRecord(
+                    at: base, length: ELF64Layout.symbolSize
+                ) { fields in
+                    (fields.u32(at: 0), fields.u8(at: 4), fields.u8(at: 5), fields.u16(at: 6), fields.u64(at: 8), fields.u64(at: 16))
+                }
             } catch {
                 throw .truncated("symbol \(index) in \(table.displayName)", error)
             }

@@ -215,16 +215,21 @@ extension ELFFile {
             guard names.isEmpty || names.last == 0 else {
                 throw .unterminatedStringTable(table: "section name table (#\(nameTableIndex))")
             }
-            let tableName = "section name table (#\(nameTableIndex))"
             for index in sections.indices {
-                sections[index].name = try string(at: sections[index].nameIndex, in: names, tableName: tableName)
+                // The table's name is made only for an error.
+                guard Int(sections[index].nameIndex) < names.count else {
+                    throw .badStringIndex(table: "section name table (#\(nameTableIndex))", index: sections[index].nameIndex)
+                }
+                sections[index].name = try string(at: sections[index].nameIndex, in: names, tableName: "")
             }
         }
 
-        for section in sections where section.type != .nobits && section.type != .null {
-            guard fileRange(offset: section.offset, size: section.size, fileSize: reader.count) != nil else {
+        // Fields are read in place: copying each section retains its name.
+        for index in sections.indices where sections[index].type != .nobits && sections[index].type != .null {
+            guard fileRange(offset: sections[index].offset, size: sections[index].size, fileSize: reader.count) != nil else {
                 throw .sectionOutOfBounds(
-                    section: section.displayName, offset: section.offset, size: section.size, fileSize: reader.count)
+                    section: sections[index].displayName, offset: sections[index].offset, size: sections[index].size,
+                    fileSize: reader.count)
             }
         }
         return sections

@@ -71,18 +71,23 @@ struct RawSectionHeader {
     var entrySize: UInt64
 
     init(reader: ByteReader, at offset: Int) throws(ByteReaderError) {
-        // Checked as a whole first so that the field offsets below cannot overflow.
-        try reader.checkBounds(offset: offset, length: ELF64Layout.sectionHeaderSize)
-        nameIndex = try reader.readU32(at: offset)
-        type = try reader.readU32(at: offset + 4)
-        flags = try reader.readU64(at: offset + 8)
-        address = try reader.readU64(at: offset + 16)
-        self.offset = try reader.readU64(at: offset + 24)
-        size = try reader.readU64(at: offset + 32)
-        link = try reader.readU32(at: offset + 40)
-        info = try reader.readU32(at: offset + 44)
-        alignment = try reader.readU64(at: offset + 48)
-        entrySize = try reader.readU64(at: offset + 56)
+        // Checked as a whole, then read in place.
+        self = try reader.withRecord(at: offset, length: ELF64Layout.sectionHeaderSize) { fields in
+            RawSectionHeader(fields)
+        }
+    }
+
+    private init(_ fields: RecordFields) {
+        nameIndex = fields.u32(at: 0)
+        type = fields.u32(at: 4)
+        flags = fields.u64(at: 8)
+        address = fields.u64(at: 16)
+        offset = fields.u64(at: 24)
+        size = fields.u64(at: 32)
+        link = fields.u32(at: 40)
+        info = fields.u32(at: 44)
+        alignment = fields.u64(at: 48)
+        entrySize = fields.u64(at: 56)
     }
 }
 

@@ -184,4 +184,74 @@ struct DecodingErrorTests {
             }
         }
     }
+
+    /// Decoding checks the common instructions with a shortcut before asking ``Instruction/problem``;
+    /// the shortcut must never accept what `problem` refuses. Every opcode with register, offset and
+    /// immediate values at and around each rule's edges, in both byte orders.
+    @Test("decoding accepts exactly the instructions problem accepts")
+    func decodingAgreesWithProblem() throws {
+        let registers: [UInt8] = [0, 1, 10, 11, 15]
+        let offsets: [Int16] = [0, 1, -1, 8, 16, 32]
+        let immediates: [Int32] = [0, 1, -1, 16, 0xe1]
+        var accepted = 0
+        for raw in 0...255 {
+            for destination in registers {
+                for source in registers {
+                    for offset in offsets {
+                        for immediate in immediates {
+                            let instruction = Instruction(
+                                opCode: OpCode(rawValue: UInt8(raw)), destination: Register(rawValue: destination),
+                                source: Register(rawValue: source), offset: offset, constant: Int64(immediate))
+                            for order in [ByteOrder.littleEndian, .bigEndian] {
+                                let bytes = try [instruction].encoded(byteOrder: order)
+                                let decoded = try? Instruction.decode(bytes, byteOrder: order)
+                                #expect((decoded != nil) == (instruction.problem == nil), "\(instruction) \(order)")
+                                if let decoded {
+                                    #expect(decoded == [instruction])
+                                    accepted += 1
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(accepted > 10_000)
+    }
+
+    /// The array encoder writes whole slots in one pass; it must give the bytes, and the errors,
+    /// of encoding each instruction on its own.
+    @Test("an array encodes as its instructions one by one")
+    func arrayEncodingMatchesInstructions() {
+        var generator = SplitMix64(state: 7)
+        for _ in 0..<2_000 {
+            let count = Int.random(in: 0...6, using: &generator)
+            let instructions = (0..<count).map { _ in
+                let wide = Bool.random(using: &generator)
+                return Instruction(
+                    opCode: wide ? .loadImmediate64 : OpCode(rawValue: UInt8.random(in: 0...255, using: &generator)),
+                    destination: Register(rawValue: UInt8.random(in: 0...17, using: &generator)),
+                    source: Register(rawValue: UInt8.random(in: 0...17, using: &generator)),
+                    offset: Int16.random(in: .min ... .max, using: &generator),
+                    constant: Bool.random(using: &generator)
+                        ? Int64(Int32.random(in: .min ... .max, using: &generator))
+                        : Int64.random(in: .min ... .max, using: &generator))
+            }
+            for order in [ByteOrder.littleEndian, .bigEndian] {
+                var expected: Result<[UInt8], InstructionEncodingError> = .success([])
+                var bytes: [UInt8] = []
+                for (index, instruction) in instructions.enumerated() {
+                    do {
+                        try instruction.encode(into: &bytes, byteOrder: order, index: index)
+                    } catch {
+                        expected = .failure(error)
+                        break
+                    }
+                }
+                if case .success = expected { expected = .success(bytes) }
+                let actual = Result { () throws(InstructionEncodingError) -> [UInt8] in try instructions.encoded(byteOrder: order) }
+                #expect(actual == expected)
+            }
+        }
+    }
 }

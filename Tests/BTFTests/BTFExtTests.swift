@@ -44,6 +44,44 @@ struct BTFExtTests {
         #expect(BTFCoreRelocationKind.fieldByteOffset.description == "byte_off")
     }
 
+    /// Section names are matched by string offset, and two offsets of one string are one section:
+    /// few sections are searched linearly, many through tables. The line info names the sections
+    /// in reverse order and half of them through a second offset of the same text.
+    @Test(arguments: [10, 100])
+    func sectionsNamedAgainAndThroughOtherOffsetsAreOne(count: Int) throws {
+        var raw = RawBTF()
+        var direct: [UInt32] = []
+        var aliases: [UInt32] = []
+        for number in 0..<count {
+            direct.append(raw.string("kprobe/f\(number)"))
+            // The same text one byte into a longer string: another offset of an equal string.
+            aliases.append(raw.string("x" + "kprobe/f\(number)") + 1)
+        }
+        let fn = raw.string("probe")
+        raw.type(kind: .functionPrototype, sizeOrType: 0)  // 1
+        raw.type(name: fn, kind: .function, vlen: 1, sizeOrType: 1)  // 2
+        let spec = try BTFSpec(bytes: raw.blob())
+        var ext = RawBTFExt()
+        ext.funcInfo = (0..<count).map { .init(sectionName: direct[$0], records: [[0, 2]]) }
+        ext.lineInfo = (0..<count).reversed().map { number in
+            .init(sectionName: number % 2 == 0 ? aliases[number] : direct[number], records: [[UInt32(number) * 8, fn, fn, 7 << 10]])
+        }
+        // A section named twice in one subsection has its runs joined.
+        ext.lineInfo.append(.init(sectionName: aliases[1], records: [[800, fn, fn, 8 << 10]]))
+        let parsed = try BTFExt(bytes: ext.blob(), spec: spec)
+        #expect(parsed.funcInfos.count == count)
+        #expect(parsed.lineInfos.count == count)
+        for number in 0..<count {
+            let name = "kprobe/f\(number)"
+            #expect(parsed.funcInfos[name] == [BTFFuncInfo(instructionOffset: 0, type: 2)])
+            var expected = [BTFLineInfo(instructionOffset: UInt32(number) * 8, fileName: "probe", line: "probe", lineNumber: 7, column: 0)]
+            if number == 1 {
+                expected.append(BTFLineInfo(instructionOffset: 800, fileName: "probe", line: "probe", lineNumber: 8, column: 0))
+            }
+            #expect(parsed.lineInfos[name] == expected, "\(name)")
+        }
+    }
+
     @Test func headerWithoutCoreRelocations() throws {
         let (spec, section, _, _, _) = try Self.spec(bigEndian: false)
         var raw = RawBTFExt()
