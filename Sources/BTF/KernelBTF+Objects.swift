@@ -21,19 +21,13 @@ public struct LoadedBTFObject: Sendable, Hashable {
         } catch {
             throw .kernelObject(id: id, command: "BPF_BTF_GET_FD_BY_ID", errno: error.errno.rawValue)
         }
-        let nameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
-        defer { nameBuffer.deallocate() }
-        nameBuffer.initializeMemory(as: UInt8.self, repeating: 0)
-        var info = BTFInfo()
-        info.name = Sys.address(of: nameBuffer.baseAddress)
-        info.nameLen = UInt32(nameBuffer.count)
+        let info: BTFInfo
         do {
-            try Sys.objectInfo(of: descriptor, into: &info)
+            (info, name) = try Sys.btfInfoAndName(of: descriptor)
         } catch {
             throw .kernelObject(id: id, command: "BPF_OBJ_GET_INFO_BY_FD", errno: error.errno.rawValue)
         }
         self.id = info.id
-        name = String(decoding: nameBuffer.prefix { $0 != 0 }, as: UTF8.self)
         size = Int(info.btfSize)
         isKernel = info.kernelBTF != 0
     }

@@ -109,21 +109,13 @@ final class KernelFacts {
             if error.errno == .noSuchFileOrDirectory { return nil }
             throw CollectionError(.kernel, .syscall(error))
         }
-        // A buffer of its own rather than a closure over an array: the descriptor must not be
-        // captured (Swift 6.3 rejects a closure capture of a noncopyable value initialised in
-        // a do-catch).
-        let nameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
-        defer { nameBuffer.deallocate() }
-        nameBuffer.initializeMemory(as: UInt8.self, repeating: 0)
-        var info = BTFInfo()
-        info.name = Sys.address(of: nameBuffer.baseAddress)
-        info.nameLen = UInt32(nameBuffer.count)
+        let info: BTFInfo
+        let objectName: String
         do {
-            try Sys.objectInfo(of: descriptor, into: &info)
+            (info, objectName) = try Sys.btfInfoAndName(of: descriptor)
         } catch {
             throw CollectionError(.kernel, .syscall(error))
         }
-        let objectName = String(decoding: nameBuffer.prefix { $0 != 0 }, as: UTF8.self)
         guard info.kernelBTF != 0, objectName == name else { return nil }
         return BTFHandle(adopting: descriptor)
     }

@@ -126,6 +126,22 @@ extension Sys {
         return info
     }
 
+    /// The info of a BTF object with its name, which the kernel writes only into a buffer the
+    /// caller supplies (`BPF_OBJ_GET_INFO_BY_FD`; names are at most 56 bytes, 255 to be safe).
+    public static func btfInfoAndName(of object: borrowing FileDescriptor) throws(BPFSyscallError) -> (info: BTFInfo, name: String) {
+        // A buffer of its own rather than a closure over an array: a closure cannot capture the
+        // borrowed noncopyable descriptor.
+        let nameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+        defer { nameBuffer.deallocate() }
+        nameBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+        var info = BTFInfo()
+        info.name = address(of: nameBuffer.baseAddress)
+        info.nameLen = UInt32(nameBuffer.count)
+        try objectInfo(of: object, into: &info)
+        info.name = 0
+        return (info, String(decoding: nameBuffer.prefix { $0 != 0 }, as: UTF8.self))
+    }
+
     /// `BPF_BTF_LOAD`: loads BTF and returns its descriptor. Like ``progLoad(_:logLevel:logSize:)``,
     /// a failed load without a log is repeated with one, and the error carries the log.
     public static func btfLoad(
