@@ -26,6 +26,19 @@ struct LibbpfStylePackageTests {
         let headerPath = Self.package + "/Sources/libbpf-style/bpf/vmlinux.h"
         if (try? Files.read(headerPath)) != header { try Files.write(header, to: headerPath) }
 
+        // SwiftPM reuses the scratch's build plan for a path dependency and misses source files
+        // added to swift-ebpf since (the build then fails on names they declare): start the
+        // scratch afresh when the library's list of files changed.
+        let sources = try BPF2SwiftTestSupport.shell(
+            "cd '\(BPF2SwiftTestSupport.repository)' && find Sources -name '*.swift' | sort | cksum"
+        ).text
+        let sourcesRecord = Self.scratch + "/swift-ebpf-sources"
+        if (try? Files.read(sourcesRecord)) != Array(sources.utf8) {
+            BPF2SwiftTestSupport.removeRecursively(Self.scratch)
+            _ = mkdir(Self.scratch, 0o755)
+            try Files.write(Array(sources.utf8), to: sourcesRecord)
+        }
+
         let swift = try BPF2SwiftTestSupport.tool("swift")
         let build = try runSubprocess(
             "/bin/sh", ["-c", "'\(swift)' build --package-path '\(Self.package)' --scratch-path '\(Self.scratch)' 2>&1"])
