@@ -66,18 +66,29 @@ final class SharedDescriptor: Sendable {
     }
 
     /// Counts one more operation in flight, unless the descriptor is closed.
+    ///
+    /// One atomic add, not a compare-and-swap loop: the count goes up unconditionally and an
+    /// operation that finds the close bit set takes its count back through ``release()``. That is
+    /// safe because
+    /// - an operation that saw no close bit was counted before `close()` set it, so `close()` sees
+    ///   a count above 0 and leaves the closing to the last ``release()``;
+    /// - one that saw the bit set never uses the number, and its ``release()`` may find itself the
+    ///   last operation: then it closes, which is either the close the operations in flight left
+    ///   to it or, when `close()` already closed (no operation was in flight then), a second
+    ///   close of the owner, which does nothing (``FileDescriptor/close()`` forgets its number and
+    ///   runs under the owner's lock).
+    ///
+    /// Two atomic read-modify-writes per operation (this and ``release()``) are the least a
+    /// counted borrow needs: a plain load cannot tell a concurrent `close()` that a call is
+    /// about to use the number, and `close()` must not release it while one is.
     @inline(__always)
     private func acquire() -> Bool {
-        var current = state.load(ordering: .relaxed)
-        while true {
-            guard current & Self.closeRequested == 0 else {
-                return false
-            }
-            let (exchanged, original) = state.compareExchange(
-                expected: current, desired: current &+ 1, ordering: .acquiring)
-            if exchanged { return true }
-            current = original
+        let before = state.wrappingAdd(1, ordering: .acquiring).oldValue
+        guard before & Self.closeRequested == 0 else {
+            release()
+            return false
         }
+        return true
     }
 
     @inline(__always)

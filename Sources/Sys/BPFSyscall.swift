@@ -93,7 +93,10 @@ enum BPFSyscall {
     static func call<Attributes: BitwiseCopyable>(
         _ command: BPFCommand, _ attributes: inout Attributes
     ) -> Result<Int, Errno> {
-        let result = withUnsafeMutableBytes(of: &attributes) { systemCall(command, $0) }
+        // Without a stack protector: the attributes are a fixed-size struct and the kernel is
+        // told their exact size, so nothing writes past them; the protector's canary check
+        // would otherwise be part of every inlined call (map lookups and updates).
+        let result = _withUnprotectedUnsafeMutableBytes(of: &attributes) { systemCall(command, $0) }
         guard case .failure(let errno) = result, isRetryable(errno, command) else {
             return result
         }

@@ -14,25 +14,23 @@ public struct MapBatchLookup: Sendable {
 }
 
 /// The single-element map commands, for ``Sys/mapElementCall(_:mapFD:key:value:flags:)``.
-public enum MapElementCommand: Sendable {
+///
+/// The raw values are the kernel's command numbers, so that ``command`` is the number itself and
+/// not a branch per case on every map call (a test checks them against ``BPFCommand``'s).
+public enum MapElementCommand: Int32, Sendable {
     /// `BPF_MAP_LOOKUP_ELEM`.
-    case lookup
+    case lookup = 1
     /// `BPF_MAP_UPDATE_ELEM`.
-    case update
+    case update = 2
     /// `BPF_MAP_DELETE_ELEM`.
-    case delete
+    case delete = 3
     /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`.
-    case lookupAndDelete
+    case lookupAndDelete = 21
 
     /// The bpf command.
     @inlinable
     public var command: BPFCommand {
-        switch self {
-        case .lookup: .mapLookupElem
-        case .update: .mapUpdateElem
-        case .delete: .mapDeleteElem
-        case .lookupAndDelete: .mapLookupAndDeleteElem
-        }
+        BPFCommand(rawValue: rawValue)
     }
 }
 

@@ -208,6 +208,9 @@ public struct SysTypesGenerator: Sendable {
         out += "public struct \(type): RawRepresentable, Hashable, Sendable, CustomStringConvertible {\n"
         out += "    /// The kernel's number.\n"
         out += "    public var rawValue: \(recipe.rawType)\n\n"
+        // Inlinable so that a client building a value from a number (such as the map element
+        // commands) does not call into this module for it.
+        out += "    @inlinable\n"
         out += "    public init(rawValue: \(recipe.rawType)) {\n        self.rawValue = rawValue\n    }\n\n"
         var firstName: [UInt64: String] = [:]
         for value in values {

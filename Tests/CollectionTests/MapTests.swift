@@ -354,6 +354,41 @@ struct MapTests {
         }
         #expect(map.isClosed)
     }
+
+    /// Operations racing `close()` either run on the open map or fail as closed, and the
+    /// descriptor is closed once, by whichever side is last (the suite checks for leaks). Many
+    /// rounds, so that operations arrive before, during and after the close.
+    @Test func operationsRacingCloseEitherRunOrSayClosed() async throws {
+        for round in 0..<20 {
+            let map = try Map(spec: .hash("race\(round)", entries: 64))
+            let unexpected = await withTaskGroup(of: Int.self) { group in
+                for worker in 0..<3 {
+                    group.addTask {
+                        var unexpected = 0
+                        for key in 0..<300 {
+                            do throws(MapError) {
+                                try map.update(UInt32(key % 64), UInt64(worker))
+                                _ = try map.lookup(UInt32(key % 64), as: UInt64.self)
+                            } catch {
+                                if case .closed = error.reason {} else { unexpected += 1 }
+                            }
+                        }
+                        return unexpected
+                    }
+                }
+                group.addTask {
+                    for _ in 0..<(round * 10) { await Task.yield() }
+                    try? map.close()
+                    return 0
+                }
+                return await group.reduce(0, +)
+            }
+            #expect(unexpected == 0)
+            #expect(map.isClosed)
+            let error = #expect(throws: MapError.self) { _ = try map.lookup(UInt32(1), as: UInt64.self) }
+            if case .closed? = error?.reason {} else { Issue.record("expected closed, got \(String(describing: error))") }
+        }
+    }
 }
 
 extension UInt32 {

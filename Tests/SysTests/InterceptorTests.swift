@@ -195,6 +195,13 @@ struct InterceptorTests {
         #expect(attempts.levels == [1, 2, 2, 3, 3, 21, 21])
     }
 
+    @Test func mapElementCommandsAreTheKernelsCommands() {
+        #expect(MapElementCommand.lookup.command == .mapLookupElem)
+        #expect(MapElementCommand.update.command == .mapUpdateElem)
+        #expect(MapElementCommand.delete.command == .mapDeleteElem)
+        #expect(MapElementCommand.lookupAndDelete.command == .mapLookupAndDeleteElem)
+    }
+
     @Test func errorOfAFailedCommandIsTheOneTheThrowingFunctionThrows() {
         let thrown = withInterceptor({ _, _ in .failure(.argumentListTooLong) }) {
             #expect(throws: BPFSyscallError.self) { try Sys.mapUpdateElem(MapElemAttr()) }

@@ -9,6 +9,7 @@ public struct AttachType: RawRepresentable, Hashable, Sendable, CustomStringConv
     /// The kernel's number.
     public var rawValue: UInt32
 
+    @inlinable
     public init(rawValue: UInt32) {
         self.rawValue = rawValue
     }

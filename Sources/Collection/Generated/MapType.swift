@@ -9,6 +9,7 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     /// The kernel's number.
     public var rawValue: UInt32
 
+    @inlinable
     public init(rawValue: UInt32) {
         self.rawValue = rawValue
     }

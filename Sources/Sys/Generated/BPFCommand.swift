@@ -10,6 +10,7 @@ public struct BPFCommand: RawRepresentable, Hashable, Sendable, CustomStringConv
     /// The kernel's number.
     public var rawValue: Int32
 
+    @inlinable
     public init(rawValue: Int32) {
         self.rawValue = rawValue
     }
