@@ -13,10 +13,8 @@ import TestSupport
     .enabled(if: Privileges.canUseBPF, Privileges.bpfSkipReason))
 struct FeatureProbeFaultInjectionTests {
     static func check(_ outcome: FaultInjection.Outcome, sourceLocation: SourceLocation = #_sourceLocation) {
+        outcome.expectInterruptRetried(sourceLocation: sourceLocation)
         guard case .failure(let error) = outcome.result else { return }
-        if outcome.fault.errno == .interrupted {
-            Issue.record("\(outcome.fault): EINTR was not retried: \(error)", sourceLocation: sourceLocation)
-        }
         guard case .probeFailed(_, let syscallError)? = error as? FeatureProbeError else {
             Issue.record("\(outcome.fault): \(type(of: error)): \(error)", sourceLocation: sourceLocation)
             return
@@ -69,8 +67,8 @@ struct MapCreationFaultInjectionTests {
             } release: { map in
                 try map.close()
             } check: { outcome in
+                outcome.expectInterruptRetried()
                 guard case .failure(let error) = outcome.result else { return }
-                #expect(outcome.fault.errno != .interrupted, "\(outcome.fault): EINTR was not retried: \(error)")
                 guard let mapError = error as? MapError else {
                     Issue.record("\(outcome.fault): \(type(of: error)): \(error)")
                     return

@@ -18,9 +18,7 @@ struct LinkFeatureFaultInjectionTests {
         case .success:
             break  // The sweep's body compares the answer itself.
         case .failure(let error):
-            if outcome.fault.errno == .interrupted {
-                Issue.record("\(outcome.fault): EINTR was not retried: \(error)", sourceLocation: sourceLocation)
-            }
+            outcome.expectInterruptRetried(sourceLocation: sourceLocation)
             let text = String(describing: error)
             #expect(
                 (error is FeatureProbeError || error is LinkError) && text.contains(outcome.fault.errno.description),

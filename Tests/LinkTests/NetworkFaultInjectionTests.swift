@@ -23,15 +23,14 @@ struct NetworkFaultInjectionTests {
     /// A failure is a ``LinkError`` or ``NetlinkError`` naming the injected errno; `EINTR` on a
     /// call the library retries (sendto, recv, bpf) does not fail the operation.
     static func checkError(_ outcome: FaultInjection.Outcome, sourceLocation: SourceLocation = #_sourceLocation) {
+        outcome.expectInterruptRetried(
+            where: {
+                switch $0 {
+                case .send, .receive, .bpf: true
+                default: false
+                }
+            }, sourceLocation: sourceLocation)
         guard case .failure(let error) = outcome.result else { return }
-        switch outcome.fault.call {
-        case .send, .receive, .bpf:
-            if outcome.fault.errno == .interrupted {
-                Issue.record("\(outcome.fault): EINTR was not retried: \(error)", sourceLocation: sourceLocation)
-            }
-        default:
-            break
-        }
         let text: String
         switch error {
         case let linkError as LinkError: text = linkError.description

@@ -43,9 +43,7 @@ struct ProbeFaultInjectionTests {
         case .success:
             break
         case .failure(let error):
-            if outcome.fault.errno == .interrupted {
-                Issue.record("\(outcome.fault): EINTR was not retried: \(error)", sourceLocation: sourceLocation)
-            }
+            outcome.expectInterruptRetried(sourceLocation: sourceLocation)
             if let linkError = error as? LinkError {
                 #expect(
                     linkError.description.contains(outcome.fault.errno.description), "\(outcome.fault): \(linkError)",

@@ -40,10 +40,8 @@ struct TracingFaultInjectionTests {
     /// A failure is a ``LinkError`` or ``CollectionError`` naming the injected errno; `EINTR` on
     /// bpf(2) is retried by the choke point and never fails the operation.
     static func check(_ outcome: FaultInjection.Outcome, sourceLocation: SourceLocation = #_sourceLocation) {
+        outcome.expectInterruptRetried(where: { if case .bpf = $0 { true } else { false } }, sourceLocation: sourceLocation)
         guard case .failure(let error) = outcome.result else { return }
-        if outcome.fault.errno == .interrupted, case .bpf = outcome.fault.call {
-            Issue.record("\(outcome.fault): EINTR was not retried: \(error)", sourceLocation: sourceLocation)
-        }
         guard error is LinkError || error is CollectionError else {
             Issue.record("\(outcome.fault): threw \(type(of: error)): \(error)", sourceLocation: sourceLocation)
             return

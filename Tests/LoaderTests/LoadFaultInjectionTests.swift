@@ -24,7 +24,7 @@ extension LoaderSuites {
                     Issue.record("\(outcome.fault): the load succeeded anyway", sourceLocation: sourceLocation)
                 }
             case .failure(let error):
-                #expect(outcome.fault.errno != .interrupted, "\(outcome.fault): EINTR was not retried: \(error)", sourceLocation: sourceLocation)
+                outcome.expectInterruptRetried(sourceLocation: sourceLocation)
                 #expect(error is CollectionError, "\(outcome.fault): threw \(type(of: error)): \(error)", sourceLocation: sourceLocation)
             }
         }
@@ -143,7 +143,7 @@ extension LoaderSuites {
                         Issue.record("\(outcome.fault): the registration succeeded anyway")
                     }
                 case .failure(let error):
-                    #expect(outcome.fault.errno != .interrupted, "\(outcome.fault): EINTR was not retried: \(error)")
+                    outcome.expectInterruptRetried()
                     #expect(error is CollectionError || error is LinkError, "\(outcome.fault): threw \(type(of: error)): \(error)")
                     #expect(!congestionControls("available").contains(name), "\(outcome.fault): the table stayed registered")
                 }

@@ -27,15 +27,13 @@ struct ReaderFaultInjectionTests {
     /// `EINTR` is retried where the kernel may return it for a signal (perf_event_open, ioctl,
     /// bpf): such a fault must not fail the set-up.
     static func expectInterruptRetried(_ outcome: FaultInjection.Outcome, sourceLocation: SourceLocation = #_sourceLocation) {
-        guard outcome.fault.errno == .interrupted else { return }
-        switch outcome.fault.call {
-        case .bpf, .perfEventOpen, .ioctl, .tracefsWrite:
-            if case .failure(let error) = outcome.result {
-                Issue.record("\(outcome.fault): EINTR was not retried: \(error)", sourceLocation: sourceLocation)
-            }
-        default:
-            break
-        }
+        outcome.expectInterruptRetried(
+            where: {
+                switch $0 {
+                case .bpf, .perfEventOpen, .ioctl, .tracefsWrite: true
+                default: false
+                }
+            }, sourceLocation: sourceLocation)
     }
 
     @Test("EventPoller: a failed wake registration closes each descriptor once")

@@ -52,6 +52,15 @@ package enum FaultInjection {
         /// Success when the code under test survived the failure (by retrying or falling back;
         /// what it returned is released by then), else what it threw.
         package var result: Result<Void, any Error>
+
+    /// Records an issue when an injected `EINTR` failed the code under test. `retried` picks the
+    /// calls whose `EINTR` the code retries (all of them unless given).
+    package func expectInterruptRetried(
+        where retried: (SystemCall) -> Bool = { _ in true }, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        guard fault.errno == .interrupted, retried(fault.call), case .failure(let error) = result else { return }
+        Issue.record("\(fault): EINTR was not retried: \(error)", sourceLocation: sourceLocation)
+    }
     }
 
     /// What a sweep did.
